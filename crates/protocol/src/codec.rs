@@ -1,0 +1,299 @@
+//! Encoding and decoding of single frames, for both framings, with no I/O.
+//!
+//! Line framing: `<op>|<payload>\n` → `OK <result>\n` or `ERR <message>\n`.
+//! Raw framing (the seed's): `<op>|<payload>` as one read of up to
+//! [`RAW_READ_SIZE`] bytes → the bare result, `Error: <message>` or `Invalid choice`.
+
+use std::fmt;
+
+use crate::message::{Framing, Request, RequestError, Response};
+use crate::op::printable_excerpt;
+
+/// The most a raw-framed request may hold: the seed reads requests with `recv(1024)`,
+/// so anything longer would be split into several requests.
+pub const RAW_READ_SIZE: usize = 1024;
+
+/// The raw framing's answer to an unknown operation, word for word as the seed's server.
+pub const RAW_INVALID_CHOICE: &str = "Invalid choice";
+
+/// Why a request cannot be put on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EncodeError {
+    /// In line framing a newline would end the request early.
+    PayloadHasNewline,
+    /// In raw framing the request would not fit one read of the seed's server.
+    TooLongForRaw {
+        /// The request's size in bytes.
+        len: usize,
+    },
+}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EncodeError::PayloadHasNewline => {
+                f.write_str("payload contains a newline, which line framing cannot carry")
+            }
+            EncodeError::TooLongForRaw { len } => write!(
+                f,
+                "request is {len} bytes; raw framing carries at most {RAW_READ_SIZE}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for EncodeError {}
+
+/// Why a response could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadResponse {
+    /// The start of what arrived, escaped and shortened for a message.
+    pub excerpt: String,
+}
+
+impl fmt::Display for BadResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "malformed response '{}': expected OK <result> or ERR <message>",
+            self.excerpt
+        )
+    }
+}
+
+impl std::error::Error for BadResponse {}
+
+/// Appends the encoding of `request` to `out`.
+///
+/// Line framing sends the numeric code, as the seed's client does: `3|abc\n`.
+///
+/// # Errors
+///
+/// [`EncodeError`] when the payload holds a newline (line framing) or the request is
+/// longer than [`RAW_READ_SIZE`] (raw framing); `out` is left as it was.
+pub fn encode_request(
+    request: &Request,
+    framing: Framing,
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
+    let payload = request.payload.as_bytes();
+    match framing {
+        Framing::Line if payload.contains(&b'\n') => return Err(EncodeError::PayloadHasNewline),
+        Framing::Raw if payload.len() + 2 > RAW_READ_SIZE => {
+            return Err(EncodeError::TooLongForRaw {
+                len: payload.len() + 2,
+            });
+        }
+        _ => {}
+    }
+    out.push(b'0' + request.op.code());
+    out.push(b'|');
+    out.extend_from_slice(payload);
+    if framing == Framing::Line {
+        out.push(b'\n');
+    }
+    Ok(())
+}
+
+/// Reads one request from the bytes of a line with its `\n` removed; one trailing `\r`
+/// is dropped so that `nc -C` and telnet work.
+///
+/// # Errors
+///
+/// As [`crate::parse_request`].
+pub fn decode_line_request(line: &[u8]) -> Result<Request, RequestError> {
+    crate::parse_request(line.strip_suffix(b"\r").unwrap_or(line))
+}
+
+/// Appends the encoding of `response` to `out`.
+pub fn encode_response(response: &Response, framing: Framing, out: &mut Vec<u8>) {
+    match (framing, response) {
+        (Framing::Line, Response::Ok(result)) => line_frame(out, "OK ", result),
+        (Framing::Line, Response::Err(message)) => line_frame(out, "ERR ", message),
+        (Framing::Raw, Response::Ok(result)) => out.extend_from_slice(result.as_bytes()),
+        (Framing::Raw, Response::Err(message)) => {
+            out.extend_from_slice(b"Error: ");
+            out.extend_from_slice(message.as_bytes());
+        }
+    }
+}
+
+/// Appends the answer to a request that could not be read.
+///
+/// The raw framing answers an unknown operation with the seed's `Invalid choice`.
+pub fn encode_rejection(error: &RequestError, framing: Framing, out: &mut Vec<u8>) {
+    match (framing, error) {
+        (Framing::Raw, RequestError::UnknownOp(_)) => {
+            out.extend_from_slice(RAW_INVALID_CHOICE.as_bytes());
+        }
+        _ => encode_response(&Response::Err(error.to_string()), framing, out),
+    }
+}
+
+/// Writes `prefix`, `text` and `\n`. A newline inside `text` would end the frame early, so it
+/// is escaped; the engine never produces one from a payload that had none, and error
+/// messages are one line, so this is a guard, not a path taken.
+fn line_frame(out: &mut Vec<u8>, prefix: &str, text: &str) {
+    out.extend_from_slice(prefix.as_bytes());
+    if text.contains('\n') {
+        out.extend_from_slice(text.replace('\n', "\\n").as_bytes());
+    } else {
+        out.extend_from_slice(text.as_bytes());
+    }
+    out.push(b'\n');
+}
+
+/// Reads a line-framed response with its `\n` removed.
+///
+/// # Errors
+///
+/// [`BadResponse`] when the line is not UTF-8 or starts with neither `OK ` nor `ERR `.
+pub fn decode_line_response(line: &[u8]) -> Result<Response, BadResponse> {
+    let bad = || BadResponse {
+        excerpt: printable_excerpt(&String::from_utf8_lossy(line), 40),
+    };
+    let text = std::str::from_utf8(line).map_err(|_| bad())?;
+    if let Some(result) = text.strip_prefix("OK ") {
+        Ok(Response::Ok(result.to_owned()))
+    } else if text == "OK" {
+        Ok(Response::Ok(String::new()))
+    } else if let Some(message) = text.strip_prefix("ERR ") {
+        Ok(Response::Err(message.to_owned()))
+    } else {
+        Err(bad())
+    }
+}
+
+/// Reads a raw-framed response: `Error: <message>` and `Invalid choice` are errors and
+/// anything else is a result. The raw framing cannot tell a result that happens to read
+/// `Invalid choice` from the error; that ambiguity is the seed's and is kept for
+/// compatibility. Bytes that are not UTF-8 are replaced with U+FFFD.
+pub fn decode_raw_response(bytes: &[u8]) -> Response {
+    let text = String::from_utf8_lossy(bytes);
+    if let Some(message) = text.strip_prefix("Error: ") {
+        Response::Err(message.to_owned())
+    } else if text == RAW_INVALID_CHOICE {
+        Response::Err(RAW_INVALID_CHOICE.to_owned())
+    } else {
+        Response::Ok(text.into_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Op;
+
+    fn encoded_response(response: &Response, framing: Framing) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_response(response, framing, &mut out);
+        out
+    }
+
+    /// The exact bytes of every line-framed response form.
+    #[test]
+    fn line_response_bytes() {
+        let ok = Response::Ok("cba".into());
+        assert_eq!(encoded_response(&ok, Framing::Line), b"OK cba\n");
+        let empty = Response::Ok(String::new());
+        assert_eq!(encoded_response(&empty, Framing::Line), b"OK \n");
+        let err = Response::Err("division by zero".into());
+        assert_eq!(
+            encoded_response(&err, Framing::Line),
+            b"ERR division by zero\n"
+        );
+    }
+
+    /// The exact bytes of every raw-framed response form, as the seed's server sends them.
+    #[test]
+    fn raw_response_bytes() {
+        let ok = Response::Ok("HELLO".into());
+        assert_eq!(encoded_response(&ok, Framing::Raw), b"HELLO");
+        let err = Response::Err("division by zero".into());
+        assert_eq!(
+            encoded_response(&err, Framing::Raw),
+            b"Error: division by zero"
+        );
+        let mut out = Vec::new();
+        let unknown = crate::parse_request(b"9|x").unwrap_err();
+        encode_rejection(&unknown, Framing::Raw, &mut out);
+        assert_eq!(out, b"Invalid choice");
+        out.clear();
+        encode_rejection(&unknown, Framing::Line, &mut out);
+        assert_eq!(
+            out,
+            b"ERR unknown operation '9': expected 1/case, 2/eval, 3/reverse\n"
+        );
+    }
+
+    /// Requests go out with the numeric code; raw framing adds no terminator.
+    #[test]
+    fn request_bytes() {
+        let mut out = Vec::new();
+        encode_request(&Request::new(Op::Reverse, "abc"), Framing::Line, &mut out).unwrap();
+        assert_eq!(out, b"3|abc\n");
+        out.clear();
+        encode_request(&Request::new(Op::ChangeCase, "hi"), Framing::Raw, &mut out).unwrap();
+        assert_eq!(out, b"1|hi");
+    }
+
+    /// What a framing cannot carry is refused before anything is written.
+    #[test]
+    fn unencodable_requests() {
+        let mut out = Vec::new();
+        let newline = Request::new(Op::Reverse, "a\nb");
+        assert_eq!(
+            encode_request(&newline, Framing::Line, &mut out),
+            Err(EncodeError::PayloadHasNewline)
+        );
+        let long = Request::new(Op::Reverse, "x".repeat(RAW_READ_SIZE));
+        assert!(encode_request(&long, Framing::Raw, &mut out).is_err());
+        assert!(out.is_empty());
+    }
+
+    /// One trailing carriage return is dropped; a second one is payload.
+    #[test]
+    fn crlf() {
+        assert_eq!(
+            decode_line_request(b"3|ab\r"),
+            Ok(Request::new(Op::Reverse, "ab"))
+        );
+        assert_eq!(
+            decode_line_request(b"3|ab\r\r"),
+            Ok(Request::new(Op::Reverse, "ab\r"))
+        );
+        assert_eq!(decode_line_request(b"\r"), Err(RequestError::Empty));
+    }
+
+    /// Line responses decode back to what was encoded; garbage is named.
+    #[test]
+    fn line_response_round_trip() {
+        for response in [
+            Response::Ok("x y".into()),
+            Response::Ok(String::new()),
+            Response::Err("bad".into()),
+        ] {
+            let mut bytes = encoded_response(&response, Framing::Line);
+            assert_eq!(bytes.pop(), Some(b'\n'));
+            assert_eq!(decode_line_response(&bytes), Ok(response));
+        }
+        assert_eq!(
+            decode_line_response(b"HELLO").unwrap_err().to_string(),
+            "malformed response 'HELLO': expected OK <result> or ERR <message>"
+        );
+    }
+
+    /// Raw responses are told apart by the seed's error prefixes.
+    #[test]
+    fn raw_response_decoding() {
+        assert_eq!(decode_raw_response(b"6"), Response::Ok("6".into()));
+        assert_eq!(
+            decode_raw_response(b"Error: division by zero"),
+            Response::Err("division by zero".into())
+        );
+        assert_eq!(
+            decode_raw_response(b"Invalid choice"),
+            Response::Err("Invalid choice".into())
+        );
+    }
+}
