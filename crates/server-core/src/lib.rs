@@ -1,1 +1,7 @@
-//! Placeholder: filled in by its issue.
+//! What the three taskserver architectures share. Being built: see issue 3.
+//!
+//! # Layout
+//!
+//! - [`process`]: a server binary run as a child process (tests, bench, xtask).
+
+pub mod process;
