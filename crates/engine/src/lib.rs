@@ -1,1 +1,168 @@
-//! Placeholder: filled in by its issue.
+//! The taskserver operations: swap case, evaluate arithmetic, reverse.
+//!
+//! Each server architecture hands a request's operation and payload to [`execute`] and
+//! sends back the result or the error's one-line message. The operations give the
+//! answers Python gives in the seed tutorial (`str.swapcase`, `eval`, `s[::-1]`),
+//! except that evaluation is safe: arithmetic only, with bounded work.
+//!
+//! **Architecture invariant:** `engine` knows nothing of sockets, framing or threads; it
+//! depends on no crate but std, and has no side effects (no I/O, no globals).
+//!
+//! # Layout
+//!
+//! - `case.rs`: [`swap_case`], Python's `str.swapcase` with full Unicode mappings.
+//! - `reverse.rs`: [`reverse`], by Unicode scalar values.
+//! - `eval/`: [`evaluate`], the safe evaluator:
+//!   - `lexer.rs` turns text into tokens and names every unsupported construct;
+//!   - `parser.rs` is a Pratt parser that compiles tokens to postfix code;
+//!   - `value.rs` is Python's int/float arithmetic under the size and work limits;
+//!   - `bigint.rs` is a small exact integer type, `float.rs` CPython's float rules and
+//!     `repr`.
+//!
+//! # Examples
+//!
+//! ```
+//! use engine::{execute, Op};
+//!
+//! assert_eq!(execute(Op::Reverse, "abc"), Ok("cba".into()));
+//! assert_eq!(execute(Op::ChangeCase, "Straße"), Ok("sTRASSE".into()));
+//! assert_eq!(execute(Op::Evaluate, "2**3**2"), Ok("512".into()));
+//! assert_eq!(execute(Op::Evaluate, "-7 // 2"), Ok("-4".into()));
+//! assert_eq!(execute(Op::Evaluate, "6/2"), Ok("3.0".into()));
+//!
+//! let err = execute(Op::Evaluate, "1/0").unwrap_err();
+//! assert_eq!(err.to_string(), "division by zero");
+//! let err = execute(Op::Evaluate, "(1+2))").unwrap_err();
+//! assert_eq!(err.to_string(), "unexpected ')' at column 6");
+//! let err = execute(Op::Evaluate, "__import__('os')").unwrap_err();
+//! assert!(err.to_string().starts_with("unsupported: names are not allowed"));
+//! ```
+//!
+//! # The evaluator's language
+//!
+//! Python 3's arithmetic, with Python's answers: int literals (`42`, `1_000`), float
+//! literals (`3.5`, `.5`, `5.`, `1e3`, `2.5E-3`), unary `+`/`-`, binary `+ - * / // % **`
+//! with Python's precedence and associativity (`-2**2` is `-4`, `2**3**2` is `512`,
+//! `2**-1` is `0.5`), parentheses, any spacing, and `#` comments.
+//!
+//! - **`^` means `**`** here, as on a calculator: `2^10` is `1024`. Python would read
+//!   `^` as bitwise XOR (`2^10` is `8` there); the seed's users typed it as a power.
+//! - Integers are exact; `/` always gives a float, correctly rounded even for big
+//!   integers; `//` and `%` floor, for ints and floats, with CPython's sign rules.
+//! - Floats are IEEE-754 doubles printed as Python's `repr` prints them (`3.0`,
+//!   `1e+16`, `1e-05`, `inf`, `-0.0`). As in Python, `*`, `+` and `/` overflow quietly
+//!   to `inf` while `**` reports an overflow.
+//! - Anything else (names, calls, strings, attributes, comparisons, bitwise operators,
+//!   commas, keywords) is an `unsupported: ...` error naming the construct and column.
+//!
+//! # Limits
+//!
+//! No request may cost more than about a millisecond of CPU or a few KiB of memory, so
+//! the evaluator refuses, with an error and before doing the work:
+//!
+//! - expressions longer than [`MAX_EXPR_BYTES`] (4096) bytes;
+//! - nesting deeper than [`MAX_DEPTH`] (100) levels of parentheses and `**` chains;
+//!   unary sign chains are folded in a loop and cost no depth;
+//! - integers larger than [`MAX_INT_BITS`] (16384) bits: the result is exact or an
+//!   `integer result too large` error, never a rounded or wrapped number; `a**b` checks
+//!   a lower bound of the result size before multiplying (`9**9**9` fails at once);
+//! - more than [`WORK_LIMIT`] limb operations of big-number arithmetic in total.
+//!
+//! Nothing panics on any input: arithmetic on sizes is checked, parsing depth is bounded
+//! and the evaluator itself is a loop over a postfix program.
+//!
+//! Case mapping and Unicode properties come from the Rust standard library, whose
+//! Unicode version may be newer than the one of the Python it is compared with; the
+//! answers can differ only for characters added in between.
+//!
+//! # Why not fasteval
+//!
+//! The design card names the `fasteval` crate for evaluation. It cannot give Python's
+//! answers safely: its `print()` builtin writes to the server's stderr, `-2^2` is `4`
+//! there (Python: `-4`), `%` truncates instead of flooring, there is no `**` or `//`, and
+//! every number is an `f64`, so integers above 2⁵³ come out wrong. Wrapping it would
+//! still leave the wrong numbers, so this crate has a small parser of its own (a lexer,
+//! a Pratt parser and a postfix evaluator, a few hundred lines) and no dependencies.
+
+mod case;
+mod eval;
+mod reverse;
+
+use std::fmt;
+
+pub use case::swap_case;
+pub use eval::{EvalError, MAX_DEPTH, MAX_EXPR_BYTES, MAX_INT_BITS, WORK_LIMIT, evaluate};
+pub use reverse::reverse;
+
+/// One of the three operations a client can ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// Swap the case of every character ([`swap_case`]).
+    ChangeCase,
+    /// Evaluate an arithmetic expression ([`evaluate`]).
+    Evaluate,
+    /// Reverse the string ([`reverse`]).
+    Reverse,
+}
+
+/// Why an operation failed. Only [`Op::Evaluate`] can fail.
+///
+/// `Display` is the one-line message a server sends after `ERR `: lowercase, no trailing
+/// period, never more than a short quote of the input. It is the whole message, so
+/// [`std::error::Error::source`] is `None`; [`EngineError::eval_error`] gives the
+/// structured cause.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EngineError {
+    op: Op,
+    eval: EvalError,
+}
+
+impl EngineError {
+    /// The operation that failed.
+    pub fn op(&self) -> Op {
+        self.op
+    }
+
+    /// The evaluator's error, for callers that want to match on the kind.
+    pub fn eval_error(&self) -> &EvalError {
+        &self.eval
+    }
+}
+
+impl From<EvalError> for EngineError {
+    fn from(eval: EvalError) -> Self {
+        Self {
+            op: Op::Evaluate,
+            eval,
+        }
+    }
+}
+
+impl fmt::Display for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.eval, f)
+    }
+}
+
+impl std::error::Error for EngineError {}
+
+/// Runs one operation on one payload.
+///
+/// ```
+/// use engine::{execute, Op};
+///
+/// assert_eq!(execute(Op::Reverse, "abc"), Ok("cba".into()));
+/// assert_eq!(execute(Op::Evaluate, "1_000 * 3"), Ok("3000".into()));
+/// ```
+///
+/// # Errors
+///
+/// Only [`Op::Evaluate`] fails, with the [`EvalError`] of [`evaluate`]; case and
+/// reverse accept every string.
+pub fn execute(op: Op, input: &str) -> Result<String, EngineError> {
+    match op {
+        Op::ChangeCase => Ok(swap_case(input)),
+        Op::Evaluate => evaluate(input).map_err(EngineError::from),
+        Op::Reverse => Ok(reverse(input)),
+    }
+}

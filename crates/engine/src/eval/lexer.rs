@@ -1,0 +1,361 @@
+//! Turns expression text into tokens, rejecting everything outside the arithmetic subset
+//! with a message that names the construct (`unsupported: names are not allowed ...`).
+
+use super::EvalError;
+use super::bigint::{BigInt, BigUint};
+
+/// One token and the 1-based character column where it starts.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Token {
+    pub(crate) kind: TokenKind,
+    pub(crate) column: usize,
+}
+
+/// What a token is.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum TokenKind {
+    Int(BigInt),
+    Float(f64),
+    Plus,
+    Minus,
+    Star,
+    Slash,
+    DoubleSlash,
+    Percent,
+    /// `**`, or `^`, which this evaluator reads as `**` (Python would read it as XOR).
+    Power,
+    LParen,
+    RParen,
+}
+
+impl TokenKind {
+    /// How the token reads in an error message.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Self::Int(_) | Self::Float(_) => "number".to_owned(),
+            Self::Plus => "'+'".to_owned(),
+            Self::Minus => "'-'".to_owned(),
+            Self::Star => "'*'".to_owned(),
+            Self::Slash => "'/'".to_owned(),
+            Self::DoubleSlash => "'//'".to_owned(),
+            Self::Percent => "'%'".to_owned(),
+            Self::Power => "'**'".to_owned(),
+            Self::LParen => "'('".to_owned(),
+            Self::RParen => "')'".to_owned(),
+        }
+    }
+}
+
+/// Keywords get their own message: `1 if 1 else 2` is a conditional, not a name.
+const KEYWORDS: &[&str] = &[
+    "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del", "elif",
+    "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda",
+    "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
+];
+
+const BITWISE: &str = "bitwise operators are not allowed (^ is read as **)";
+const COMPARISON: &str = "comparisons are not allowed";
+
+/// At most this many characters of the input are ever quoted back in a message.
+const QUOTE_LIMIT: usize = 16;
+
+/// A short, one-line, escaped rendering of a piece of input for an error message.
+pub(crate) fn quote(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(QUOTE_LIMIT)
+        .flat_map(char::escape_debug)
+        .collect();
+    if text.chars().nth(QUOTE_LIMIT).is_some() {
+        out.push_str("...");
+    }
+    out
+}
+
+/// Whitespace as Python's tokenizer accepts it between tokens.
+fn is_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c')
+}
+
+fn is_name_char(c: char) -> bool {
+    c == '_' || c.is_alphanumeric()
+}
+
+struct Lexer<'a> {
+    text: &'a str,
+    /// Byte offset of the next character.
+    pos: usize,
+    /// 1-based column (in characters) of the next character.
+    column: usize,
+}
+
+impl Lexer<'_> {
+    fn peek(&self) -> Option<char> {
+        self.text[self.pos..].chars().next()
+    }
+
+    fn peek2(&self) -> Option<char> {
+        self.text[self.pos..].chars().nth(1)
+    }
+
+    fn bump(&mut self) -> Option<char> {
+        let c = self.peek()?;
+        self.pos += c.len_utf8();
+        self.column += 1;
+        Some(c)
+    }
+
+    fn eat(&mut self, c: char) -> bool {
+        if self.peek() == Some(c) {
+            self.bump();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Consumes characters while `f` holds and returns them.
+    fn take_while(&mut self, f: impl Fn(char) -> bool) -> &str {
+        let start = self.pos;
+        while self.peek().is_some_and(&f) {
+            self.bump();
+        }
+        &self.text[start..self.pos]
+    }
+
+    /// Digits with single underscores between them, as Python's `digitpart`.
+    /// Returns false on a misplaced underscore (`1__0`, `1_`).
+    fn digit_part(&mut self) -> bool {
+        let mut prev_digit = false;
+        while let Some(c) = self.peek() {
+            if c.is_ascii_digit() {
+                prev_digit = true;
+            } else if c == '_' {
+                if !prev_digit || !self.peek2().is_some_and(|n| n.is_ascii_digit()) {
+                    return false;
+                }
+                prev_digit = false;
+            } else {
+                break;
+            }
+            self.bump();
+        }
+        true
+    }
+
+    fn number(&mut self, column: usize) -> Result<TokenKind, EvalError> {
+        let start = self.pos;
+        let invalid = |lexer: &mut Self, reason: &'static str| {
+            // Quote the whole malformed literal, letters and all.
+            lexer.take_while(|c| is_name_char(c) || c == '.');
+            EvalError::InvalidNumber {
+                text: quote(&lexer.text[start..lexer.pos]),
+                column,
+                reason,
+            }
+        };
+        let int_digits = self.peek().is_some_and(|c| c.is_ascii_digit());
+        if !self.digit_part() {
+            return Err(invalid(self, "an underscore must sit between two digits"));
+        }
+        let mut is_float = false;
+        if int_digits
+            && self.text[start..self.pos] == *"0"
+            && matches!(self.peek(), Some('x' | 'X' | 'o' | 'O' | 'b' | 'B'))
+        {
+            self.take_while(is_name_char);
+            return Err(EvalError::Unsupported {
+                what: "hexadecimal, octal and binary literals are not allowed",
+                token: quote(&self.text[start..self.pos]),
+                column,
+            });
+        }
+        if self.eat('.') {
+            is_float = true;
+            if self.peek().is_some_and(|c| c.is_ascii_digit()) && !self.digit_part() {
+                return Err(invalid(self, "an underscore must sit between two digits"));
+            }
+        }
+        if matches!(self.peek(), Some('e' | 'E')) {
+            let digit_follows = match self.peek2() {
+                Some('+' | '-') => {
+                    self.text[self.pos + 2..].starts_with(|c: char| c.is_ascii_digit())
+                }
+                Some(c) => c.is_ascii_digit(),
+                None => false,
+            };
+            if !digit_follows {
+                return Err(invalid(self, "the exponent needs digits"));
+            }
+            is_float = true;
+            self.bump();
+            if !self.eat('+') {
+                self.eat('-');
+            }
+            if !self.digit_part() {
+                return Err(invalid(self, "an underscore must sit between two digits"));
+            }
+        }
+        let literal = &self.text[start..self.pos];
+        if matches!(self.peek(), Some('j' | 'J')) {
+            self.bump();
+            return Err(EvalError::Unsupported {
+                what: "complex numbers are not allowed",
+                token: quote(&self.text[start..self.pos]),
+                column,
+            });
+        }
+        if self.peek().is_some_and(is_name_char) {
+            return Err(invalid(self, "a number cannot run into a name"));
+        }
+        let clean: String = literal.chars().filter(|&c| c != '_').collect();
+        if is_float {
+            // Rust's parser rounds correctly, as Python's does; out-of-range values become
+            // infinity in both (`1e309`).
+            clean
+                .parse::<f64>()
+                .map(TokenKind::Float)
+                .map_err(|_| invalid(self, "not a valid float"))
+        } else if clean.len() > 1 && clean.starts_with('0') && clean.bytes().any(|b| b != b'0') {
+            Err(invalid(
+                self,
+                "leading zeros are not permitted (Python reads 0o17 as octal)",
+            ))
+        } else {
+            Ok(TokenKind::Int(BigInt::new(
+                false,
+                BigUint::from_decimal(&clean),
+            )))
+        }
+    }
+
+    fn unsupported(&self, what: &'static str, token: &str, column: usize) -> EvalError {
+        EvalError::Unsupported {
+            what,
+            token: quote(token),
+            column,
+        }
+    }
+
+    fn next_token(&mut self) -> Result<Option<Token>, EvalError> {
+        loop {
+            match self.peek() {
+                Some(c) if is_space(c) => {
+                    self.bump();
+                }
+                Some('#') => {
+                    // A comment runs to the end of the line, as in Python source.
+                    self.take_while(|c| c != '\n');
+                }
+                _ => break,
+            }
+        }
+        let column = self.column;
+        let start = self.pos;
+        let Some(c) = self.peek() else {
+            return Ok(None);
+        };
+        let two = self.text[self.pos..].chars().take(2).collect::<String>();
+        let kind = match c {
+            '0'..='9' => self.number(column)?,
+            '.' if self.peek2().is_some_and(|c| c.is_ascii_digit()) => self.number(column)?,
+            '+' | '-' | '%' | '(' | ')' | '^' => {
+                self.bump();
+                match c {
+                    '+' => TokenKind::Plus,
+                    '-' => TokenKind::Minus,
+                    '%' => TokenKind::Percent,
+                    '(' => TokenKind::LParen,
+                    ')' => TokenKind::RParen,
+                    _ => TokenKind::Power,
+                }
+            }
+            '*' => {
+                self.bump();
+                if self.eat('*') {
+                    TokenKind::Power
+                } else {
+                    TokenKind::Star
+                }
+            }
+            '/' => {
+                self.bump();
+                if self.eat('/') {
+                    TokenKind::DoubleSlash
+                } else {
+                    TokenKind::Slash
+                }
+            }
+            '<' | '>' if two == "<<" || two == ">>" => {
+                return Err(self.unsupported(BITWISE, &two, column));
+            }
+            '<' | '>' if two.ends_with('=') => {
+                return Err(self.unsupported(COMPARISON, &two, column));
+            }
+            '<' | '>' => return Err(self.unsupported(COMPARISON, &two[..1], column)),
+            '=' | '!' if two.ends_with('=') && two.len() == 2 => {
+                return Err(self.unsupported(COMPARISON, &two, column));
+            }
+            '&' | '|' | '~' => return Err(self.unsupported(BITWISE, &two[..1], column)),
+            '=' => return Err(self.unsupported("assignment is not allowed", "=", column)),
+            '\'' | '"' => {
+                return Err(self.unsupported("strings are not allowed", &two[..1], column));
+            }
+            '.' => return Err(self.unsupported("attribute access is not allowed", ".", column)),
+            ',' => {
+                return Err(self.unsupported(
+                    "commas (tuples, arguments) are not allowed",
+                    ",",
+                    column,
+                ));
+            }
+            '[' | ']' => {
+                return Err(self.unsupported(
+                    "lists and subscripts are not allowed",
+                    &two[..1],
+                    column,
+                ));
+            }
+            '{' | '}' => {
+                return Err(self.unsupported("dicts and sets are not allowed", &two[..1], column));
+            }
+            '@' => {
+                return Err(self.unsupported("matrix multiplication is not allowed", "@", column));
+            }
+            c if is_name_char(c) => {
+                let name = self.take_while(is_name_char);
+                let what = if KEYWORDS.contains(&name) {
+                    "keywords are not allowed"
+                } else {
+                    "names are not allowed"
+                };
+                return Err(self.unsupported(what, &self.text[start..self.pos], column));
+            }
+            c => {
+                return Err(EvalError::UnexpectedChar {
+                    ch: quote(&c.to_string()),
+                    column,
+                });
+            }
+        };
+        Ok(Some(Token { kind, column }))
+    }
+}
+
+/// Splits `text` into tokens.
+///
+/// # Errors
+///
+/// The first malformed literal or character outside the arithmetic subset, with its column.
+pub(crate) fn tokenize(text: &str) -> Result<Vec<Token>, EvalError> {
+    let mut lexer = Lexer {
+        text,
+        pos: 0,
+        column: 1,
+    };
+    let mut tokens = Vec::new();
+    while let Some(token) = lexer.next_token()? {
+        tokens.push(token);
+    }
+    Ok(tokens)
+}
