@@ -1,1 +1,38 @@
-//! Placeholder: filled in by its issue.
+//! The taskserver client: connect to a server, send requests, get typed responses —
+//! one at a time ([`Client::request`]) or a whole file pipelined
+//! ([`Client::run_batch`]) — and the seed's interactive menu ([`menu::run_menu`]).
+//! The `client` binary is a thin command line over this library.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use client::Client;
+//! use protocol::{Framing, Op, Request, Response};
+//!
+//! let addr = "127.0.0.1:65432".parse()?;
+//! let mut client = Client::connect(addr, Framing::Line, Some(Duration::from_secs(10)))?;
+//! let response = client.request(&Request::new(Op::Reverse, "abc"))?;
+//! assert_eq!(response, Response::Ok("cba".into()));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Layout
+//!
+//! - `client`: [`Client`], one connection and one request/response round trip at a time.
+//! - [`batch`]: [`Client::run_batch`], every line of an input pipelined over one
+//!   connection by a writer thread while the caller's thread reads the responses.
+//! - [`menu`]: the seed's menu loop, word for word, over any input and output.
+//! - [`target`]: where to connect: host names and literals, and `--interface` lookup.
+//! - `error`: [`ConnectError`] and [`ClientError`], whose messages say what to do.
+//!
+//! Architecture invariant: the client speaks only the wire protocol; it knows nothing of
+//! how a server is built, and depends on no workspace crate but `protocol`.
+
+pub mod batch;
+mod client;
+mod error;
+pub mod menu;
+pub mod target;
+
+pub use batch::{BatchError, BatchSummary};
+pub use client::{Client, MAX_RESPONSE_BYTES};
+pub use error::{ClientError, ConnectError, START_SERVER_HINT};

@@ -1,0 +1,110 @@
+//! The seed's interactive menu, word for word, on one connection for the whole session.
+//!
+//! Decisions where the seed is silent or rough:
+//! - An unknown choice prints `Invalid choice` (the words the seed's server answered an
+//!   unknown choice with) and shows the menu again. Spaces around a choice are ignored.
+//! - End of input at either prompt (Ctrl-D, or a closed or exhausted stdin) ends the
+//!   session cleanly; a newline is printed first so the shell's prompt starts on a line
+//!   of its own.
+//! - The seed printed `Result: <answer>` even when the answer was an error; here an error
+//!   response prints `Error: <message>`.
+//! - Input is read as plain lines from stdin (no line-editing library): the terminal's
+//!   own line editing works, and piping a script of choices in behaves exactly as typing.
+
+use std::io::{self, BufRead, Write};
+
+use protocol::{Op, Request, Response};
+
+use crate::client::Client;
+use crate::error::ClientError;
+
+/// The menu, shown after a blank line before every choice, as the seed printed it.
+pub const MENU: &str = "1. Change case\n2. Evaluate expression\n3. Reverse string\n4. Exit";
+
+/// The prompt for a choice.
+pub const CHOICE_PROMPT: &str = "Enter choice (1-4): ";
+
+/// The prompt for a request's payload.
+pub const INPUT_PROMPT: &str = "Enter input: ";
+
+/// Why a menu session ended other than by choice 4 or the end of input.
+#[derive(Debug, thiserror::Error)]
+pub enum MenuError {
+    /// The connection to the server failed.
+    #[error(transparent)]
+    Connection(#[from] ClientError),
+    /// The user's input could not be read.
+    #[error("could not read input: {0}")]
+    Input(#[source] io::Error),
+    /// The output could not be written (for example a closed pipe).
+    #[error("could not write output: {0}")]
+    Output(#[source] io::Error),
+}
+
+/// Runs the menu: prints `Connected to server at HOST:PORT`, then the menu loop, reading
+/// choices and payloads from `input` and writing everything to `output`.
+///
+/// # Errors
+///
+/// [`MenuError::Connection`] when the server goes away or stops answering; the input and
+/// output errors otherwise. Choice 4 and the end of input are `Ok`.
+pub fn run_menu<I: BufRead, O: Write>(
+    client: &mut Client,
+    mut input: I,
+    mut output: O,
+) -> Result<(), MenuError> {
+    let out = &mut output;
+    say(
+        out,
+        format_args!("Connected to server at {}\n", client.peer_addr()),
+    )?;
+    loop {
+        say(out, format_args!("\n{MENU}\n{CHOICE_PROMPT}"))?;
+        let Some(choice) = read_line(&mut input)? else {
+            return say(out, format_args!("\n"));
+        };
+        let op = match choice.trim() {
+            "4" => return Ok(()),
+            "1" => Op::ChangeCase,
+            "2" => Op::Evaluate,
+            "3" => Op::Reverse,
+            _ => {
+                say(out, format_args!("Invalid choice\n"))?;
+                continue;
+            }
+        };
+        say(out, format_args!("{INPUT_PROMPT}"))?;
+        let Some(payload) = read_line(&mut input)? else {
+            return say(out, format_args!("\n"));
+        };
+        match client.request(&Request::new(op, payload)) {
+            Ok(Response::Ok(result)) => say(out, format_args!("Result: {result}\n"))?,
+            Ok(Response::Err(message)) => say(out, format_args!("Error: {message}\n"))?,
+            Err(e) if !e.is_fatal() => say(out, format_args!("Error: {e}\n"))?,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Writes and flushes, so that a prompt shows before the read that follows it.
+fn say(out: &mut impl Write, text: std::fmt::Arguments<'_>) -> Result<(), MenuError> {
+    out.write_fmt(text)
+        .and_then(|()| out.flush())
+        .map_err(MenuError::Output)
+}
+
+/// One line without its `\n` (or `\r\n`); `None` at the end of input. Bytes that are
+/// not UTF-8 become U+FFFD.
+fn read_line(input: &mut impl BufRead) -> Result<Option<String>, MenuError> {
+    let mut line = Vec::new();
+    if input
+        .read_until(b'\n', &mut line)
+        .map_err(MenuError::Input)?
+        == 0
+    {
+        return Ok(None);
+    }
+    let line = line.strip_suffix(b"\n").unwrap_or(&line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    Ok(Some(String::from_utf8_lossy(line).into_owned()))
+}
