@@ -1,1 +1,70 @@
-//! Placeholder: filled in by its issue.
+//! `bench`, the taskserver load generator: N clients against a server over TCP, every
+//! answer checked, latencies and errors reported as a table or JSON.
+//!
+//! Modes:
+//! - **burst** (default; the seed's experiment): `--clients N` connections released
+//!   together through a gate, so starting clients is never timed; each sends
+//!   `--requests K` requests (`3|BenchmarkTestString123` by default), checks every
+//!   answer, and closes. Reports total time (first connect to last answer), real
+//!   per-client latencies, connect times (with SYN-retry stalls flagged) and errors by
+//!   kind.
+//! - **timed load** (`--duration D`): persistent connections sending back to back,
+//!   `--pipeline K` requests in flight on each, or `--connect-per-request`; requests
+//!   (or connections) per second and HdrHistogram percentiles. `--redis-ping` sends
+//!   redis's inline `PING` so redis-server can be measured with the same generator.
+//!
+//! Before a run bench raises its own open-file limit to the hard limit and refuses,
+//! with a message saying what to change, a run that would run out of open files or
+//! local ports.
+//!
+//! # Layout
+//!
+//! - [`cli`]: the command line, and [`cli::run`], which picks the mode.
+//! - [`burst`]: the burst, one small-stack thread per client behind a start gate.
+//! - [`load`]: timed load: persistent, pipelined, connection per request.
+//! - [`wire`]: request bytes, the exact expected answer, and the reader that checks it.
+//! - [`stats`]: percentiles (exact, and from HdrHistogram).
+//! - [`report`]: errors by kind, the two reports, their tables.
+//! - [`limits`]: open files, ephemeral ports, somaxconn.
+//!
+//! Architecture invariant: bench measures from outside — it speaks the wire protocol
+//! and knows nothing of how a server is built; the answer it expects is computed with
+//! the engine before the run, never taken from the server.
+
+pub mod burst;
+pub mod cli;
+pub mod limits;
+pub mod load;
+pub mod report;
+pub mod stats;
+pub mod wire;
+
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+pub use cli::{Args, BenchError, Report, run};
+pub use report::{BurstReport, ErrorCounts, ErrorKind, LoadReport};
+pub use stats::Summary;
+pub use wire::Exchange;
+
+/// Where a run sends what.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The server's address.
+    pub addr: SocketAddr,
+    /// The request and its expected answer.
+    pub exchange: Exchange,
+    /// Limit on a connect and on each wait for an answer; `None` waits for ever.
+    pub timeout: Option<Duration>,
+}
+
+impl Target {
+    /// Connects with the timeout, with `TCP_NODELAY` and the read/write timeouts set.
+    ///
+    /// # Errors
+    ///
+    /// When the connection cannot be made or configured.
+    pub fn connect(&self) -> std::io::Result<TcpStream> {
+        burst::connect(self)
+    }
+}

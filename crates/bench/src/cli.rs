@@ -1,0 +1,250 @@
+//! The command line: which mode, against what, and how a run's report is printed.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use clap::Parser;
+use protocol::{Framing, Op};
+use serde::Serialize;
+
+use crate::Target;
+use crate::burst::{self, BurstConfig};
+use crate::limits::{self, LimitError};
+use crate::load::{self, LoadConfig, LoadMode};
+use crate::report::{BurstReport, LoadReport};
+use crate::wire::{Exchange, ExchangeError};
+
+/// Load generator for taskserver (and redis-server's inline PING): a burst of clients
+/// released together (the default, the seed's experiment), or timed load with
+/// `--duration`.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "bench", version)]
+pub struct Args {
+    /// Server address to connect to.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Server port.
+    #[arg(long, default_value_t = 65432)]
+    pub port: u16,
+    /// Server address as HOST:PORT; overrides --host and --port.
+    #[arg(long)]
+    pub addr: Option<String>,
+    /// Concurrent clients (burst) or connections (timed load).
+    #[arg(long, default_value_t = 10)]
+    pub clients: u64,
+    /// Requests each client sends in a burst, one after the other.
+    #[arg(long, default_value_t = 1)]
+    pub requests: u64,
+    /// Operation: 1/case, 2/eval, 3/reverse.
+    #[arg(long, default_value = "3")]
+    pub op: Op,
+    /// The request's payload.
+    #[arg(long, default_value = "BenchmarkTestString123")]
+    pub payload: String,
+    /// Wire framing: line or raw (the seed's).
+    #[arg(long, default_value = "line")]
+    pub framing: Framing,
+    /// Give up on a connect or an answer after this long (`0s` = never). A sequential
+    /// server makes the last of N clients wait N × delay.
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+    /// Timed load instead of a burst: send back to back for this long (e.g. `10s`).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+    /// Timed load: requests in flight per connection.
+    #[arg(long, default_value_t = 1, requires = "duration")]
+    pub pipeline: u64,
+    /// Timed load: a new connection for every request; reports connections per second.
+    #[arg(long, requires = "duration", conflicts_with = "pipeline")]
+    pub connect_per_request: bool,
+    /// Send redis's inline `PING` and expect `+PONG` instead of a taskserver request, to
+    /// measure redis-server with the same load generator.
+    #[arg(long, conflicts_with_all = ["op", "payload", "framing"])]
+    pub redis_ping: bool,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Why a run cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// The arguments contradict each other or name nothing.
+    #[error("{0}")]
+    Usage(String),
+    /// The server address does not resolve.
+    #[error("cannot resolve {addr}: {source}")]
+    Resolve {
+        /// What was given.
+        addr: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// The request cannot be sent in this framing.
+    #[error(transparent)]
+    Exchange(#[from] ExchangeError),
+    /// An operating-system limit would be hit.
+    #[error(transparent)]
+    Limit(#[from] LimitError),
+}
+
+/// A run's report, either kind.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Report {
+    /// A burst's.
+    Burst(BurstReport),
+    /// Timed load's.
+    Load(LoadReport),
+}
+
+impl Report {
+    /// The human-readable table.
+    pub fn to_table(&self) -> String {
+        match self {
+            Report::Burst(r) => r.to_table(),
+            Report::Load(r) => r.to_table(),
+        }
+    }
+
+    /// Failures counted.
+    pub fn error_count(&self) -> u64 {
+        match self {
+            Report::Burst(r) => r.errors.total(),
+            Report::Load(r) => r.errors.total(),
+        }
+    }
+}
+
+/// Resolves the address the arguments name.
+fn resolve(args: &Args) -> Result<SocketAddr, BenchError> {
+    let text = args
+        .addr
+        .clone()
+        .unwrap_or_else(|| match args.host.contains(':') {
+            // An IPv6 literal needs brackets before the port.
+            true if !args.host.starts_with('[') => format!("[{}]:{}", args.host, args.port),
+            _ => format!("{}:{}", args.host, args.port),
+        });
+    let resolved = text
+        .to_socket_addrs()
+        .map_err(|source| BenchError::Resolve {
+            addr: text.clone(),
+            source,
+        })?;
+    resolved
+        .into_iter()
+        .next()
+        .ok_or_else(|| BenchError::Resolve {
+            addr: text.clone(),
+            source: std::io::Error::other("no address found"),
+        })
+}
+
+/// Runs what the arguments ask for.
+///
+/// # Errors
+///
+/// [`BenchError`] when the arguments are contradictory, the address does not resolve,
+/// the request cannot be encoded, or a limit (open files, local ports) rules the run out.
+/// Failures of clients during the run are not errors: they are counted in the report.
+pub fn run(args: &Args) -> Result<Report, BenchError> {
+    if args.clients == 0 {
+        return Err(BenchError::Usage("--clients must be at least 1".into()));
+    }
+    if args.requests == 0 {
+        return Err(BenchError::Usage("--requests must be at least 1".into()));
+    }
+    if args.pipeline == 0 {
+        return Err(BenchError::Usage("--pipeline must be at least 1".into()));
+    }
+    if args.pipeline > 1 && args.framing == Framing::Raw {
+        return Err(BenchError::Usage(
+            "--pipeline needs line framing: raw framing has no request boundaries".into(),
+        ));
+    }
+    let exchange = if args.redis_ping {
+        Exchange::redis_ping()
+    } else {
+        Exchange::task(args.op, &args.payload, args.framing)?
+    };
+    let target = Target {
+        addr: resolve(args)?,
+        exchange,
+        timeout: (!args.timeout.is_zero()).then_some(args.timeout),
+    };
+    let warnings = limits::prepare(args.clients, args.duration.is_none())?;
+    Ok(match args.duration {
+        None => Report::Burst(burst::run(
+            &BurstConfig {
+                target,
+                clients: args.clients,
+                requests: args.requests,
+            },
+            warnings,
+        )),
+        Some(duration) => Report::Load(load::run(
+            &LoadConfig {
+                target,
+                connections: args.clients,
+                duration,
+                mode: if args.connect_per_request {
+                    LoadMode::ConnectPerRequest
+                } else {
+                    LoadMode::Persistent {
+                        pipeline: args.pipeline,
+                    }
+                },
+            },
+            warnings,
+        )),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("bench").chain(args.iter().copied()))
+    }
+
+    /// The defaults are the seed's experiment: 10 clients, `3|BenchmarkTestString123`.
+    #[test]
+    fn defaults_are_the_seed() {
+        let args = parse(&[]).unwrap();
+        assert_eq!(args.clients, 10);
+        assert_eq!(args.op, Op::Reverse);
+        assert_eq!(args.payload, "BenchmarkTestString123");
+        assert_eq!(args.port, 65432);
+        assert!(args.duration.is_none());
+    }
+
+    /// Timed-load options need --duration; --redis-ping excludes a taskserver request.
+    #[test]
+    fn option_rules() {
+        assert!(parse(&["--pipeline", "16"]).is_err());
+        assert!(parse(&["--connect-per-request"]).is_err());
+        assert!(parse(&["--duration", "2s", "--pipeline", "16"]).is_ok());
+        assert!(parse(&["--redis-ping", "--op", "1"]).is_err());
+        assert!(parse(&["--timeout", "soon"]).is_err());
+    }
+
+    /// Zero clients and pipelined raw framing are refused before anything connects.
+    #[test]
+    fn refused_before_connecting() {
+        let err = run(&parse(&["--clients", "0"]).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("--clients"), "{err}");
+        let args = parse(&["--duration", "1s", "--pipeline", "4", "--framing", "raw"]).unwrap();
+        assert!(run(&args).unwrap_err().to_string().contains("line framing"));
+    }
+
+    /// --addr wins over --host/--port, and IPv6 hosts get brackets.
+    #[test]
+    fn addresses() {
+        let args = parse(&["--addr", "127.0.0.1:9", "--port", "1"]).unwrap();
+        assert_eq!(resolve(&args).unwrap(), "127.0.0.1:9".parse().unwrap());
+        let args = parse(&["--host", "::1", "--port", "7"]).unwrap();
+        assert_eq!(resolve(&args).unwrap(), "[::1]:7".parse().unwrap());
+    }
+}

@@ -1,0 +1,237 @@
+//! Timed load for the figures of SPEC §8: N persistent connections sending back to back
+//! (`--pipeline K` keeps K requests in flight on each), or N clients opening a
+//! connection per request. Requests per second and per-request latency percentiles from
+//! HdrHistogram.
+//!
+//! A pipelined connection writes K requests, then, each time it has taken every complete
+//! answer out of what it read, writes as many new requests as answers arrived, in one
+//! write: K stay outstanding and the socket sees few, large writes, as a real pipelining
+//! client's would.
+
+use std::collections::VecDeque;
+use std::io::Write;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use crate::Target;
+use crate::burst::{CLIENT_STACK_BYTES, Gate};
+use crate::report::{ErrorCounts, ErrorKind, Failure, LoadReport};
+use crate::stats::Summary;
+use crate::wire::{AnswerError, AnswerReader};
+
+/// How connections are used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadMode {
+    /// One connection per worker for the whole run, `pipeline` requests in flight.
+    Persistent {
+        /// Requests in flight per connection, at least 1.
+        pipeline: u64,
+    },
+    /// A new connection for every request.
+    ConnectPerRequest,
+}
+
+/// How a timed run is done.
+#[derive(Debug, Clone)]
+pub struct LoadConfig {
+    /// Where and what to send.
+    pub target: Target,
+    /// Concurrent connections (workers).
+    pub connections: u64,
+    /// How long new requests are sent for; outstanding ones are then waited for.
+    pub duration: Duration,
+    /// Persistent or connection per request.
+    pub mode: LoadMode,
+}
+
+/// What one worker did.
+struct WorkerResult {
+    hist: Histogram<u64>,
+    requests: u64,
+    errors: ErrorCounts,
+}
+
+impl WorkerResult {
+    fn new() -> WorkerResult {
+        WorkerResult {
+            hist: Histogram::new(3)
+                .expect("three significant digits is a valid HdrHistogram precision"),
+            requests: 0,
+            errors: ErrorCounts::default(),
+        }
+    }
+
+    fn record(&mut self, latency: Duration) {
+        let ns = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
+        // `record` grows an auto-resizing histogram; `saturating_record` would clamp to
+        // its current top instead.
+        if self.hist.record(ns).is_err() {
+            self.hist.saturating_record(ns);
+        }
+        self.requests += 1;
+    }
+}
+
+/// One persistent connection: keeps `pipeline` requests in flight until `deadline`.
+fn persistent(target: &Target, pipeline: u64, deadline: Instant) -> WorkerResult {
+    let mut result = WorkerResult::new();
+    let mut stream = match target.connect() {
+        Ok(s) => s,
+        Err(e) => {
+            result.errors.add(Failure::connect(&e));
+            return result;
+        }
+    };
+    let request = &target.exchange.request;
+    let mut reader = AnswerReader::new(&target.exchange);
+    let mut in_flight: VecDeque<Instant> = VecDeque::new();
+    let mut to_send = pipeline;
+    let mut out = Vec::new();
+    loop {
+        match reader.take_answer() {
+            Some(Ok(())) => {
+                let now = Instant::now();
+                if let Some(sent) = in_flight.pop_front() {
+                    result.record(now.duration_since(sent));
+                }
+                if now < deadline {
+                    to_send += 1;
+                }
+            }
+            Some(Err(wrong)) => {
+                result
+                    .errors
+                    .add(Failure::answer(&AnswerError::Wrong(wrong)));
+                break;
+            }
+            None => {
+                if to_send > 0 {
+                    out.clear();
+                    for _ in 0..to_send {
+                        out.extend_from_slice(request);
+                    }
+                    if let Err(e) = stream.write_all(&out) {
+                        result.errors.add(Failure::send(&e));
+                        break;
+                    }
+                    let now = Instant::now();
+                    in_flight.extend((0..to_send).map(|_| now));
+                    to_send = 0;
+                }
+                if in_flight.is_empty() {
+                    break;
+                }
+                if let Err(e) = reader.fill(&mut stream) {
+                    result.errors.add(Failure::answer(&e));
+                    break;
+                }
+            }
+        }
+    }
+    result
+}
+
+/// One client opening a connection per request until `deadline`.
+fn connect_per_request(target: &Target, deadline: Instant) -> WorkerResult {
+    let mut result = WorkerResult::new();
+    while Instant::now() < deadline {
+        let start = Instant::now();
+        let outcome = target
+            .connect()
+            .map_err(|e| Failure::connect(&e))
+            .and_then(|mut stream| {
+                stream
+                    .write_all(&target.exchange.request)
+                    .map_err(|e| Failure::send(&e))?;
+                AnswerReader::new(&target.exchange)
+                    .read_answer(&mut stream)
+                    .map_err(|e| Failure::answer(&e))
+            });
+        match outcome {
+            Ok(()) => result.record(start.elapsed()),
+            Err(failure) => {
+                result.errors.add(failure);
+                // Do not spin on a server that refuses: its errors would drown the count.
+                thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+    result
+}
+
+/// Runs timed load and reports it.
+pub fn run(config: &LoadConfig, warnings: Vec<String>) -> LoadReport {
+    let gate = Arc::new(Gate::default());
+    let target = Arc::new(config.target.clone());
+    let mut errors = ErrorCounts::default();
+    let mut handles = Vec::new();
+    for i in 0..config.connections {
+        let gate = Arc::clone(&gate);
+        let target = Arc::clone(&target);
+        let (duration, mode) = (config.duration, config.mode);
+        let spawned = thread::Builder::new()
+            .name(format!("load-{i}"))
+            .stack_size(CLIENT_STACK_BYTES)
+            .spawn(move || {
+                gate.arrive_and_wait();
+                let deadline = Instant::now() + duration;
+                match mode {
+                    LoadMode::Persistent { pipeline } => {
+                        persistent(&target, pipeline.max(1), deadline)
+                    }
+                    LoadMode::ConnectPerRequest => connect_per_request(&target, deadline),
+                }
+            });
+        match spawned {
+            Ok(handle) => handles.push(handle),
+            Err(e) => errors.add(Failure::new(
+                ErrorKind::Spawn,
+                format!("could not start worker thread {i}: {e}"),
+            )),
+        }
+    }
+    gate.open_when_ready(handles.len() as u64);
+    let start = Instant::now();
+
+    let mut hist = WorkerResult::new().hist;
+    let mut requests = 0;
+    for handle in handles {
+        match handle.join() {
+            Ok(worker) => {
+                // Both histograms auto-resize, so adding cannot run out of range.
+                let _ = hist.add(&worker.hist);
+                requests += worker.requests;
+                errors.merge(worker.errors);
+            }
+            Err(_) => errors.add(Failure::new(ErrorKind::Other, "a worker thread panicked")),
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let rate = if elapsed > 0.0 {
+        requests as f64 / elapsed
+    } else {
+        0.0
+    };
+    let (mode, pipeline, connections_per_s) = match config.mode {
+        LoadMode::Persistent { pipeline: 1 } => ("throughput", 1, 0.0),
+        LoadMode::Persistent { pipeline } => ("pipelined", pipeline.max(1), 0.0),
+        LoadMode::ConnectPerRequest => ("connect-per-request", 1, rate),
+    };
+    LoadReport {
+        mode: mode.into(),
+        addr: target.addr.to_string(),
+        request: target.exchange.label.clone(),
+        connections: config.connections,
+        pipeline,
+        duration_s: elapsed,
+        requests,
+        requests_per_s: rate,
+        connections_per_s,
+        latency: Summary::from_histogram_ns(&hist),
+        errors,
+        warnings,
+    }
+}

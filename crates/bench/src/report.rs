@@ -1,0 +1,441 @@
+//! What a run reports: errors by kind, the burst and load reports (serialised by `--json`
+//! and read back by `cargo xtask bench`), and their human-readable tables.
+
+use std::fmt::{self, Write as _};
+use std::io;
+
+use serde::{Deserialize, Serialize};
+
+use crate::stats::Summary;
+use crate::wire::AnswerError;
+
+/// A connect time at least this long is almost certainly a lost SYN retransmitted by the
+/// kernel (after 1 s, then 3 s, …): the server's listen backlog was full.
+pub const SYN_RETRY_STALL_S: f64 = 1.0;
+
+/// How a client or a request failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The connection was refused: no server, or its backlog overflowed with
+    /// `tcp_abort_on_overflow`.
+    Refused,
+    /// The connection was reset or aborted by the peer.
+    Reset,
+    /// Connecting or waiting for an answer took longer than `--timeout`.
+    Timeout,
+    /// An answer arrived and was not the expected one.
+    WrongAnswer,
+    /// The server closed the connection before answering.
+    MissingAnswer,
+    /// No local port or address was free to connect from (ephemeral ports exhausted).
+    NoLocalPort,
+    /// bench could not start the client's thread.
+    Spawn,
+    /// Anything else.
+    Other,
+}
+
+impl ErrorKind {
+    /// Classifies a socket error.
+    pub fn of_io(e: &io::Error) -> ErrorKind {
+        use io::ErrorKind as K;
+        match e.kind() {
+            K::ConnectionRefused => ErrorKind::Refused,
+            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => ErrorKind::Reset,
+            K::TimedOut | K::WouldBlock => ErrorKind::Timeout,
+            K::UnexpectedEof => ErrorKind::MissingAnswer,
+            K::AddrNotAvailable | K::AddrInUse => ErrorKind::NoLocalPort,
+            _ => ErrorKind::Other,
+        }
+    }
+
+    /// Classifies a failure to read an answer.
+    pub fn of_answer(e: &AnswerError) -> ErrorKind {
+        match e {
+            AnswerError::Wrong(_) => ErrorKind::WrongAnswer,
+            AnswerError::Missing => ErrorKind::MissingAnswer,
+            AnswerError::Io(e) => ErrorKind::of_io(e),
+        }
+    }
+
+    /// The kind's name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Refused => "refused",
+            ErrorKind::Reset => "reset",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::WrongAnswer => "wrong answer",
+            ErrorKind::MissingAnswer => "missing answer",
+            ErrorKind::NoLocalPort => "no local port",
+            ErrorKind::Spawn => "thread spawn",
+            ErrorKind::Other => "other",
+        }
+    }
+}
+
+/// One failure: its kind and a one-line description.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// What kind of failure.
+    pub kind: ErrorKind,
+    /// What happened, e.g. `connect: Connection refused (os error 111)`.
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure of `kind` described by `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Failure {
+        Failure {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// A failure while connecting.
+    pub fn connect(e: &io::Error) -> Failure {
+        Failure::new(ErrorKind::of_io(e), format!("connect: {e}"))
+    }
+
+    /// A failure while sending.
+    pub fn send(e: &io::Error) -> Failure {
+        Failure::new(ErrorKind::of_io(e), format!("send: {e}"))
+    }
+
+    /// A failure while waiting for an answer.
+    pub fn answer(e: &AnswerError) -> Failure {
+        let message = match e {
+            AnswerError::Wrong(w) => format!("wrong answer: '{}'", w.excerpt),
+            AnswerError::Missing => "the server closed the connection before answering".into(),
+            AnswerError::Io(e) => format!("waiting for the answer: {e}"),
+        };
+        Failure::new(ErrorKind::of_answer(e), message)
+    }
+}
+
+/// How many failures of each kind, with the first few described.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorCounts {
+    /// Connections refused.
+    pub refused: u64,
+    /// Connections reset or aborted.
+    pub reset: u64,
+    /// Connects or answers that timed out.
+    pub timeout: u64,
+    /// Answers that were wrong.
+    pub wrong_answer: u64,
+    /// Answers that never came because the server closed the connection.
+    pub missing_answer: u64,
+    /// Connects that found no free local port.
+    pub no_local_port: u64,
+    /// Clients whose thread could not be started.
+    pub spawn: u64,
+    /// Other failures.
+    pub other: u64,
+    /// The first few failures, described.
+    pub examples: Vec<Failure>,
+}
+
+/// How many failures [`ErrorCounts`] describes in full.
+const MAX_EXAMPLES: usize = 5;
+
+impl ErrorCounts {
+    /// Counts one failure.
+    pub fn add(&mut self, failure: Failure) {
+        *self.slot(failure.kind) += 1;
+        if self.examples.len() < MAX_EXAMPLES {
+            self.examples.push(failure);
+        }
+    }
+
+    /// Adds every count of `other` to this one.
+    pub fn merge(&mut self, other: ErrorCounts) {
+        for (kind, n) in other.by_kind() {
+            *self.slot(kind) += n;
+        }
+        let room = MAX_EXAMPLES.saturating_sub(self.examples.len());
+        self.examples.extend(other.examples.into_iter().take(room));
+    }
+
+    /// Every failure counted.
+    pub fn total(&self) -> u64 {
+        self.by_kind().iter().map(|(_, n)| n).sum()
+    }
+
+    /// The non-zero counts, by kind.
+    pub fn by_kind(&self) -> Vec<(ErrorKind, u64)> {
+        [
+            (ErrorKind::Refused, self.refused),
+            (ErrorKind::Reset, self.reset),
+            (ErrorKind::Timeout, self.timeout),
+            (ErrorKind::WrongAnswer, self.wrong_answer),
+            (ErrorKind::MissingAnswer, self.missing_answer),
+            (ErrorKind::NoLocalPort, self.no_local_port),
+            (ErrorKind::Spawn, self.spawn),
+            (ErrorKind::Other, self.other),
+        ]
+        .into_iter()
+        .filter(|&(_, n)| n > 0)
+        .collect()
+    }
+
+    fn slot(&mut self, kind: ErrorKind) -> &mut u64 {
+        match kind {
+            ErrorKind::Refused => &mut self.refused,
+            ErrorKind::Reset => &mut self.reset,
+            ErrorKind::Timeout => &mut self.timeout,
+            ErrorKind::WrongAnswer => &mut self.wrong_answer,
+            ErrorKind::MissingAnswer => &mut self.missing_answer,
+            ErrorKind::NoLocalPort => &mut self.no_local_port,
+            ErrorKind::Spawn => &mut self.spawn,
+            ErrorKind::Other => &mut self.other,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCounts {
+    /// `none`, or `refused 3, timeout 1`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let counts = self.by_kind();
+        if counts.is_empty() {
+            return f.write_str("none");
+        }
+        let parts: Vec<String> = counts
+            .iter()
+            .map(|(kind, n)| format!("{} {n}", kind.name()))
+            .collect();
+        f.write_str(&parts.join(", "))
+    }
+}
+
+/// The result of a burst: N clients released together, each doing its requests once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BurstReport {
+    /// Always `burst`.
+    pub mode: String,
+    /// The server's address.
+    pub addr: String,
+    /// What each request was, e.g. `3|BenchmarkTestString123`.
+    pub request: String,
+    /// Clients started.
+    pub clients: u64,
+    /// Requests per client.
+    pub requests_per_client: u64,
+    /// Clients that got every answer, all correct.
+    pub clients_ok: u64,
+    /// From the first client's connect to the last client's last answer (or failure).
+    pub total_s: f64,
+    /// Per-client time from the start of its connect to its last answer, over the
+    /// clients that succeeded.
+    pub latency: Summary,
+    /// Per-client connect time, over the clients that connected.
+    pub connect: Summary,
+    /// Connects that took at least [`SYN_RETRY_STALL_S`]: likely SYN retries after a
+    /// listen backlog overflow.
+    pub slow_connects: u64,
+    /// Failures by kind.
+    pub errors: ErrorCounts,
+    /// Limits and conditions worth knowing, said before the run.
+    pub warnings: Vec<String>,
+}
+
+/// The result of a timed run: persistent, pipelined or connection-per-request load.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadReport {
+    /// `throughput`, `pipelined` or `connect-per-request`.
+    pub mode: String,
+    /// The server's address.
+    pub addr: String,
+    /// What each request was.
+    pub request: String,
+    /// Concurrent connections (or, connection per request, concurrent clients).
+    pub connections: u64,
+    /// Requests in flight per connection.
+    pub pipeline: u64,
+    /// How long requests were sent for, measured.
+    pub duration_s: f64,
+    /// Correct answers received.
+    pub requests: u64,
+    /// Correct answers per second.
+    pub requests_per_s: f64,
+    /// Connections opened and closed per second (connection-per-request mode; else 0).
+    pub connections_per_s: f64,
+    /// Per-request time from sending it to its answer (with connect, in
+    /// connection-per-request mode).
+    pub latency: Summary,
+    /// Failures by kind.
+    pub errors: ErrorCounts,
+    /// Limits and conditions worth knowing, said before the run.
+    pub warnings: Vec<String>,
+}
+
+/// Seconds as milliseconds with three decimals.
+fn ms(s: f64) -> String {
+    format!("{:.3}", s * 1e3)
+}
+
+/// A `min mean p50 p90 p99 max` row in milliseconds.
+fn summary_row(out: &mut String, name: &str, s: &Summary) {
+    let _ = writeln!(
+        out,
+        "{name:<14}{:>11}{:>11}{:>11}{:>11}{:>11}{:>11}",
+        ms(s.min_s),
+        ms(s.mean_s),
+        ms(s.p50_s),
+        ms(s.p90_s),
+        ms(s.p99_s),
+        ms(s.max_s)
+    );
+}
+
+fn summary_header(out: &mut String) {
+    let _ = writeln!(
+        out,
+        "{:<14}{:>11}{:>11}{:>11}{:>11}{:>11}{:>11}",
+        "(ms)", "min", "mean", "p50", "p90", "p99", "max"
+    );
+}
+
+fn errors_and_warnings(out: &mut String, errors: &ErrorCounts, warnings: &[String]) {
+    let _ = writeln!(out, "errors        {errors}");
+    for failure in &errors.examples {
+        let _ = writeln!(out, "  e.g. {}", failure.message);
+    }
+    for warning in warnings {
+        let _ = writeln!(out, "warning: {warning}");
+    }
+}
+
+impl BurstReport {
+    /// The human-readable table bench prints by default.
+    pub fn to_table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "burst: {} clients x {} request(s) '{}' -> {}",
+            self.clients, self.requests_per_client, self.request, self.addr
+        );
+        let _ = writeln!(
+            out,
+            "total         {:.6} s (first connect to last answer)",
+            self.total_s
+        );
+        let _ = writeln!(
+            out,
+            "answered      {}/{} clients",
+            self.clients_ok, self.clients
+        );
+        summary_header(&mut out);
+        summary_row(&mut out, "per client", &self.latency);
+        summary_row(&mut out, "connect", &self.connect);
+        if self.slow_connects > 0 {
+            let _ = writeln!(
+                out,
+                "slow connects {} took >= {SYN_RETRY_STALL_S} s: likely SYN retries after the \
+                 server's listen backlog overflowed",
+                self.slow_connects
+            );
+        }
+        errors_and_warnings(&mut out, &self.errors, &self.warnings);
+        out
+    }
+}
+
+impl LoadReport {
+    /// The human-readable table bench prints by default.
+    pub fn to_table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{}: {} connections x {} in flight '{}' -> {}",
+            self.mode, self.connections, self.pipeline, self.request, self.addr
+        );
+        let _ = writeln!(
+            out,
+            "requests      {} in {:.3} s = {:.0} req/s",
+            self.requests, self.duration_s, self.requests_per_s
+        );
+        if self.connections_per_s > 0.0 {
+            let _ = writeln!(out, "connections   {:.0} conn/s", self.connections_per_s);
+        }
+        summary_header(&mut out);
+        summary_row(&mut out, "per request", &self.latency);
+        errors_and_warnings(&mut out, &self.errors, &self.warnings);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Socket errors map to the kinds a report counts.
+    #[test]
+    fn io_errors_are_classified() {
+        let kind = |k| ErrorKind::of_io(&io::Error::from(k));
+        assert_eq!(kind(io::ErrorKind::ConnectionRefused), ErrorKind::Refused);
+        assert_eq!(kind(io::ErrorKind::ConnectionReset), ErrorKind::Reset);
+        assert_eq!(kind(io::ErrorKind::WouldBlock), ErrorKind::Timeout);
+        assert_eq!(
+            kind(io::ErrorKind::AddrNotAvailable),
+            ErrorKind::NoLocalPort
+        );
+        assert_eq!(kind(io::ErrorKind::PermissionDenied), ErrorKind::Other);
+    }
+
+    /// Counts add up by kind, merge, keep at most five examples, and print compactly.
+    #[test]
+    fn error_counts() {
+        let mut a = ErrorCounts::default();
+        assert_eq!(a.to_string(), "none");
+        for _ in 0..4 {
+            a.add(Failure::new(ErrorKind::Refused, "connect: refused"));
+        }
+        let mut b = ErrorCounts::default();
+        b.add(Failure::new(ErrorKind::WrongAnswer, "wrong answer: 'x'"));
+        b.add(Failure::new(ErrorKind::Timeout, "timed out"));
+        a.merge(b);
+        assert_eq!(a.total(), 6);
+        assert_eq!(a.examples.len(), 5);
+        assert_eq!(a.to_string(), "refused 4, timeout 1, wrong answer 1");
+    }
+
+    /// A burst report survives JSON and its table shows totals, counts and stalls.
+    #[test]
+    fn burst_report_json_and_table() {
+        let mut errors = ErrorCounts::default();
+        errors.add(Failure::new(
+            ErrorKind::Timeout,
+            "waiting for the answer: timed out",
+        ));
+        let report = BurstReport {
+            mode: "burst".into(),
+            addr: "127.0.0.1:1".into(),
+            request: "3|x".into(),
+            clients: 10,
+            requests_per_client: 1,
+            clients_ok: 9,
+            total_s: 3.5,
+            latency: Summary {
+                count: 9,
+                p99_s: 3.25,
+                ..Summary::default()
+            },
+            connect: Summary::default(),
+            slow_connects: 2,
+            errors,
+            warnings: vec!["a limit".into()],
+        };
+        let json = serde_json::to_string(&report).unwrap();
+        assert!(json.contains("\"timeout\":1"), "{json}");
+        let back: BurstReport = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, report);
+        let table = report.to_table();
+        assert!(table.contains("total         3.500000 s"), "{table}");
+        assert!(table.contains("answered      9/10"), "{table}");
+        assert!(table.contains("3250.000"), "{table}");
+        assert!(table.contains("slow connects 2"), "{table}");
+        assert!(table.contains("errors        timeout 1"), "{table}");
+        assert!(table.contains("warning: a limit"), "{table}");
+    }
+}
