@@ -1,7 +1,106 @@
-//! What the three taskserver architectures share. Being built: see issue 3.
+//! What the three taskserver architectures share: the command line, the listening
+//! socket, the per-connection loop, logging, the banner and graceful shutdown.
+//!
+//! A server binary parses its `Cli` (with [`ServerArgs`] flattened in), calls
+//! [`Server::start`], and then runs its own accept loop around [`Server::accept`] (or
+//! [`Server::next_event`]) and [`Session::serve`]:
+//!
+//! ```no_run
+//! use server_core::{Architecture, Server, ServerArgs, Who};
+//!
+//! const SEQUENTIAL: Architecture = Architecture {
+//!     title: "Sequential Server",
+//!     pid_label: "PID",
+//!     describe: |_| "-- Only one client at a time --".into(),
+//! };
+//!
+//! fn run(args: ServerArgs) -> Result<(), server_core::StartError> {
+//!     let mut server = Server::start(args, &SEQUENTIAL)?;
+//!     let session = server.session();
+//!     while let Some(client) = server.accept() {
+//!         session.serve(client, &Who::MainProcess);
+//!     }
+//!     server.stop_accepting(0);
+//!     server.finish(0);
+//!     Ok(())
+//! }
+//! ```
 //!
 //! # Layout
 //!
+//! - [`config`]: [`ServerArgs`], every flag of SPEC §5 with its default, and the
+//!   [`Config`] read from it (`--interface` is resolved with `if-addrs` while parsing).
+//! - [`listener`]: binding with socket2 (`SO_REUSEADDR`, the backlog), accepting with
+//!   errors sorted into "go on" and "back off", and raising the open-file limit.
+//! - [`session`]: [`Session::serve`], one client from connect to disconnect: read,
+//!   delay, run the engine, answer, with the idle timeout and shutdown draining.
+//! - [`log`]: the seed's log lines with a time stamp and who served them, one `write(2)`
+//!   per line, untrusted text escaped and cut.
+//! - [`banner`]: the start-up banner with the PID and the real `Listening on` address.
+//! - [`shutdown`]: the SIGINT/SIGTERM flag and the self-pipe that wakes the accept loop
+//!   (also on SIGCHLD).
+//! - [`gate`]: a counting gate that caps clients served at once (the threaded server).
+//! - `server`: [`Server`], the started server with the waits an accept loop needs.
 //! - [`process`]: a server binary run as a child process (tests, bench, xtask).
+//!
+//! Architecture invariant: server-core knows how to serve one connection and how to
+//! start and stop; it never decides how connections are spread over processes or threads
+//! — that is each server binary's `main.rs`.
+//!
+//! # Shutdown
+//!
+//! SIGINT and SIGTERM set a flag and write a byte to a self-pipe (signal-hook; the
+//! handlers do nothing else, and no thread is started, so the forking parent stays
+//! single-threaded). The accept loop waits in `poll(2)` on the listener *and* the pipe,
+//! so it wakes at once whichever thread took the signal. Then:
+//!
+//! 1. the loop ends and the listener is closed, so new connections are refused;
+//! 2. each session answers the request it is working on (a `--delay` that has begun is
+//!    finished), then every request already received — buffered, or arriving within
+//!    20 ms — and closes; an idle connection closes at once;
+//! 3. the binary waits for its sessions up to `--shutdown-timeout` (the threaded server
+//!    on its [`Gate`], the forking parent reaping its children, which it sends SIGTERM
+//!    since a `kill` reaches only the parent), gives up on the rest (the forking parent
+//!    SIGKILLs them), and exits 0.
+//!
+//! How does a session blocked in `read` notice? Every read waits at most
+//! [`session::TICK`] (250 ms, `SO_RCVTIMEO`), then checks the flag and the idle
+//! timeout and reads again; the protocol's `Connection` keeps a partial line across such
+//! timeouts. We chose the tick over shutting the sockets down from the main thread
+//! because it is one mechanism for all three architectures (a forked child's socket is
+//! out of the parent's reach) and it serves the idle timeout too; its cost is four
+//! wake-ups a second per idle connection, a few microseconds each.
+//!
+//! # Decisions where SPEC is silent
+//!
+//! - The idle timeout counts from the last request *received* (or the connection), not
+//!   the last byte: a client trickling one line slower than the timeout is cut off too.
+//! - A write that makes no progress for `min(--idle-timeout, --shutdown-timeout)` ends
+//!   the connection: the client has stopped reading its answers.
+//! - After refusing an over-long line the server shuts its sending side and reads and
+//!   drops the rest for up to 500 ms before closing, so the refusal is not lost to a
+//!   reset.
+//! - All log lines, warnings included, go to standard output, in one stream and order;
+//!   only a failure to start goes to standard error (exit status 1). Bad flags are
+//!   clap's errors (exit status 2). Time stamps are local time.
+//! - A second SIGINT/SIGTERM does nothing more; `--shutdown-timeout` bounds the wait.
+//! - The sequential server ignores `--max-clients` (it serves one at a time).
 
+pub mod banner;
+pub mod config;
+pub mod gate;
+pub mod listener;
+pub mod log;
 pub mod process;
+mod server;
+pub mod session;
+pub mod shutdown;
+
+pub use banner::Architecture;
+pub use config::{Config, Level, ServerArgs};
+pub use gate::{Gate, Permit};
+pub use listener::Client;
+pub use log::{Log, Who};
+pub use server::{ACCEPT_BACKOFF, Event, Server, StartError, exit_child, exit_status};
+pub use session::Session;
+pub use shutdown::Shutdown;

@@ -1,3 +1,90 @@
-//! Placeholder: filled in by its issue.
+//! `server-threaded`: the taskserver with one OS thread per client.
+//!
+//! The main thread only accepts. Each client gets a named thread (`client-1`,
+//! `client-2`, …) that serves it to the end and exits, so clients are served at the
+//! same time and share one address space. At most `--max-clients` threads run at once:
+//! the main thread takes a place at a [`Gate`] *before* it accepts, so when all places
+//! are taken it stops accepting and the next clients wait in the listen backlog — none
+//! is refused.
+//!
+//! Stacks are [`STACK_SIZE`] (128 KiB) instead of Rust's default 2 MiB: a session needs
+//! little (its buffers are on the heap, the evaluator's recursion is bounded at
+//! `engine::MAX_DEPTH`), and small stacks let 10,000 clients fit in memory.
+//!
+//! # Layout
+//!
+//! - `main`: the accept loop: a place at the gate, accept, spawn a named thread that
+//!   serves; then, on SIGINT/SIGTERM, wait for the threads.
+//!
+//! Architecture invariant: this file is the thread-per-client architecture and nothing
+//! else; everything the servers share is in `server-core`.
 
-fn main() {}
+use std::process::ExitCode;
+use std::thread;
+
+use clap::Parser;
+use server_core::{Architecture, Gate, Server, ServerArgs, StartError, Who};
+
+/// Each client thread's stack. The integration tests check that the deepest expression
+/// the engine accepts still evaluates on it.
+const STACK_SIZE: usize = 128 * 1024;
+
+const THREADED: Architecture = Architecture {
+    title: "Threaded Server",
+    pid_label: "Main PID",
+    describe: |config| {
+        format!(
+            "-- New thread for each client (at most {} at once) --",
+            config.max_clients
+        )
+    },
+};
+
+/// The taskserver, serving each client on a thread of its own.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+fn main() -> ExitCode {
+    server_core::exit_status("server-threaded", run(Cli::parse().server))
+}
+
+fn run(args: ServerArgs) -> Result<(), StartError> {
+    let mut server = Server::start(args, &THREADED)?;
+    let log = server.log();
+    let gate = Gate::new(server.config().max_clients);
+    let mut count: u64 = 0;
+    // A place first, then a client: at the cap, clients wait in the backlog.
+    while let Some(permit) = gate.acquire(server.shutdown()) {
+        let Some(client) = server.accept() else {
+            break;
+        };
+        count += 1;
+        let name = format!("client-{count}");
+        let peer = client.peer;
+        let session = server.session();
+        let spawned = thread::Builder::new()
+            .name(name.clone())
+            .stack_size(STACK_SIZE)
+            .spawn(move || {
+                session.serve(client, &Who::this_thread());
+                drop(permit);
+            });
+        match spawned {
+            Ok(_detached) => log.info(&Who::Main, format_args!("Started thread {name} for {peer}")),
+            // The closure, with the client's socket and the permit, was dropped: the
+            // client sees its connection closed, and the place is free again.
+            Err(e) => log.warn(
+                &Who::Main,
+                format_args!("cannot start a thread for {peer}: {e}; closed that connection"),
+            ),
+        }
+    }
+    let deadline = server.stop_accepting(gate.in_use());
+    let abandoned = gate.wait_idle(deadline);
+    server.finish(abandoned);
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! The banner a server prints when it starts, as the seed did: what it is, its PID, where
+//! it listens, and how it serves clients.
+//!
+//! ```text
+//! Threaded Server (Main PID: 1234)
+//! Listening on 127.0.0.1:65432
+//! -- New thread for each client (at most 10000 at once) --
+//! ```
+//!
+//! The banner goes to standard output in one write, so a script (or
+//! [`crate::process::ServerProcess`]) reading the `Listening on` line sees the whole of
+//! it at once and learns the real port when `--port 0` was given.
+
+use std::net::SocketAddr;
+
+use crate::config::Config;
+use crate::process::LISTENING_ON;
+
+/// How an architecture names and describes itself in the banner.
+#[derive(Debug, Clone, Copy)]
+pub struct Architecture {
+    /// The title, e.g. `Threaded Server`.
+    pub title: &'static str,
+    /// What its PID is called: `PID` for a one-process server, `Main PID` otherwise.
+    pub pid_label: &'static str,
+    /// One line on how clients are served, given the configuration.
+    pub describe: fn(&Config) -> String,
+}
+
+/// The banner's text for `architecture` listening on `addr`, newline-terminated.
+pub fn text(architecture: &Architecture, config: &Config, addr: SocketAddr) -> String {
+    format!(
+        "{} ({}: {})\n{LISTENING_ON}{addr}\n{}\n",
+        architecture.title,
+        architecture.pid_label,
+        std::process::id(),
+        (architecture.describe)(config),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::parse_listening_line;
+
+    const TEST: Architecture = Architecture {
+        title: "Test Server",
+        pid_label: "PID",
+        describe: |config| format!("-- at most {} --", config.max_clients),
+    };
+
+    fn config() -> Config {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            server: crate::ServerArgs,
+        }
+        Config::from(Cli::parse_from(["t"]).server)
+    }
+
+    /// The banner's second line gives the bound address back, IPv6 in brackets.
+    #[test]
+    fn banner_lines() {
+        let addr: SocketAddr = "[::1]:4242".parse().unwrap();
+        let text = text(&TEST, &config(), addr);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            format!("Test Server (PID: {})", std::process::id())
+        );
+        assert_eq!(lines[1], "Listening on [::1]:4242");
+        assert_eq!(parse_listening_line(lines[1]), Some(addr));
+        assert_eq!(lines[2], "-- at most 10000 --");
+    }
+}

@@ -1,0 +1,164 @@
+//! The listening socket (bound with socket2 for `SO_REUSEADDR` and a chosen backlog),
+//! accepting with errors sorted into "go on" and "back off", and the open-file limit.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+
+use nix::errno::Errno;
+use nix::sys::resource::{Resource, getrlimit, setrlimit};
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// An accepted connection and who is at the other end.
+#[derive(Debug)]
+pub struct Client {
+    /// The connection, blocking, with `TCP_NODELAY` set.
+    pub stream: TcpStream,
+    /// The client's address.
+    pub peer: SocketAddr,
+}
+
+/// What one `accept` gave.
+#[derive(Debug)]
+pub enum Accepted {
+    /// A client.
+    Client(Client),
+    /// A failure about that one connection, or an interruption (`ECONNABORTED`, `EINTR`,
+    /// `EPROTO`, the network errors `accept(2)` passes on, or nothing left to accept):
+    /// accept again.
+    Retry(io::Error),
+    /// The process or the system ran out of something (`EMFILE`, `ENFILE`, `ENOBUFS`,
+    /// `ENOMEM`): the connection stays in the backlog, and accepting at once would fail
+    /// again, so back off before the next try.
+    Exhausted(io::Error),
+    /// Anything else; unexpected, so also back off rather than spin.
+    Failed(io::Error),
+}
+
+/// Binds a listening TCP socket on `addr` (IPv4 or IPv6) with `SO_REUSEADDR`, so a
+/// restarted server can bind while old connections sit in TIME_WAIT, and a listen
+/// backlog of `backlog` (the kernel caps it at `net.core.somaxconn`).
+///
+/// # Errors
+///
+/// When the socket cannot be made, bound (address in use, not an address of this
+/// machine, a privileged port) or put into the listening state.
+pub fn bind(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(backlog)?;
+    Ok(socket.into())
+}
+
+/// Accepts one connection and sets `TCP_NODELAY` on it: answers are written whole, one
+/// write per batch (SPEC §3), so Nagle's algorithm would only hold them back.
+pub fn accept(listener: &TcpListener) -> Accepted {
+    match listener.accept() {
+        Ok((stream, peer)) => {
+            // Without NODELAY the server still works, only slower: not worth a failure.
+            let _ = stream.set_nodelay(true);
+            Accepted::Client(Client { stream, peer })
+        }
+        Err(e) => classify(e),
+    }
+}
+
+/// Sorts an `accept` error by what the accept loop should do about it.
+fn classify(e: io::Error) -> Accepted {
+    let Some(code) = e.raw_os_error() else {
+        return Accepted::Failed(e);
+    };
+    match Errno::from_raw(code) {
+        // The peer gave up before we accepted, a signal arrived, or (as accept(2) on
+        // Linux says) a network error already pending on the new connection: all are
+        // about that one connection, not the listener.
+        Errno::ECONNABORTED
+        | Errno::EINTR
+        | Errno::EAGAIN
+        | Errno::EPROTO
+        | Errno::EPERM
+        | Errno::ENETDOWN
+        | Errno::ENOPROTOOPT
+        | Errno::EHOSTDOWN
+        | Errno::ENONET
+        | Errno::EHOSTUNREACH
+        | Errno::EOPNOTSUPP
+        | Errno::ENETUNREACH => Accepted::Retry(e),
+        Errno::EMFILE | Errno::ENFILE | Errno::ENOBUFS | Errno::ENOMEM => Accepted::Exhausted(e),
+        _ => Accepted::Failed(e),
+    }
+}
+
+/// Raises this process's soft limit on open files to its hard limit, so that thousands
+/// of clients (one descriptor each) fit. Returns the limit before and after.
+///
+/// # Errors
+///
+/// When the limit cannot be read or set.
+pub fn raise_open_file_limit() -> io::Result<(u64, u64)> {
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    if soft < hard {
+        setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
+    }
+    Ok((soft, hard.max(soft)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Running out of descriptors backs off; an aborted connection is retried; the
+    /// unexpected fails.
+    #[test]
+    fn accept_errors_are_classified() {
+        let err = |e: Errno| io::Error::from_raw_os_error(e as i32);
+        assert!(matches!(
+            classify(err(Errno::EMFILE)),
+            Accepted::Exhausted(_)
+        ));
+        assert!(matches!(
+            classify(err(Errno::ENFILE)),
+            Accepted::Exhausted(_)
+        ));
+        assert!(matches!(
+            classify(err(Errno::ENOBUFS)),
+            Accepted::Exhausted(_)
+        ));
+        assert!(matches!(
+            classify(err(Errno::ECONNABORTED)),
+            Accepted::Retry(_)
+        ));
+        assert!(matches!(classify(err(Errno::EINTR)), Accepted::Retry(_)));
+        assert!(matches!(classify(err(Errno::EBADF)), Accepted::Failed(_)));
+        assert!(matches!(
+            classify(io::Error::other("no code")),
+            Accepted::Failed(_)
+        ));
+    }
+
+    /// Binding port 0 gives a real port, on IPv4 and (where the host has it) IPv6, and
+    /// accepted sockets have TCP_NODELAY.
+    #[test]
+    fn binds_and_accepts() {
+        let listener = bind("127.0.0.1:0".parse().unwrap(), 16).unwrap();
+        let addr = listener.local_addr().unwrap();
+        assert_ne!(addr.port(), 0);
+        let _client = TcpStream::connect(addr).unwrap();
+        match accept(&listener) {
+            Accepted::Client(client) => assert!(client.stream.nodelay().unwrap()),
+            other => panic!("{other:?}"),
+        }
+        if let Ok(v6) = bind("[::1]:0".parse().unwrap(), 16) {
+            assert!(v6.local_addr().unwrap().is_ipv6());
+        }
+    }
+
+    /// The soft limit ends up at the hard limit.
+    #[test]
+    fn open_file_limit_is_raised() {
+        let (_, after) = raise_open_file_limit().unwrap();
+        let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+        assert_eq!(soft, hard);
+        assert_eq!(after, hard);
+    }
+}

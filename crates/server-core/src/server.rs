@@ -1,0 +1,298 @@
+//! [`Server`]: a started server — configuration, logger, listening socket and signal
+//! handlers — with the waits an accept loop needs.
+
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::AsFd;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::banner::{self, Architecture};
+use crate::config::{Config, ServerArgs};
+use crate::listener::{self, Accepted, Client};
+use crate::log::{self, Level, Log, Who};
+use crate::session::{Session, TICK};
+use crate::shutdown::{Shutdown, Signals, wait_readable};
+
+/// How long the accept loop rests after accept failed for want of descriptors or
+/// memory: the connection stays in the backlog, so trying again at once would fail
+/// again and spin.
+pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The listening socket could not be bound.
+    #[error("cannot listen on {addr}: {error}{hint}", hint = bind_hint(.error))]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why (shown in the message, with a hint on what to do).
+        error: io::Error,
+    },
+    /// The signal handlers could not be installed.
+    #[error("cannot install signal handlers")]
+    Signals(#[source] io::Error),
+}
+
+fn bind_hint(e: &io::Error) -> &'static str {
+    match e.kind() {
+        io::ErrorKind::AddrInUse => " (is another server running? pick another --port, or 0)",
+        io::ErrorKind::AddrNotAvailable => {
+            " (not an address of this machine; see --host, --interface)"
+        }
+        io::ErrorKind::PermissionDenied => {
+            " (ports below 1024 need privileges; pick another --port)"
+        }
+        _ => "",
+    }
+}
+
+/// What the accept loop woke up for.
+#[derive(Debug)]
+pub enum Event {
+    /// A client connected.
+    Client(Client),
+    /// A signal (SIGCHLD), a tick, or an accept that came to nothing: look around (reap
+    /// children) and wait again.
+    Wake,
+    /// SIGINT or SIGTERM: stop accepting.
+    Shutdown,
+}
+
+/// A started server: bound, with its banner printed and its signal handlers installed.
+#[derive(Debug)]
+pub struct Server {
+    config: Arc<Config>,
+    log: Log,
+    listener: Option<TcpListener>,
+    addr: SocketAddr,
+    signals: Signals,
+    /// Whether the last accept failed for want of resources; warnings are written once
+    /// per run of such failures, not once per try.
+    accept_failing: bool,
+}
+
+impl Server {
+    /// Starts a server: raises the open-file limit, installs the SIGINT/SIGTERM/SIGCHLD
+    /// handlers, binds the listener, and prints `architecture`'s banner.
+    ///
+    /// The handlers go in before the banner, so a signal sent as soon as the banner is
+    /// read already shuts the server down gracefully.
+    ///
+    /// # Errors
+    ///
+    /// [`StartError`] when the address cannot be bound or the handlers installed.
+    pub fn start(args: ServerArgs, architecture: &Architecture) -> Result<Server, StartError> {
+        let config = Config::from(args);
+        let log = Log::new(config.level);
+        match listener::raise_open_file_limit() {
+            Ok((before, after)) => log.debug(
+                &Who::Main,
+                format_args!("open-file limit raised from {before} to {after}"),
+            ),
+            Err(e) => log.warn(
+                &Who::Main,
+                format_args!("cannot raise the open-file limit: {e}"),
+            ),
+        }
+        let signals = Signals::install(Shutdown::new(config.shutdown_timeout))
+            .map_err(StartError::Signals)?;
+        let listener =
+            listener::bind(config.addr, config.backlog).map_err(|error| StartError::Bind {
+                addr: config.addr,
+                error,
+            })?;
+        let addr = listener.local_addr().unwrap_or(config.addr);
+        log::print_plain(&banner::text(architecture, &config, addr));
+        Ok(Server {
+            config: Arc::new(config),
+            log,
+            listener: Some(listener),
+            addr,
+            signals,
+            accept_failing: false,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The logger.
+    pub fn log(&self) -> Log {
+        self.log
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The shutdown flag, set by SIGINT and SIGTERM.
+    pub fn shutdown(&self) -> &Shutdown {
+        self.signals.shutdown()
+    }
+
+    /// What serves one client; clone it into a thread, or keep it across a fork.
+    pub fn session(&self) -> Session {
+        Session::new(Arc::clone(&self.config), self.log, self.shutdown().clone())
+    }
+
+    /// Waits for the next client; `None` once shutdown is requested.
+    pub fn accept(&mut self) -> Option<Client> {
+        loop {
+            match self.next_event(true) {
+                Event::Client(client) => return Some(client),
+                Event::Wake => {}
+                Event::Shutdown => return None,
+            }
+        }
+    }
+
+    /// Waits up to [`TICK`] for a client (when `accepting`), a signal, or nothing.
+    ///
+    /// When not `accepting` the listener is not looked at, so clients queue in the
+    /// backlog; the wait still ends at once on a signal (a child exiting).
+    pub fn next_event(&mut self, accepting: bool) -> Event {
+        if self.shutdown().requested() {
+            return Event::Shutdown;
+        }
+        let listener = self.listener.as_ref().filter(|_| accepting);
+        let ready = match listener {
+            Some(l) => wait_readable(&[self.signals.wake_fd(), l.as_fd()], TICK),
+            None => wait_readable(&[self.signals.wake_fd()], TICK),
+        };
+        let listener_ready = match ready {
+            Ok(ready) => {
+                if ready[0] {
+                    self.signals.drain();
+                }
+                ready.get(1).copied().unwrap_or(false)
+            }
+            Err(e) => {
+                self.log
+                    .warn(&Who::Main, format_args!("waiting for clients failed: {e}"));
+                thread::sleep(ACCEPT_BACKOFF);
+                false
+            }
+        };
+        if self.shutdown().requested() {
+            return Event::Shutdown;
+        }
+        match listener {
+            Some(listener) if listener_ready => {
+                let accepted = listener::accept(listener);
+                self.handle_accepted(accepted)
+            }
+            _ => Event::Wake,
+        }
+    }
+
+    fn handle_accepted(&mut self, accepted: Accepted) -> Event {
+        match accepted {
+            Accepted::Client(client) => {
+                if std::mem::take(&mut self.accept_failing) {
+                    self.log
+                        .warn(&Who::Main, format_args!("accepting clients again"));
+                }
+                Event::Client(client)
+            }
+            Accepted::Retry(e) => {
+                self.log
+                    .debug(&Who::Main, format_args!("accept: {e}; going on"));
+                Event::Wake
+            }
+            Accepted::Exhausted(e) | Accepted::Failed(e) => {
+                if !std::mem::replace(&mut self.accept_failing, true) {
+                    self.log.warn(
+                        &Who::Main,
+                        format_args!(
+                            "accept failed: {e}; clients wait in the backlog, retrying every {}ms",
+                            ACCEPT_BACKOFF.as_millis()
+                        ),
+                    );
+                }
+                thread::sleep(ACCEPT_BACKOFF);
+                Event::Wake
+            }
+        }
+    }
+
+    /// Waits up to `timeout` for a signal (a child exiting), without accepting.
+    pub fn wait_for_signal(&self, timeout: Duration) {
+        if let Ok(ready) = wait_readable(&[self.signals.wake_fd()], timeout)
+            && ready[0]
+        {
+            self.signals.drain();
+        }
+    }
+
+    /// Closes the listening socket, so that new connections are refused; a forked child
+    /// calls it first thing, to hold no copy of the parent's listener.
+    pub fn close_listener(&mut self) {
+        self.listener = None;
+    }
+
+    /// Begins a graceful shutdown: closes the listener and says so, with how many clients
+    /// are still being served. Returns the deadline by which they must be done.
+    pub fn stop_accepting(&mut self, busy: usize) -> Instant {
+        self.close_listener();
+        let deadline = self
+            .shutdown()
+            .deadline()
+            .unwrap_or_else(|| Instant::now() + self.config.shutdown_timeout);
+        self.log.line(
+            Level::Warn,
+            &Who::Main,
+            format_args!(
+                "Shutting down: no new connections; waiting up to {} for {busy} client(s) in flight",
+                humantime::format_duration(self.config.shutdown_timeout)
+            ),
+        );
+        deadline
+    }
+
+    /// Ends a graceful shutdown: says how it went. `abandoned` clients were still busy
+    /// at the deadline.
+    pub fn finish(self, abandoned: usize) {
+        if abandoned == 0 {
+            self.log.warn(&Who::Main, format_args!("Shut down cleanly"));
+        } else {
+            self.log.warn(
+                &Who::Main,
+                format_args!("Shut down with {abandoned} client(s) still busy at the deadline"),
+            );
+        }
+    }
+}
+
+/// Ends a forked child: flushes standard output (the logger writes unbuffered, but
+/// anything printed otherwise must not be lost) and leaves with `_exit`, which runs no
+/// destructors or `atexit` handlers inherited from the parent — the child never returns
+/// into the parent's accept loop.
+pub fn exit_child(status: i32) -> ! {
+    let _ = io::stdout().flush();
+    // SAFETY: _exit ends the process at once; it has no preconditions and never returns.
+    unsafe { libc::_exit(status) }
+}
+
+/// The exit status for a server's result: 0 on success; otherwise the error and its
+/// causes are printed on stderr, `server-name: error: cause`, and the status is 1.
+pub fn exit_status(name: &str, result: Result<(), StartError>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            let mut message = format!("{name}: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                message.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            eprintln!("{message}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
