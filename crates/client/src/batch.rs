@@ -53,7 +53,7 @@ pub struct BatchSummary {
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {
     /// The connection failed after `answered` lines were answered.
-    #[error("batch stopped after {answered} lines: {source}")]
+    #[error("batch stopped after {answered} lines")]
     Connection {
         /// Lines answered before the failure.
         answered: u64,
@@ -62,10 +62,10 @@ pub enum BatchError {
         source: ClientError,
     },
     /// The input could not be read.
-    #[error("could not read the batch input: {0}")]
+    #[error("could not read the batch input")]
     Input(#[source] io::Error),
     /// The output could not be written (for example a closed pipe).
-    #[error("could not write the batch output: {0}")]
+    #[error("could not write the batch output")]
     Output(#[source] io::Error),
 }
 

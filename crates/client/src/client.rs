@@ -41,13 +41,13 @@ impl Client {
             Some(t) => TcpStream::connect_timeout(&addr, t),
             None => TcpStream::connect(addr),
         };
-        let stream = connected.map_err(|source| match source.kind() {
+        let stream = connected.map_err(|error| match error.kind() {
             io::ErrorKind::ConnectionRefused => ConnectError::Refused { addr },
             io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => ConnectError::TimedOut {
                 addr,
                 timeout: timeout.unwrap_or_default(),
             },
-            _ => ConnectError::Io { addr, source },
+            _ => ConnectError::Io { addr, error },
         })?;
         let configure = || -> io::Result<()> {
             // Requests are small and a reply is awaited after each: Nagle would only delay them.
@@ -55,7 +55,7 @@ impl Client {
             stream.set_read_timeout(timeout)?;
             stream.set_write_timeout(timeout)
         };
-        configure().map_err(|source| ConnectError::Io { addr, source })?;
+        configure().map_err(|error| ConnectError::Io { addr, error })?;
         Ok(Client {
             conn: Connection::with_limit(stream, framing, MAX_RESPONSE_BYTES),
             peer: addr,

@@ -33,12 +33,12 @@ pub enum ConnectError {
         timeout: Duration,
     },
     /// Any other failure to connect (network unreachable, permission denied, …).
-    #[error("could not connect to {addr}: {source}")]
+    #[error("could not connect to {addr}: {error}")]
     Io {
         /// The address tried.
         addr: SocketAddr,
         /// What the operating system said.
-        source: io::Error,
+        error: io::Error,
     },
     /// The host name does not resolve to any address.
     #[error(
@@ -60,15 +60,19 @@ pub enum ConnectError {
     },
     /// The list of interfaces could not be read.
     #[error("could not list the network interfaces: {0} — give the server's address with --host")]
-    Interfaces(#[source] io::Error),
+    Interfaces(io::Error),
 }
+
+// Errors that end in a hint carry their cause in the message rather than as a `source`,
+// so that the hint comes last; those that wrap another error of this crate leave it to
+// the source chain (printed with `{:#}`), so that nothing is said twice.
 
 /// Why a request got no response.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The framing cannot carry this request; nothing was sent and the session goes on.
     #[error("cannot send this request: {0}")]
-    Encode(#[from] EncodeError),
+    Encode(EncodeError),
     /// The server closed the connection (or reset it) before answering.
     #[error("the server closed the connection — it may have stopped; start it again and reconnect")]
     Closed,
@@ -88,7 +92,7 @@ pub enum ClientError {
     Malformed(String),
     /// The connection failed in another way.
     #[error("connection to the server failed: {0}")]
-    Io(#[source] io::Error),
+    Io(io::Error),
 }
 
 impl ClientError {

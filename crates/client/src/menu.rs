@@ -34,10 +34,10 @@ pub enum MenuError {
     #[error(transparent)]
     Connection(#[from] ClientError),
     /// The user's input could not be read.
-    #[error("could not read input: {0}")]
+    #[error("could not read input")]
     Input(#[source] io::Error),
     /// The output could not be written (for example a closed pipe).
-    #[error("could not write output: {0}")]
+    #[error("could not write output")]
     Output(#[source] io::Error),
 }
 
