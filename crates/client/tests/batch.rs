@@ -8,9 +8,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use common::{
-    TestServer, client_bin, each_server, line_server, run_client, run_command, seed_server,
-};
+use common::{TestServer, client_bin, each_server, run_client, run_command, seed_server, threaded};
 
 /// A batch of `n` lines mixing the three operations with every kind of bad line, and
 /// the output a correct client prints for it.
@@ -73,7 +71,7 @@ fn batch_order_and_exact_output() {
 /// still a request; an empty input prints nothing.
 #[test]
 fn batch_all_ok_exits_zero() {
-    let server = line_server();
+    let server = threaded();
     let run = run_client(["--batch", "--port", &server.port()], b"3|abc\ncase|Hi");
     assert_eq!(
         (run.stdout.as_str(), run.code()),
@@ -88,7 +86,7 @@ fn batch_all_ok_exits_zero() {
 /// are still served on the same connection.
 #[test]
 fn batch_overlong_line() {
-    let server = line_server();
+    let server = threaded();
     let mut input = b"3|ab\n3|".to_vec();
     input.extend(std::iter::repeat_n(b'x', 70_000));
     input.extend_from_slice(b"\n3|cd\n");
@@ -104,7 +102,7 @@ fn batch_overlong_line() {
 /// socket buffers, every answer in order.
 #[test]
 fn large_batch_does_not_deadlock() {
-    let server = line_server();
+    let server = threaded();
     let payload = "x".repeat(90);
     let mut input = String::new();
     for i in 0..200_000 {
@@ -124,7 +122,7 @@ fn large_batch_does_not_deadlock() {
 /// quietly when head closes the pipe.
 #[test]
 fn batch_into_head_does_not_panic() {
-    let server = line_server();
+    let server = threaded();
     let dir = std::env::temp_dir().join(format!("client-head-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let file = dir.join("requests.txt");

@@ -6,7 +6,7 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::sync::{Arc, Mutex};
 
-use common::{TestServer, Tmux, client_bin, each_server, line_server, run_client, seed_server};
+use common::{TestServer, Tmux, client_bin, each_server, run_client, seed_server, threaded};
 
 const MENU: &str =
     "\n1. Change case\n2. Evaluate expression\n3. Reverse string\n4. Exit\nEnter choice (1-4): ";
@@ -38,7 +38,7 @@ fn piped_session_exact_output() {
 /// End of input at either prompt ends the session with exit 0 and a final newline.
 #[test]
 fn end_of_input_exits_cleanly() {
-    let server = line_server();
+    let server = threaded();
     for input in ["", "1\n", "3\nabc\n"] {
         let run = run_client(["--port", &server.port()], input.as_bytes());
         assert_eq!(run.code(), 0, "input {input:?}: {run:?}");
@@ -100,7 +100,7 @@ fn raw_framing_against_the_seed_server() {
 /// choice re-prompts; 4 exits with status 0.
 #[test]
 fn terminal_session_choose_and_exit() {
-    let server = line_server();
+    let server = threaded();
     let term = Tmux::start(&format!("'{}' --port {}", client_bin(), server.port()));
     term.wait_for("Enter choice (1-4):", 1);
     term.send_keys(&["1", "Enter"]);
@@ -125,7 +125,7 @@ fn terminal_session_choose_and_exit() {
 /// Ctrl-D at the prompt in a real terminal ends the session with status 0.
 #[test]
 fn terminal_ctrl_d_exits_cleanly() {
-    let server = line_server();
+    let server = threaded();
     let term = Tmux::start(&format!("'{}' --port {}", client_bin(), server.port()));
     term.wait_for("Enter choice (1-4):", 1);
     term.send_keys(&["C-d"]);

@@ -113,6 +113,11 @@ pub fn start_server(name: &str, extra: &[&str]) -> ServerProcess {
     ServerProcess::start(&binary, &args).expect("the server starts")
 }
 
+/// The real threaded server on a free port, for tests that need one server.
+pub fn threaded() -> AnyServer {
+    AnyServer::Real(start_server("server-threaded", &[]))
+}
+
 /// A port on 127.0.0.1 where nothing listens: bound, then released.
 pub fn closed_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
@@ -301,45 +306,6 @@ impl Drop for Tmux {
     }
 }
 
-/// A line-framed server like the real ones, over `protocol::Connection` and
-/// `engine::execute`, for tests that need to control the server's life.
-pub fn line_server() -> TestServer {
-    use protocol::{Connection, Framing, ReadError, Response};
-    TestServer::start("127.0.0.1:0", |stream| {
-        let mut conn = Connection::new(stream, Framing::Line);
-        loop {
-            match conn.read_request() {
-                Ok(None) | Err(ReadError::Io(_)) => break,
-                Ok(Some(request)) => {
-                    let op = match request.op {
-                        protocol::Op::ChangeCase => engine::Op::ChangeCase,
-                        protocol::Op::Evaluate => engine::Op::Evaluate,
-                        protocol::Op::Reverse => engine::Op::Reverse,
-                    };
-                    let response = match engine::execute(op, &request.payload) {
-                        Ok(result) => Response::Ok(result),
-                        Err(e) => Response::Err(e.to_string()),
-                    };
-                    if conn.write_response(&response).is_err() {
-                        break;
-                    }
-                }
-                Err(e @ ReadError::Invalid(_)) => {
-                    if conn.write_rejection(&e).is_err() {
-                        break;
-                    }
-                }
-                Err(e @ ReadError::TooLong { .. }) => {
-                    let _ = conn.write_rejection(&e);
-                    break;
-                }
-            }
-        }
-        let _ = conn.flush();
-    })
-    .expect("the line server starts")
-}
-
 /// A server under test: one of the real binaries, or one written here.
 pub enum AnyServer {
     /// A real server binary, run as a child process.
@@ -360,14 +326,7 @@ impl AnyServer {
 
 /// Each of the three real servers, started on a free port, with its name.
 pub fn each_server() -> impl Iterator<Item = (&'static str, AnyServer)> {
-    SERVERS.into_iter().map(|name| {
-        // Until the server binaries exist, the in-test line server stands in for them.
-        let server = match workspace_binary(name)
-            .and_then(|b| ServerProcess::start(&b, ["--port", "0", "--quiet"]))
-        {
-            Ok(server) => AnyServer::Real(server),
-            Err(_) => AnyServer::Test(line_server()),
-        };
-        (name, server)
-    })
+    SERVERS
+        .into_iter()
+        .map(|name| (name, AnyServer::Real(start_server(name, &[]))))
 }
