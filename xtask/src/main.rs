@@ -1,3 +1,55 @@
-//! Placeholder: filled in by its issue.
+//! `cargo xtask`: the project's tasks, run as `cargo xtask <task>` (an alias in
+//! `.cargo/config.toml`). This file only dispatches.
+//!
+//! # Layout
+//!
+//! - [`bench`]: `cargo xtask bench`, the seed's benchmark sweep across the three servers.
+//! - [`results`]: one row per (server, clients), run metadata, `results.csv`/`results.json`.
+//! - [`report`]: `REPORT.md` and the model check (sequential ≈ N × delay, others ≈ delay).
+//! - [`plot`]: `plot.svg` and `plot-detail.svg`.
+//! - [`procfs`]: peak RSS, threads and children of a server, read from `/proc`.
+//! - [`util`]: project root, running commands (echoed), UTC time stamps.
+//!
+//! Architecture invariant: xtask only orchestrates — it builds, starts processes and
+//! writes files; it times nothing itself (every time comes from `bench`; from the server
+//! it reads only the kernel's `/proc` counters), and it measures release binaries run as
+//! child processes, never its own dev-profile code.
 
-fn main() {}
+mod bench;
+mod plot;
+mod procfs;
+mod report;
+mod results;
+mod util;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Project tasks.
+#[derive(Parser)]
+#[command(name = "cargo xtask", version)]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Re-run the seed's benchmark: N concurrent clients against each server, with a
+    /// fixed delay per request; writes CSV, JSON, plots and REPORT.md.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let outcome = match Cli::parse().task {
+        Task::Bench(args) => bench::run(&args),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

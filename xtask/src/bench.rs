@@ -1,0 +1,576 @@
+//! `cargo xtask bench`: the seed's Problem 2 experiment, end to end. Builds the release
+//! binaries once, then for each server: start it on a free loopback port with
+//! `--delay`, run the `bench` binary with `--json` at each client count (and repeat)
+//! while sampling the server from `/proc`, stop it with SIGTERM and check it exited 0.
+//! Writes `results.csv`, `results.json`, `plot.svg`, `plot-detail.svg` and `REPORT.md`,
+//! also when the sweep stops early on a failure.
+
+use std::fs;
+use std::io::{IsTerminal, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, anyhow, bail};
+use bench::BurstReport;
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use server_core::process::ServerProcess;
+
+use crate::procfs::{Peaks, Sampler};
+use crate::results::{Metadata, Results, Row, Run};
+use crate::util;
+use crate::{plot, report, results};
+
+/// How long a server may take to exit after SIGTERM: in-flight requests finish first.
+const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Extra time bench allows beyond the model before it calls an answer late.
+const BENCH_TIMEOUT_SLACK: Duration = Duration::from_secs(60);
+
+/// A server architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Server {
+    /// One client at a time.
+    Sequential,
+    /// A process per client.
+    Forking,
+    /// A thread per client.
+    Threaded,
+}
+
+impl Server {
+    /// `sequential`, `forking` or `threaded`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Server::Sequential => "sequential",
+            Server::Forking => "forking",
+            Server::Threaded => "threaded",
+        }
+    }
+
+    /// The binary's name, `server-<name>`.
+    pub fn binary(self) -> String {
+        format!("server-{}", self.name())
+    }
+}
+
+/// `cargo xtask bench` options.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Client counts: a range `10..=100` (or exclusive `10..100`) stepped by --step, a
+    /// list `10,50,100`, or one number.
+    #[arg(long, default_value = "10..=100")]
+    pub clients: String,
+    /// Step of a --clients range.
+    #[arg(long, default_value_t = 10)]
+    pub step: u64,
+    /// The servers' delay per request (`3s`, `250ms`).
+    #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+    pub delay: Duration,
+    /// Servers to run, in order.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "sequential,forking,threaded"
+    )]
+    pub servers: Vec<Server>,
+    /// Runs per point; the row reports the run with the median total.
+    #[arg(long, default_value_t = 1)]
+    pub repeat: u64,
+    /// Output directory [default: target/bench/<UTC timestamp>].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Listen backlog the servers are started with.
+    #[arg(long, default_value_t = 4096)]
+    pub backlog: u64,
+    /// Directory holding the server and bench binaries [default: target/release].
+    #[arg(long)]
+    pub bin_dir: Option<PathBuf>,
+    /// Do not build: use the binaries already in --bin-dir.
+    #[arg(long)]
+    pub no_build: bool,
+}
+
+/// Expands a `--clients` spec with `step` into the client counts, in order.
+///
+/// # Errors
+///
+/// A message for a spec that is empty, not numbers, zero, backwards, or a range with
+/// step 0.
+pub fn parse_clients(spec: &str, step: u64) -> Result<Vec<u64>, String> {
+    let number = |s: &str| -> Result<u64, String> {
+        match s.trim().parse::<u64>() {
+            Ok(0) => Err("client counts must be at least 1".into()),
+            Ok(n) => Ok(n),
+            Err(_) => Err(format!(
+                "'{}' is not a client count: expected e.g. 10..=100, 10..100, 10,50,100 or 10",
+                s.trim()
+            )),
+        }
+    };
+    let spec = spec.trim();
+    if let Some((start, end)) = spec.split_once("..") {
+        let (end, inclusive) = match end.strip_prefix('=') {
+            Some(end) => (end, true),
+            None => (end, false),
+        };
+        let (start, end) = (number(start)?, number(end)?);
+        if step == 0 {
+            return Err("--step must be at least 1".into());
+        }
+        let last = if inclusive { end } else { end - 1 };
+        if start > last {
+            return Err(format!("the range {spec} holds no client count"));
+        }
+        let counts: Vec<u64> = (start..=last)
+            .step_by(usize::try_from(step).unwrap_or(usize::MAX))
+            .collect();
+        return Ok(counts);
+    }
+    spec.split(',').map(number).collect()
+}
+
+/// Progress: a bar with ETA on a terminal, plain lines otherwise.
+struct Progress {
+    bar: Option<ProgressBar>,
+    /// Expected seconds of the points already done.
+    done_s: f64,
+}
+
+impl Progress {
+    /// A progress report for `total_s` seconds of expected work.
+    fn new(total_s: f64) -> Progress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new((total_s * 1000.0) as u64);
+            if let Ok(style) = ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:40.cyan/blue}] {percent:>3}% ETA {eta_precise} {msg}",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar
+        });
+        Progress { bar, done_s: 0.0 }
+    }
+
+    /// Prints a line above the bar, or on stderr.
+    fn println(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    /// Shows that the current point, expected to take `expected_s`, has run `elapsed_s`.
+    fn during(&self, expected_s: f64, elapsed_s: f64, msg: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(msg.to_owned());
+            bar.set_position(((self.done_s + elapsed_s.min(expected_s)) * 1000.0) as u64);
+        }
+    }
+
+    /// Marks a point of `expected_s` done.
+    fn point_done(&mut self, expected_s: f64) {
+        self.done_s += expected_s;
+        if let Some(bar) = &self.bar {
+            bar.set_position((self.done_s * 1000.0) as u64);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// What a point is expected to take: the model plus a little for start and stop.
+fn expected_s(server: Server, clients: u64, delay: Duration) -> f64 {
+    report::model_check(server.name(), clients, delay.as_secs_f64(), 0.0, 0).expected_s + 0.2
+}
+
+/// Runs `cargo xtask bench`.
+///
+/// # Errors
+///
+/// When the arguments are wrong, the build fails, or the sweep stops on a failed
+/// server start, a crashed server, a bench that could not run, or a server that did not
+/// stop cleanly; the results gathered so far are written first.
+pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    let clients = parse_clients(&args.clients, args.step).map_err(|e| anyhow!("--clients: {e}"))?;
+    if args.servers.is_empty() {
+        bail!("--servers: name at least one of sequential, forking, threaded");
+    }
+    if args.repeat == 0 {
+        bail!("--repeat must be at least 1");
+    }
+    let started = SystemTime::now();
+    let bin_dir = args
+        .bin_dir
+        .clone()
+        .unwrap_or_else(|| util::target_dir().join("release"));
+    if !args.no_build {
+        let mut build = util::cargo();
+        build.args(["build", "--release"]);
+        for package in [
+            "server-sequential",
+            "server-forking",
+            "server-threaded",
+            "bench",
+        ] {
+            build.args(["-p", package]);
+        }
+        util::run(build)?;
+    }
+    let binaries = Binaries::find(&bin_dir, &args.servers)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| util::target_dir().join("bench").join(util::stamp(started)));
+    fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+
+    let mut results = Results {
+        metadata: metadata(args, &clients, started),
+        complete: false,
+        stopped_because: None,
+        rows: Vec::new(),
+        runs: Vec::new(),
+    };
+    let total_s: f64 = args
+        .servers
+        .iter()
+        .flat_map(|&s| clients.iter().map(move |&n| expected_s(s, n, args.delay)))
+        .sum::<f64>()
+        * args.repeat as f64;
+    eprintln!(
+        "sweep: {} × clients {:?} × {} repeat(s), delay {}; about {:.0} s; results in {}",
+        args.servers
+            .iter()
+            .map(|s| s.name())
+            .collect::<Vec<_>>()
+            .join(","),
+        clients,
+        args.repeat,
+        humantime::format_duration(args.delay),
+        total_s,
+        out.display()
+    );
+    let mut progress = Progress::new(total_s);
+    let outcome = sweep(args, &clients, &binaries, &mut results, &mut progress);
+    progress.finish();
+    if let Err(e) = &outcome {
+        results.stopped_because = Some(format!("{e:#}"));
+    } else {
+        results.complete = true;
+    }
+    write_outputs(&out, &results)?;
+    eprintln!("wrote {}", out.display());
+    eprint!("{}", summary_table(&results.rows));
+    outcome
+}
+
+/// Paths of the binaries a sweep runs.
+struct Binaries {
+    bench: PathBuf,
+    servers: Vec<(Server, PathBuf)>,
+}
+
+impl Binaries {
+    /// Finds every binary in `dir`, or says which one is missing and how to build it.
+    fn find(dir: &Path, servers: &[Server]) -> anyhow::Result<Binaries> {
+        let find = |name: &str| {
+            let path = dir.join(name);
+            if path.is_file() {
+                Ok(path)
+            } else {
+                Err(anyhow!(
+                    "{} not found; build it with `cargo build --release -p {name}` or drop --no-build",
+                    path.display()
+                ))
+            }
+        };
+        Ok(Binaries {
+            bench: find("bench")?,
+            servers: servers
+                .iter()
+                .map(|&s| Ok((s, find(&s.binary())?)))
+                .collect::<anyhow::Result<_>>()?,
+        })
+    }
+}
+
+/// Every server, every client count, every repeat; stops at the first failure.
+fn sweep(
+    args: &BenchArgs,
+    clients: &[u64],
+    binaries: &Binaries,
+    results: &mut Results,
+    progress: &mut Progress,
+) -> anyhow::Result<()> {
+    let delay = humantime::format_duration(args.delay).to_string();
+    for (server, binary) in &binaries.servers {
+        let server_args = [
+            "--port".to_owned(),
+            "0".into(),
+            "--quiet".into(),
+            "--delay".into(),
+            delay.clone(),
+            "--backlog".into(),
+            args.backlog.to_string(),
+        ];
+        progress.println(&format!("$ {} {}", binary.display(), server_args.join(" ")));
+        let mut process = ServerProcess::start(binary, &server_args)
+            .with_context(|| format!("starting {}", server.binary()))?;
+        for &n in clients {
+            let mut reports = Vec::new();
+            let mut peaks = Peaks::default();
+            for repeat in 1..=args.repeat {
+                let expected = expected_s(*server, n, args.delay);
+                let label = format!("{} {n} clients ({repeat}/{})", server.name(), args.repeat);
+                let sampler = Sampler::start(process.pid());
+                let report = run_bench(
+                    &binaries.bench,
+                    process.addr(),
+                    n,
+                    Duration::from_secs_f64(expected) + BENCH_TIMEOUT_SLACK,
+                    |elapsed| progress.during(expected, elapsed, &label),
+                    progress,
+                );
+                peaks = peaks.max(sampler.stop());
+                if let Some(status) = process.try_wait()? {
+                    bail!(
+                        "{} exited ({status}) during the {n}-client run; its last output:\n{}",
+                        server.binary(),
+                        tail(&process.output())
+                    );
+                }
+                let report = report
+                    .with_context(|| format!("bench against {} at {n} clients", server.binary()))?;
+                progress.println(&format!(
+                    "{label}: total {:.6} s, p99 {:.6} s, errors {}",
+                    report.total_s, report.latency.p99_s, report.errors
+                ));
+                results.runs.push(Run {
+                    server: server.name().into(),
+                    repeat,
+                    report: report.clone(),
+                });
+                reports.push(report);
+                progress.point_done(expected);
+            }
+            if let Some(row) =
+                Row::from_reports(server.name(), args.delay.as_secs_f64(), &reports, peaks)
+            {
+                results.rows.push(row);
+            }
+        }
+        let status = process
+            .stop(STOP_TIMEOUT)
+            .with_context(|| format!("stopping {}", server.binary()))?;
+        if !status.success() {
+            bail!(
+                "{} did not exit cleanly after SIGTERM: {status}",
+                server.binary()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The last lines a server printed, for an error message.
+fn tail(lines: &[String]) -> String {
+    let start = lines.len().saturating_sub(20);
+    lines[start..].join("\n")
+}
+
+/// Runs the bench binary for one point and reads its JSON report. Exit status 2 (some
+/// clients failed) still gives a report; the failures are in it.
+fn run_bench(
+    bench: &Path,
+    addr: SocketAddr,
+    clients: u64,
+    timeout: Duration,
+    tick: impl Fn(f64),
+    progress: &Progress,
+) -> anyhow::Result<BurstReport> {
+    let mut cmd = Command::new(bench);
+    cmd.args([
+        "--addr",
+        &addr.to_string(),
+        "--clients",
+        &clients.to_string(),
+    ])
+    .args(["--timeout", &format!("{}s", timeout.as_secs()), "--json"])
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let line = util::display(&cmd);
+    progress.println(&format!("$ {line}"));
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("could not run `{line}`"))?;
+    // The report is a few KiB, well under a pipe's capacity, so bench never blocks on
+    // writing it while this loop waits.
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let readers = (
+        thread::spawn(move || read_all(stdout.as_mut())),
+        thread::spawn(move || read_all(stderr.as_mut())),
+    );
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        tick(start.elapsed().as_secs_f64());
+        thread::sleep(Duration::from_millis(100));
+    };
+    let stdout = readers.0.join().unwrap_or_default();
+    let stderr = readers.1.join().unwrap_or_default();
+    match status.code() {
+        Some(0 | 2) => serde_json::from_str(&stdout)
+            .with_context(|| format!("`{line}` printed no JSON report: {stdout}{stderr}")),
+        _ => bail!("`{line}` failed ({status}): {}", stderr.trim()),
+    }
+}
+
+fn read_all(stream: Option<&mut impl Read>) -> String {
+    let mut text = String::new();
+    if let Some(stream) = stream {
+        let _ = stream.read_to_string(&mut text);
+    }
+    text
+}
+
+/// Where and how the sweep runs.
+fn metadata(args: &BenchArgs, clients: &[u64], started: SystemTime) -> Metadata {
+    let read = |path: &str| fs::read_to_string(path).ok().map(|s| s.trim().to_owned());
+    let mut git = Command::new("git");
+    git.args(["rev-parse", "HEAD"]);
+    let mut status = Command::new("git");
+    status.args(["status", "--porcelain", "--untracked-files=no"]);
+    let dirty = util::output_of(status).is_some_and(|s| !s.is_empty());
+    let revision = util::output_of(git).unwrap_or_else(|| "unknown".into());
+    Metadata {
+        date: util::rfc3339(started),
+        git_revision: if dirty {
+            format!("{revision}-dirty")
+        } else {
+            revision
+        },
+        kernel: format!(
+            "{} {}",
+            read("/proc/sys/kernel/ostype").unwrap_or_else(|| "unknown".into()),
+            read("/proc/sys/kernel/osrelease").unwrap_or_default()
+        ),
+        cores: thread::available_parallelism().map_or(1, |n| n.get() as u64),
+        rlimit_nofile: nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .unwrap_or((0, 0)),
+        somaxconn: bench::limits::somaxconn(),
+        backlog: args.backlog,
+        ip_local_port_range: bench::limits::ephemeral_ports(),
+        delay_s: args.delay.as_secs_f64(),
+        clients: clients.to_vec(),
+        servers: args.servers.iter().map(|s| s.name().to_owned()).collect(),
+        repeat: args.repeat,
+        command: std::iter::once("cargo xtask".to_owned())
+            .chain(std::env::args().skip(1))
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+/// Writes every output file.
+fn write_outputs(out: &Path, results: &Results) -> anyhow::Result<()> {
+    results::write_csv(&out.join("results.csv"), &results.rows)?;
+    results::write_json(&out.join("results.json"), results)?;
+    fs::write(out.join("REPORT.md"), report::render(results))
+        .with_context(|| format!("writing {}", out.join("REPORT.md").display()))?;
+    plot::execution_time(
+        &out.join("plot.svg"),
+        &results.rows,
+        results.metadata.delay_s,
+    )?;
+    plot::detail(&out.join("plot-detail.svg"), &results.rows)?;
+    Ok(())
+}
+
+/// The seed-style `Clients  Execution Time (s)` table per server, for the terminal.
+fn summary_table(rows: &[Row]) -> String {
+    let mut out = String::new();
+    for server in report::servers(rows) {
+        out += &format!("\n{server}\nClients\tExecution Time (s)\tp99 (s)\terrors\n");
+        for row in rows.iter().filter(|r| r.server == server) {
+            out += &format!(
+                "{}\t{:.6}\t{:.6}\t{}{}\n",
+                row.clients,
+                row.total_s,
+                row.p99_s,
+                row.errors,
+                if row.on_model { "" } else { "\toff model" }
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Inclusive and exclusive ranges step; lists and single numbers are taken as given.
+    #[test]
+    fn client_specs() {
+        assert_eq!(
+            parse_clients("10..=100", 10).unwrap(),
+            vec![10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
+        );
+        assert_eq!(parse_clients("10..100", 10).unwrap().last(), Some(&90));
+        assert_eq!(parse_clients("2..=4", 2).unwrap(), vec![2, 4]);
+        assert_eq!(parse_clients("1..=10", 4).unwrap(), vec![1, 5, 9]);
+        assert_eq!(parse_clients("10,50,100", 10).unwrap(), vec![10, 50, 100]);
+        assert_eq!(parse_clients(" 10 ", 10).unwrap(), vec![10]);
+    }
+
+    /// Bad specs are refused with a message saying what is expected.
+    #[test]
+    fn bad_client_specs() {
+        assert!(parse_clients("", 10).unwrap_err().contains("expected e.g."));
+        assert!(parse_clients("ten", 10).unwrap_err().contains("'ten'"));
+        assert!(parse_clients("0", 10).unwrap_err().contains("at least 1"));
+        assert!(parse_clients("10..=100", 0).unwrap_err().contains("--step"));
+        assert!(
+            parse_clients("50..=10", 10)
+                .unwrap_err()
+                .contains("no client count")
+        );
+        assert!(parse_clients("10..10", 1).is_err());
+        assert!(parse_clients("10,,20", 10).is_err());
+    }
+
+    /// The defaults reproduce the seed: 10..=100 by 10, 3 s, all three servers.
+    #[test]
+    fn defaults_are_the_seed() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            bench: BenchArgs,
+        }
+        let args = Cli::try_parse_from(["bench"]).unwrap().bench;
+        assert_eq!(parse_clients(&args.clients, args.step).unwrap().len(), 10);
+        assert_eq!(args.delay, Duration::from_secs(3));
+        assert_eq!(
+            args.servers,
+            vec![Server::Sequential, Server::Forking, Server::Threaded]
+        );
+        let args =
+            Cli::try_parse_from(["bench", "--servers", "forking,threaded", "--delay", "250ms"])
+                .unwrap()
+                .bench;
+        assert_eq!(args.servers, vec![Server::Forking, Server::Threaded]);
+        assert_eq!(args.delay, Duration::from_millis(250));
+    }
+}

@@ -1,0 +1,150 @@
+//! `plot.svg` (clients vs execution time, one line per architecture, as the seed's plot)
+//! and `plot-detail.svg` (p99 per-client latency and peak server memory vs clients).
+
+use std::path::Path;
+
+use anyhow::anyhow;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::report::servers;
+use crate::results::Row;
+
+/// A line's colour per architecture, the same in every panel.
+fn colour(server: &str) -> RGBColor {
+    match server {
+        "sequential" => RGBColor(214, 39, 40),
+        "forking" => RGBColor(31, 119, 180),
+        "threaded" => RGBColor(44, 160, 44),
+        _ => RGBColor(90, 90, 90),
+    }
+}
+
+/// One panel: `value(row)` against clients, one line with points per server.
+fn panel(
+    area: &DrawingArea<SVGBackend<'_>, Shift>,
+    rows: &[Row],
+    caption: &str,
+    y_desc: &str,
+    value: impl Fn(&Row) -> f64,
+) -> anyhow::Result<()> {
+    let err = |e: &dyn std::fmt::Display| anyhow!("drawing {caption}: {e}");
+    let x_max = rows.iter().map(|r| r.clients).max().unwrap_or(1).max(1) as f64;
+    let y_max = rows.iter().map(&value).fold(0.0, f64::max).max(1e-3) * 1.08;
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(64)
+        .build_cartesian_2d(0.0..x_max * 1.05, 0.0..y_max)
+        .map_err(|e| err(&e))?;
+    chart
+        .configure_mesh()
+        .x_desc("Concurrent clients")
+        .y_desc(y_desc)
+        .draw()
+        .map_err(|e| err(&e))?;
+    for server in servers(rows) {
+        let colour = colour(&server);
+        let points: Vec<(f64, f64)> = rows
+            .iter()
+            .filter(|r| r.server == server)
+            .map(|r| (r.clients as f64, value(r)))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))
+            .map_err(|e| err(&e))?
+            .label(server.clone())
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(2)));
+        chart
+            .draw_series(
+                points
+                    .into_iter()
+                    .map(|p| Circle::new(p, 3, colour.filled())),
+            )
+            .map_err(|e| err(&e))?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| err(&e))?;
+    Ok(())
+}
+
+/// Writes `plot.svg`: clients vs execution time, one line per architecture.
+///
+/// # Errors
+///
+/// When the file cannot be drawn or written.
+pub fn execution_time(path: &Path, rows: &[Row], delay_s: f64) -> anyhow::Result<()> {
+    let root = SVGBackend::new(path, (900, 600)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+    let caption = format!("Concurrent clients vs execution time ({delay_s} s per request)");
+    panel(&root, rows, &caption, "Execution time (s)", |r| r.total_s)?;
+    root.present()
+        .map_err(|e| anyhow!("writing {}: {e}", path.display()))
+}
+
+/// Writes `plot-detail.svg`: p99 per-client latency and peak server RSS, side by side.
+///
+/// # Errors
+///
+/// When the file cannot be drawn or written.
+pub fn detail(path: &Path, rows: &[Row]) -> anyhow::Result<()> {
+    let root = SVGBackend::new(path, (1200, 500)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+    let (left, right) = root.split_horizontally(600);
+    panel(
+        &left,
+        rows,
+        "p99 per-client latency",
+        "p99 latency (s)",
+        |r| r.p99_s,
+    )?;
+    panel(
+        &right,
+        rows,
+        "Peak server memory (RSS, with children)",
+        "Peak RSS (MiB)",
+        |r| r.peak_rss_kib as f64 / 1024.0,
+    )?;
+    root.present()
+        .map_err(|e| anyhow!("writing {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::procfs::Peaks;
+    use crate::results::tests::report;
+
+    /// Both plots are written as SVG with one line per server and the axis names.
+    #[test]
+    fn writes_svgs() {
+        let rows: Vec<Row> = [
+            ("sequential", 2, 0.2),
+            ("sequential", 4, 0.4),
+            ("threaded", 2, 0.1),
+        ]
+        .iter()
+        .map(|&(s, n, t)| Row::from_reports(s, 0.1, &[report(n, t, t)], Peaks::default()).unwrap())
+        .collect();
+        let dir = std::env::temp_dir().join(format!("xtask-plot-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        execution_time(&dir.join("plot.svg"), &rows, 0.1).unwrap();
+        detail(&dir.join("plot-detail.svg"), &rows).unwrap();
+        let svg = std::fs::read_to_string(dir.join("plot.svg")).unwrap();
+        assert!(svg.starts_with("<svg"), "{}", &svg[..100.min(svg.len())]);
+        assert!(svg.contains("Execution time (s)"));
+        assert!(svg.contains("sequential") && svg.contains("threaded"));
+        assert!(
+            std::fs::read_to_string(dir.join("plot-detail.svg"))
+                .unwrap()
+                .contains("Peak RSS")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
