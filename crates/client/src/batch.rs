@@ -167,6 +167,8 @@ impl Client {
                 let response = match slot {
                     Slot::Local(message) => Response::Err(message),
                     Slot::Sent => {
+                        // A complete line buffered means this read will not block;
+                        // otherwise show what is done before waiting on the server.
                         if !self.conn.has_buffered_request() {
                             out.flush().map_err(BatchError::Output)?;
                         }

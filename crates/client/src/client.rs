@@ -68,11 +68,8 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// The error of the first address when none accepts; as [`Client::connect`].
-    ///
-    /// # Panics
-    ///
-    /// Never; an empty `addrs` is reported as an unknown host.
+    /// The error of the first address when none accepts, as [`Client::connect`]; an
+    /// empty `addrs` is reported as an unknown host.
     pub fn connect_any(
         addrs: &[SocketAddr],
         framing: Framing,

@@ -194,3 +194,22 @@ fn server_gone_mid_batch() {
     );
     assert_eq!(run.code(), 2);
 }
+
+/// Typed at a terminal, each batch line is answered as soon as it is entered, not when
+/// the input ends: the writer sends what it has before it waits for more input.
+#[test]
+fn batch_answers_each_line_as_typed() {
+    let server = threaded();
+    let term = common::Tmux::start(&format!(
+        "'{}' --batch --port {}",
+        client_bin(),
+        server.port()
+    ));
+    term.send_keys(&["3|abc", "Enter"]);
+    term.wait_for("OK cba", 1);
+    term.send_keys(&["eval|6*7", "Enter"]);
+    term.wait_for("OK 42", 1);
+    term.send_keys(&["C-d"]);
+    let screen = term.wait_for("EXIT=", 1);
+    assert!(screen.contains("EXIT=0"), "{screen}");
+}

@@ -170,3 +170,23 @@ fn help_documents_flags() {
         );
     }
 }
+
+/// `--host ::1` reaches a server listening on IPv6 loopback (skipped, with a note, where
+/// the machine has no IPv6 loopback).
+#[test]
+fn ipv6_host() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("no IPv6 loopback here; skipping");
+        return;
+    }
+    let server = common::start_server("server-threaded", &["--host", "::1"]);
+    let port = server.addr().port().to_string();
+    let run = run_client(["--host", "::1", "--port", &port, "case", "Hi"], b"");
+    assert_eq!((run.stdout.as_str(), run.code()), ("hI\n", 0), "{run:?}");
+    let run = run_client(["--host", "::1", "--port", &port], b"4\n");
+    assert!(
+        run.stdout
+            .starts_with(&format!("Connected to server at [::1]:{port}\n")),
+        "{run:?}"
+    );
+}
