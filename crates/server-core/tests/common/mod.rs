@@ -1,0 +1,96 @@
+//! Helpers shared by the servers' integration tests: start a server binary, talk to it
+//! over real sockets on 127.0.0.1, with every wait bounded.
+//!
+//! The server crates include this file with `#[path]`, so one copy serves all four test
+//! suites.
+
+#![allow(dead_code, reason = "each suite uses a different part of the helpers")]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+pub use server_core::process::{ServerProcess, workspace_binary};
+
+/// The three architectures' binaries.
+pub const SERVERS: [&str; 3] = ["server-sequential", "server-forking", "server-threaded"];
+
+/// How long any single read in a test may wait before the test fails.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Starts `binary` with `--port 0` and `args`. Panics (fails the test) when the binary
+/// was not built, with workspace_binary's message saying how to build it.
+pub fn start(binary: &str, args: &[&str]) -> ServerProcess {
+    let path = workspace_binary(binary).unwrap_or_else(|e| panic!("{e}"));
+    let mut all = vec!["--port", "0"];
+    all.extend_from_slice(args);
+    ServerProcess::start(&path, &all).unwrap_or_else(|e| panic!("{binary}: {e}"))
+}
+
+/// Connects with bounded reads and TCP_NODELAY (so split writes stay split).
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    stream
+        .set_read_timeout(Some(IO_TIMEOUT))
+        .expect("set a read timeout");
+    stream.set_nodelay(true).expect("set TCP_NODELAY");
+    stream
+}
+
+/// Reads `n` newline-terminated lines, each with its `\n`.
+pub fn read_lines(stream: &TcpStream, n: usize) -> Vec<String> {
+    let mut reader = BufReader::new(stream);
+    (0..n)
+        .map(|i| {
+            let mut line = String::new();
+            match reader.read_line(&mut line) {
+                Ok(0) => panic!("connection closed before line {i} of {n}"),
+                Ok(_) => line,
+                Err(e) => panic!("reading line {i} of {n}: {e}"),
+            }
+        })
+        .collect()
+}
+
+/// Sends `request` in one write and reads one line back.
+pub fn ask(stream: &mut TcpStream, request: &[u8]) -> String {
+    stream.write_all(request).expect("send the request");
+    read_lines(stream, 1).remove(0)
+}
+
+/// Reads until the server closes the connection; panics on a timeout.
+pub fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
+    let mut all = Vec::new();
+    stream
+        .read_to_end(&mut all)
+        .unwrap_or_else(|e| panic!("waiting for the server to close: {e}; got {all:?}"));
+    all
+}
+
+/// One short-lived client: connect, send one line, read one line, close.
+pub fn one_shot(addr: SocketAddr, request: &[u8]) -> String {
+    let mut stream = connect(addr);
+    ask(&mut stream, request)
+}
+
+/// The lines of a server's output that contain `needle`.
+pub fn lines_with(server: &ServerProcess, needle: &str) -> Vec<String> {
+    server
+        .output()
+        .into_iter()
+        .filter(|l| l.contains(needle))
+        .collect()
+}
+
+/// Waits until the output holds `count` lines containing `needle`; panics after 10 s.
+pub fn wait_for_lines(server: &ServerProcess, needle: &str, count: usize) {
+    let deadline = std::time::Instant::now() + IO_TIMEOUT;
+    while lines_with(server, needle).len() < count {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited for {count} lines with {needle:?}; output:\n{}",
+            server.output().join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
