@@ -56,6 +56,36 @@ fn one_shot_raw() {
     assert_eq!(run.code(), 1);
 }
 
+/// Raw framing against each real server started with `--framing raw`: the menu and a
+/// one-shot request work the same as in line framing.
+#[test]
+fn raw_framing_against_the_real_servers() {
+    for name in common::SERVERS {
+        let server = common::start_server(name, &["--framing", "raw"]);
+        let port = server.addr().port().to_string();
+        let run = run_client(["--framing", "raw", "--port", &port, "case", "Hi"], b"");
+        assert_eq!(
+            (run.stdout.as_str(), run.code()),
+            ("hI\n", 0),
+            "{name}: {run:?}"
+        );
+        let run = run_client(
+            ["--framing", "raw", "--port", &port],
+            b"2\n1/0\n3\nabc\n4\n",
+        );
+        assert!(
+            run.stdout
+                .contains("Enter input: Error: division by zero\n"),
+            "{name}: {run:?}"
+        );
+        assert!(
+            run.stdout.contains("Enter input: Result: cba\n"),
+            "{name}: {run:?}"
+        );
+        assert_eq!(run.code(), 0, "{name}");
+    }
+}
+
 /// Nothing listening: the message says what happened and how to start a server; exit 2.
 #[test]
 fn connection_refused_message() {
