@@ -42,6 +42,8 @@ fn panel(
         .configure_mesh()
         .x_desc("Concurrent clients")
         .y_desc(y_desc)
+        .label_style(("sans-serif", 13))
+        .axis_desc_style(("sans-serif", 15))
         .draw()
         .map_err(|e| err(&e))?;
     for server in servers(rows) {
@@ -69,6 +71,7 @@ fn panel(
         .position(SeriesLabelPosition::UpperLeft)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
+        .label_font(("sans-serif", 14))
         .draw()
         .map_err(|e| err(&e))?;
     Ok(())

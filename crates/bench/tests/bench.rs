@@ -1,0 +1,142 @@
+//! The bench binary end to end: against a real server (burst and timed modes) and against
+//! stand-ins that answer wrongly, hang up, or are not there, so every error kind it
+//! reports is seen to be counted.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Command, Output};
+use std::thread;
+
+use bench::{BurstReport, LoadReport};
+use server_core::process::{ServerProcess, workspace_binary};
+
+/// Runs the bench binary with `args` and `--json` against `addr`.
+fn bench(addr: SocketAddr, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bench"))
+        .args(["--addr", &addr.to_string(), "--json", "--timeout", "20s"])
+        .args(args)
+        .output()
+        .expect("the bench binary runs")
+}
+
+/// A server-threaded child with `--delay delay`.
+fn threaded(delay: &str) -> ServerProcess {
+    let binary = workspace_binary("server-threaded").expect("server-threaded is built");
+    ServerProcess::start(&binary, ["--port", "0", "--quiet", "--delay", delay])
+        .expect("server-threaded starts")
+}
+
+/// A stand-in server on a free port: for each of `clients` connections it reads one line
+/// and answers `answer` (or, when `None`, closes without answering).
+fn stand_in(clients: usize, answer: Option<&'static [u8]>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    let addr = listener.local_addr().expect("local address");
+    thread::spawn(move || {
+        for stream in listener.incoming().take(clients) {
+            let Ok(mut stream) = stream else { continue };
+            let mut line = String::new();
+            let _ = BufReader::new(&stream).read_line(&mut line);
+            if let Some(answer) = answer {
+                let _ = stream.write_all(answer);
+            }
+        }
+    });
+    addr
+}
+
+/// A burst of 20 clients against the threaded server: every answer arrives and is right,
+/// the clients overlap (the total is far below 20 × delay), and the JSON report parses.
+#[test]
+fn burst_against_threaded_server() {
+    let server = threaded("200ms");
+    let out = bench(server.addr(), &["--clients", "20"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: BurstReport = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report.clients, 20);
+    assert_eq!(report.clients_ok, 20);
+    assert_eq!(report.errors.total(), 0, "{:?}", report.errors);
+    assert_eq!(report.latency.count, 20);
+    assert!(report.total_s >= 0.2, "{report:?}");
+    assert!(
+        report.total_s < 20.0 * 0.2,
+        "clients did not overlap: {report:?}"
+    );
+    assert!(report.latency.min_s >= 0.2 && report.latency.max_s <= report.total_s);
+    server.stop(std::time::Duration::from_secs(10)).unwrap();
+}
+
+/// Pipelined, throughput and connection-per-request modes all get correct answers.
+#[test]
+fn timed_modes_against_threaded_server() {
+    let server = threaded("0s");
+    for args in [
+        &["--clients", "2", "--duration", "200ms"][..],
+        &["--clients", "2", "--duration", "200ms", "--pipeline", "8"],
+        &[
+            "--clients",
+            "2",
+            "--duration",
+            "200ms",
+            "--connect-per-request",
+        ],
+    ] {
+        let out = bench(server.addr(), args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: LoadReport = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(report.requests > 0, "{report:?}");
+        assert_eq!(report.errors.total(), 0, "{report:?}");
+        assert_eq!(report.latency.count, report.requests);
+        let per_request = args.contains(&"--connect-per-request");
+        assert_eq!(report.connections_per_s > 0.0, per_request, "{report:?}");
+    }
+}
+
+/// Wrong answers are counted as such, with the answer quoted, and bench exits 2.
+#[test]
+fn wrong_answers_are_counted() {
+    let addr = stand_in(3, Some(b"OK BenchmarkTestString123\n"));
+    let out = bench(addr, &["--clients", "3"]);
+    assert_eq!(out.status.code(), Some(2));
+    let report: BurstReport = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report.errors.wrong_answer, 3, "{report:?}");
+    assert_eq!(report.clients_ok, 0);
+    assert!(
+        report.errors.examples[0]
+            .message
+            .contains("OK BenchmarkTestString123")
+    );
+}
+
+/// A server that hangs up without answering gives missing answers.
+#[test]
+fn missing_answers_are_counted() {
+    let addr = stand_in(2, None);
+    let out = bench(addr, &["--clients", "2"]);
+    assert_eq!(out.status.code(), Some(2));
+    let report: BurstReport = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report.errors.missing_answer, 2, "{report:?}");
+}
+
+/// Nothing listening: every client is refused; the human table says so.
+#[test]
+fn refused_connections_are_counted() {
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_bench"))
+        .args(["--addr", &addr.to_string(), "--clients", "3"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("errors        refused 3"), "{table}");
+    assert!(table.contains("answered      0/3 clients"), "{table}");
+}
