@@ -1,0 +1,160 @@
+//! The process-per-client architecture: a child per client, every child reaped, a cap.
+
+#[path = "../../server-core/tests/common/mod.rs"]
+mod common;
+
+use std::collections::HashSet;
+use std::net::TcpStream;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn start_forking(args: &[&str]) -> ServerProcess {
+    let path = std::path::Path::new(env!("CARGO_BIN_EXE_server-forking"));
+    let mut all = vec!["--port", "0"];
+    all.extend_from_slice(args);
+    ServerProcess::start(path, &all).expect("server-forking starts")
+}
+
+/// The children of `pid`, from /proc: (child pid, state letter).
+fn children_of(pid: u32) -> Vec<(u32, char)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc")
+        .expect("/proc is readable")
+        .flatten()
+    {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid …; comm may hold spaces, so split after the last ')'.
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next().and_then(|s| s.chars().next()).unwrap_or('?');
+        let ppid: u32 = fields.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        let child: u32 = head
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        if ppid == pid {
+            found.push((child, state));
+        }
+    }
+    found
+}
+
+/// Concurrent clients are each served by a child process of their own, with distinct
+/// PIDs that are not the parent's, logged as the seed did.
+#[test]
+fn each_client_gets_its_own_child() {
+    let server = start_forking(&["--delay", "200ms"]);
+    let addr = server.addr();
+    let clients: Vec<_> = (0..3)
+        .map(|i| thread::spawn(move || one_shot(addr, format!("3|{i}x\n").as_bytes())))
+        .collect();
+    for (i, client) in clients.into_iter().enumerate() {
+        assert_eq!(client.join().unwrap(), format!("OK x{i}\n"));
+    }
+    wait_for_lines(&server, "disconnected", 3);
+    let pids: HashSet<String> = lines_with(&server, "] - Received request")
+        .iter()
+        .filter_map(|l| {
+            l.split("[CHILD PID: ")
+                .nth(1)?
+                .split(']')
+                .next()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(pids.len(), 3, "{:?}", server.output());
+    assert!(!pids.contains(&server.pid().to_string()));
+    for pid in &pids {
+        assert!(
+            !lines_with(
+                &server,
+                &format!("[MAIN] - Forked child process {pid} for 127.0.0.1:")
+            )
+            .is_empty(),
+            "{:?}",
+            server.output()
+        );
+    }
+    server.stop(IO_TIMEOUT).expect("stops");
+}
+
+/// After a few hundred short clients, and no new client to wake the accept loop, no
+/// child is left: every one was reaped, none lingers as a zombie.
+#[test]
+fn no_zombies_after_many_clients() {
+    let server = start_forking(&["--quiet"]);
+    for i in 0..300 {
+        assert_eq!(one_shot(server.addr(), b"3|ab\n"), "OK ba\n", "client {i}");
+    }
+    let deadline = Instant::now() + IO_TIMEOUT;
+    loop {
+        let children = children_of(server.pid());
+        if children.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "children left behind: {children:?}"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    server.stop(IO_TIMEOUT).expect("stops");
+}
+
+/// --max-clients 2 with four delayed clients: all four are answered (the extra two wait
+/// in the backlog), no more than two are served at a time, and never more than two
+/// children live.
+#[test]
+fn max_clients_caps_without_refusing() {
+    let server = start_forking(&["--quiet", "--delay", "300ms", "--max-clients", "2"]);
+    let addr = server.addr();
+    let conns: Vec<TcpStream> = (0..4).map(|_| connect(addr)).collect();
+    let began = Instant::now();
+    let clients: Vec<_> = conns
+        .into_iter()
+        .map(|mut conn| thread::spawn(move || (ask(&mut conn, b"3|capped\n"), began.elapsed())))
+        .collect();
+    let mut most = 0;
+    while clients.iter().any(|c| !c.is_finished()) {
+        most = most.max(children_of(server.pid()).len());
+        thread::sleep(Duration::from_millis(10));
+    }
+    let mut times = Vec::new();
+    for client in clients {
+        let (answer, took) = client.join().unwrap();
+        assert_eq!(answer, "OK deppac\n");
+        times.push(took);
+    }
+    let first_wave = times
+        .iter()
+        .filter(|t| **t < Duration::from_millis(450))
+        .count();
+    assert!(first_wave <= 2, "more than two served at once: {times:?}");
+    assert!(most <= 2, "{most} children at once");
+    server.stop(IO_TIMEOUT).expect("stops");
+}
+
+/// SIGTERM with a child idling on a silent client: the parent passes it on, the child
+/// closes the connection, and the server exits 0 well before the shutdown timeout.
+#[test]
+fn sigterm_reaches_idle_children() {
+    let server = start_forking(&["--quiet"]);
+    let mut idle = connect(server.addr());
+    assert_eq!(ask(&mut idle, b"3|ab\n"), "OK ba\n");
+    let began = Instant::now();
+    let status = server.stop(IO_TIMEOUT).expect("exits");
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        began.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        began.elapsed()
+    );
+    assert_eq!(read_to_close(&mut idle), b"");
+}

@@ -1,0 +1,120 @@
+//! The thread-per-client architecture: named threads, small stacks, a cap.
+
+#[path = "../../server-core/tests/common/mod.rs"]
+mod common;
+
+use std::net::TcpStream;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn start_threaded(args: &[&str]) -> ServerProcess {
+    let path = std::path::Path::new(env!("CARGO_BIN_EXE_server-threaded"));
+    let mut all = vec!["--port", "0"];
+    all.extend_from_slice(args);
+    ServerProcess::start(path, &all).expect("server-threaded starts")
+}
+
+/// Each client is served by a thread of its own, named in the log.
+#[test]
+fn thread_names_in_the_log() {
+    let server = start_threaded(&[]);
+    let mut a = connect(server.addr());
+    let mut b = connect(server.addr());
+    assert_eq!(ask(&mut a, b"3|ab\n"), "OK ba\n");
+    assert_eq!(ask(&mut b, b"3|cd\n"), "OK dc\n");
+    wait_for_lines(&server, "Sending response", 2);
+    for name in ["client-1", "client-2"] {
+        assert!(
+            !lines_with(
+                &server,
+                &format!("[MAIN] - Started thread {name} for 127.0.0.1:")
+            )
+            .is_empty(),
+            "{:?}",
+            server.output()
+        );
+        assert!(
+            !lines_with(&server, &format!("[THREAD: {name}] - Received request")).is_empty(),
+            "{:?}",
+            server.output()
+        );
+    }
+    server.stop(IO_TIMEOUT).expect("stops");
+}
+
+/// The deepest and longest expressions the engine accepts evaluate on a client thread's
+/// small stack, and one nested too deep is refused without harm.
+#[test]
+fn deepest_expression_fits_the_small_stack() {
+    let server = start_threaded(&["--quiet"]);
+    let mut conn = connect(server.addr());
+    let depth = engine::MAX_DEPTH;
+    let deepest = format!("{}1{}", "(".repeat(depth), ")".repeat(depth));
+    assert_eq!(
+        ask(&mut conn, format!("2|{deepest}\n").as_bytes()),
+        "OK 1\n"
+    );
+    for expr in [
+        format!("{}1{}", "(".repeat(depth), ")".repeat(depth)),
+        format!("{}1{}", "(".repeat(depth + 1), ")".repeat(depth + 1)),
+        vec!["2"; depth].join("**"),
+        format!("{}2{}", "(-".repeat(depth), ")".repeat(depth)),
+        vec!["1"; engine::MAX_EXPR_BYTES / 2 - 1].join("+"),
+        format!("{}2{}", "-(".repeat(depth), ")".repeat(depth)),
+        format!("{}1{}", "2**(".repeat(depth / 2), ")".repeat(depth / 2)),
+        format!(
+            "{}1{}",
+            "2**(".repeat(depth / 2 - 1),
+            ")".repeat(depth / 2 - 1)
+        ),
+    ] {
+        let want = match engine::execute(engine::Op::Evaluate, &expr) {
+            Ok(v) => format!("OK {v}\n"),
+            Err(e) => format!("ERR {e}\n"),
+        };
+        assert_eq!(
+            ask(&mut conn, format!("2|{expr}\n").as_bytes()),
+            want,
+            "{expr:.40}"
+        );
+    }
+    server.stop(IO_TIMEOUT).expect("stops");
+}
+
+/// --max-clients 2 with four delayed clients: all four are answered (the extra two wait
+/// in the backlog), and no more than two are served at a time.
+#[test]
+fn max_clients_caps_without_refusing() {
+    let server = start_threaded(&["--quiet", "--delay", "300ms", "--max-clients", "2"]);
+    let addr = server.addr();
+    let conns: Vec<TcpStream> = (0..4).map(|_| connect(addr)).collect();
+    let began = Instant::now();
+    let clients: Vec<_> = conns
+        .into_iter()
+        .map(|mut conn| {
+            thread::spawn(move || {
+                let answer = ask(&mut conn, b"3|capped\n");
+                (answer, began.elapsed())
+            })
+        })
+        .collect();
+    let mut times = Vec::new();
+    for client in clients {
+        let (answer, took) = client.join().unwrap();
+        assert_eq!(answer, "OK deppac\n");
+        times.push(took);
+    }
+    // A second wave cannot finish before 2 × 300 ms; a first-wave answer comes at 300 ms.
+    let first_wave = times
+        .iter()
+        .filter(|t| **t < Duration::from_millis(450))
+        .count();
+    assert!(first_wave <= 2, "more than two served at once: {times:?}");
+    assert!(
+        times.iter().all(|t| *t >= Duration::from_millis(300)),
+        "{times:?}"
+    );
+    server.stop(IO_TIMEOUT).expect("stops");
+}
