@@ -242,6 +242,7 @@ pub(crate) mod tests {
             requests_per_client: 1,
             clients_ok: clients,
             total_s,
+            start_spread_s: 0.0,
             latency: Summary {
                 count: clients,
                 p99_s,

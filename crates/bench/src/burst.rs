@@ -8,7 +8,7 @@
 
 use std::io::Write;
 use std::net::{Shutdown, TcpStream};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, RwLock, RwLockWriteGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -40,42 +40,43 @@ struct ClientOutcome {
     failure: Option<Failure>,
 }
 
-/// Where client threads wait until every one of them is ready.
+/// Where client threads wait until every one of them is ready, then are released at
+/// once: they block on a read lock that the main thread holds for writing, so unlocking
+/// wakes them all together (a condition variable would hand its mutex to one waiter at a
+/// time and serialise the release).
 #[derive(Default)]
 pub(crate) struct Gate {
-    state: Mutex<(u64, bool)>,
-    changed: Condvar,
+    lock: RwLock<()>,
+    ready: Mutex<u64>,
+    arrived: Condvar,
 }
 
 impl Gate {
-    /// Called by a client: counts itself ready and waits for the gate to open.
-    pub(crate) fn arrive_and_wait(&self) {
-        let Ok(mut state) = self.state.lock() else {
-            return;
-        };
-        state.0 += 1;
-        self.changed.notify_all();
-        while !state.1 {
-            match self.changed.wait(state) {
-                Ok(s) => state = s,
-                Err(_) => return,
-            }
-        }
+    /// Closes the gate; it opens when the returned guard is dropped.
+    pub(crate) fn close(&self) -> Option<RwLockWriteGuard<'_, ()>> {
+        self.lock.write().ok()
     }
 
-    /// Waits until `n` clients are ready, then opens the gate.
-    pub(crate) fn open_when_ready(&self, n: u64) {
-        let Ok(mut state) = self.state.lock() else {
+    /// Called by a client: counts itself ready and waits for the gate to open.
+    pub(crate) fn arrive_and_wait(&self) {
+        if let Ok(mut ready) = self.ready.lock() {
+            *ready += 1;
+            self.arrived.notify_all();
+        }
+        drop(self.lock.read());
+    }
+
+    /// Waits until `n` clients are ready.
+    pub(crate) fn wait_ready(&self, n: u64) {
+        let Ok(mut ready) = self.ready.lock() else {
             return;
         };
-        while state.0 < n {
-            match self.changed.wait(state) {
-                Ok(s) => state = s,
+        while *ready < n {
+            match self.arrived.wait(ready) {
+                Ok(r) => ready = r,
                 Err(_) => return,
             }
         }
-        state.1 = true;
-        self.changed.notify_all();
     }
 }
 
@@ -115,6 +116,7 @@ pub fn run(config: &BurstConfig, warnings: Vec<String>) -> BurstReport {
     let gate = Arc::new(Gate::default());
     let target = Arc::new(config.target.clone());
     let mut errors = ErrorCounts::default();
+    let closed = gate.close();
     let mut handles = Vec::with_capacity(usize::try_from(config.clients).unwrap_or(0));
     for i in 0..config.clients {
         let gate = Arc::clone(&gate);
@@ -135,7 +137,8 @@ pub fn run(config: &BurstConfig, warnings: Vec<String>) -> BurstReport {
             )),
         }
     }
-    gate.open_when_ready(handles.len() as u64);
+    gate.wait_ready(handles.len() as u64);
+    drop(closed);
 
     let mut outcomes = Vec::with_capacity(handles.len());
     for handle in handles {
@@ -157,6 +160,10 @@ fn summarise(
 ) -> BurstReport {
     let first = outcomes.iter().map(|o| o.start).min();
     let last = outcomes.iter().map(|o| o.end).max();
+    let start_spread = match (first, outcomes.iter().map(|o| o.start).max()) {
+        (Some(first), Some(last_start)) => last_start.duration_since(first),
+        _ => Duration::ZERO,
+    };
     let total = match (first, last) {
         (Some(first), Some(last)) => last.duration_since(first),
         _ => Duration::ZERO,
@@ -181,6 +188,7 @@ fn summarise(
         requests_per_client: config.requests,
         clients_ok: latencies.len() as u64,
         total_s: total.as_secs_f64(),
+        start_spread_s: start_spread.as_secs_f64(),
         latency: Summary::from_durations(&latencies),
         connect: Summary::from_durations(&connects),
         slow_connects,

@@ -167,6 +167,7 @@ pub fn run(config: &LoadConfig, warnings: Vec<String>) -> LoadReport {
     let gate = Arc::new(Gate::default());
     let target = Arc::new(config.target.clone());
     let mut errors = ErrorCounts::default();
+    let closed = gate.close();
     let mut handles = Vec::new();
     for i in 0..config.connections {
         let gate = Arc::clone(&gate);
@@ -193,7 +194,8 @@ pub fn run(config: &LoadConfig, warnings: Vec<String>) -> LoadReport {
             )),
         }
     }
-    gate.open_when_ready(handles.len() as u64);
+    gate.wait_ready(handles.len() as u64);
+    drop(closed);
     let start = Instant::now();
 
     let mut hist = WorkerResult::new().hist;

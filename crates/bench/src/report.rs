@@ -225,6 +225,10 @@ pub struct BurstReport {
     pub clients_ok: u64,
     /// From the first client's connect to the last client's last answer (or failure).
     pub total_s: f64,
+    /// From the first client's start to the last client's start: how long releasing the
+    /// burst took on bench's side (large values mean bench, not the server, is slow).
+    #[serde(default)]
+    pub start_spread_s: f64,
     /// Per-client time from the start of its connect to its last answer, over the
     /// clients that succeeded.
     pub latency: Summary,
@@ -325,6 +329,11 @@ impl BurstReport {
             "answered      {}/{} clients",
             self.clients_ok, self.clients
         );
+        let _ = writeln!(
+            out,
+            "start spread  {} ms (first to last client start: bench's own release time)",
+            ms(self.start_spread_s)
+        );
         summary_header(&mut out);
         summary_row(&mut out, "per client", &self.latency);
         summary_row(&mut out, "connect", &self.connect);
@@ -416,6 +425,7 @@ mod tests {
             requests_per_client: 1,
             clients_ok: 9,
             total_s: 3.5,
+            start_spread_s: 0.001,
             latency: Summary {
                 count: 9,
                 p99_s: 3.25,
