@@ -80,7 +80,7 @@ pub struct BenchArgs {
     /// Runs per point; the row reports the run with the median total.
     #[arg(long, default_value_t = 1)]
     pub repeat: u64,
-    /// Output directory [default: target/bench/<UTC timestamp>].
+    /// Output directory (default: `target/bench/<UTC timestamp>`).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Listen backlog the servers are started with.

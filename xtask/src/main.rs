@@ -3,7 +3,7 @@
 //!
 //! # Layout
 //!
-//! - [`bench`]: `cargo xtask bench`, the seed's benchmark sweep across the three servers.
+//! - [`bench`](mod@bench): `cargo xtask bench`, the seed's benchmark sweep across the three servers.
 //! - [`results`]: one row per (server, clients), run metadata, `results.csv`/`results.json`.
 //! - [`report`]: `REPORT.md` and the model check (sequential ≈ N × delay, others ≈ delay).
 //! - [`plot`]: `plot.svg` and `plot-detail.svg`.
