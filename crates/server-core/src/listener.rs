@@ -38,6 +38,10 @@ pub enum Accepted {
 /// restarted server can bind while old connections sit in TIME_WAIT, and a listen
 /// backlog of `backlog` (the kernel caps it at `net.core.somaxconn`).
 ///
+/// The listener is non-blocking: the accept loop waits in `poll` (with the signal pipe)
+/// and then accepts until the backlog is empty. Accepted sockets are blocking all the
+/// same (Linux does not pass `O_NONBLOCK` on through `accept`).
+///
 /// # Errors
 ///
 /// When the socket cannot be made, bound (address in use, not an address of this
@@ -47,6 +51,7 @@ pub fn bind(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
     socket.set_reuse_address(true)?;
     socket.bind(&addr.into())?;
     socket.listen(backlog)?;
+    socket.set_nonblocking(true)?;
     Ok(socket.into())
 }
 
@@ -55,6 +60,9 @@ pub fn bind(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
 pub fn accept(listener: &TcpListener) -> Accepted {
     match listener.accept() {
         Ok((stream, peer)) => {
+            // Blocking, whatever the platform passes on from the listener: sessions
+            // block in read with a timeout. Failing that, the first read says so.
+            let _ = stream.set_nonblocking(false);
             // Without NODELAY the server still works, only slower: not worth a failure.
             let _ = stream.set_nodelay(true);
             Accepted::Client(Client { stream, peer })
@@ -143,9 +151,24 @@ mod tests {
         let listener = bind("127.0.0.1:0".parse().unwrap(), 16).unwrap();
         let addr = listener.local_addr().unwrap();
         assert_ne!(addr.port(), 0);
+        // Nothing queued yet: the non-blocking listener says so instead of waiting.
+        assert!(
+            matches!(accept(&listener), Accepted::Retry(e) if e.kind() == io::ErrorKind::WouldBlock)
+        );
         let _client = TcpStream::connect(addr).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
         match accept(&listener) {
-            Accepted::Client(client) => assert!(client.stream.nodelay().unwrap()),
+            Accepted::Client(client) => {
+                assert!(client.stream.nodelay().unwrap());
+                // Blocking: a read with nothing to read times out rather than failing at once.
+                client
+                    .stream
+                    .set_read_timeout(Some(std::time::Duration::from_millis(10)))
+                    .unwrap();
+                let mut buf = [0u8; 1];
+                let err = std::io::Read::read(&mut &client.stream, &mut buf).unwrap_err();
+                assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+            }
             other => panic!("{other:?}"),
         }
         if let Ok(v6) = bind("[::1]:0".parse().unwrap(), 16) {

@@ -72,6 +72,10 @@ pub struct Server {
     /// Whether the last accept failed for want of resources; warnings are written once
     /// per run of such failures, not once per try.
     accept_failing: bool,
+    /// Whether the last accept gave a client, so more may be queued: the next call
+    /// accepts at once and polls only when the backlog is empty, which saves a `poll`
+    /// per client in a burst.
+    backlog_busy: bool,
 }
 
 impl Server {
@@ -113,6 +117,7 @@ impl Server {
             addr,
             signals,
             accept_failing: false,
+            backlog_busy: false,
         })
     }
 
@@ -161,6 +166,16 @@ impl Server {
             return Event::Shutdown;
         }
         let listener = self.listener.as_ref().filter(|_| accepting);
+        if let Some(listener) = listener
+            && self.backlog_busy
+        {
+            match listener::accept(listener) {
+                Accepted::Retry(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.backlog_busy = false;
+                }
+                accepted => return self.handle_accepted(accepted),
+            }
+        }
         let ready = match listener {
             Some(l) => wait_readable(&[self.signals.wake_fd(), l.as_fd()], TICK),
             None => wait_readable(&[self.signals.wake_fd()], TICK),
@@ -194,11 +209,17 @@ impl Server {
     fn handle_accepted(&mut self, accepted: Accepted) -> Event {
         match accepted {
             Accepted::Client(client) => {
+                self.backlog_busy = true;
                 if std::mem::take(&mut self.accept_failing) {
                     self.log
                         .warn(&Who::Main, format_args!("accepting clients again"));
                 }
                 Event::Client(client)
+            }
+            // Nothing queued after all (the poll was for a connection that went away).
+            Accepted::Retry(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.backlog_busy = false;
+                Event::Wake
             }
             Accepted::Retry(e) => {
                 self.log
@@ -206,6 +227,7 @@ impl Server {
                 Event::Wake
             }
             Accepted::Exhausted(e) | Accepted::Failed(e) => {
+                self.backlog_busy = false;
                 if !std::mem::replace(&mut self.accept_failing, true) {
                     self.log.warn(
                         &Who::Main,
