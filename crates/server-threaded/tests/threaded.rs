@@ -118,3 +118,56 @@ fn max_clients_caps_without_refusing() {
     );
     server.stop(IO_TIMEOUT).expect("stops");
 }
+
+/// CPU time (user + system) a process has used so far, in clock ticks (1/100 s).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat =
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the server's /proc stat");
+    let (_, rest) = stat.rsplit_once(')').expect("a stat line");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After ')': state is field 3 of stat(5), utime 14 and stime 15.
+    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
+}
+
+/// Out of file descriptors (EMFILE): the server says so once, backs off without spinning,
+/// keeps serving the clients it has, and accepts the waiting ones once descriptors free up.
+#[test]
+fn out_of_descriptors_backs_off_and_recovers() {
+    use std::io::Write;
+    let binary = env!("CARGO_BIN_EXE_server-threaded");
+    // `ulimit -n` in sh sets the hard limit too, so the server cannot raise it.
+    let server = ServerProcess::start(
+        std::path::Path::new("/bin/sh"),
+        ["-c", "ulimit -n 32 && exec \"$0\" --port 0 --quiet", binary],
+    )
+    .expect("server-threaded starts under a low open-file limit");
+    let addr = server.addr();
+    let mut held: Vec<TcpStream> = (0..40).map(|_| connect(addr)).collect();
+    for conn in &mut held {
+        conn.write_all(b"3|ab\n").unwrap();
+    }
+    server
+        .wait_for_output("accept failed", IO_TIMEOUT)
+        .expect("the server ran out of descriptors and said so");
+    assert_eq!(read_lines(&held[0], 1), ["OK ba\n"]);
+    assert_eq!(ask(&mut held[0], b"3|still\n"), "OK llits\n");
+    let before = cpu_ticks(server.pid());
+    thread::sleep(Duration::from_secs(1));
+    let spent = cpu_ticks(server.pid()) - before;
+    assert!(
+        spent <= 20,
+        "busy-looped: {spent} ticks of CPU in one second"
+    );
+    assert_eq!(
+        lines_with(&server, "accept failed").len(),
+        1,
+        "{:?}",
+        server.output()
+    );
+    drop(held);
+    assert_eq!(one_shot(addr, b"3|after\n"), "OK retfa\n");
+    server
+        .wait_for_output("accepting clients again", IO_TIMEOUT)
+        .expect("recovery is logged");
+    server.stop(IO_TIMEOUT).expect("stops");
+}
