@@ -14,7 +14,7 @@
 //! - `reverse.rs`: [`reverse`], by Unicode scalar values.
 //! - `eval/`: [`evaluate`], the safe evaluator:
 //!   - `lexer.rs` turns text into tokens and names every unsupported construct;
-//!   - `parser.rs` is a Pratt parser that compiles tokens to postfix code;
+//!   - `parser.rs` compiles tokens to postfix code with an operator stack (no recursion);
 //!   - `value.rs` is Python's int/float arithmetic under the size and work limits;
 //!   - `bigint.rs` is a small exact integer type, `float.rs` CPython's float rules and
 //!     `repr`.
@@ -61,15 +61,15 @@
 //! the evaluator refuses, with an error and before doing the work:
 //!
 //! - expressions longer than [`MAX_EXPR_BYTES`] (4096) bytes;
-//! - nesting deeper than [`MAX_DEPTH`] (100) levels of parentheses and `**` chains;
-//!   unary sign chains are folded in a loop and cost no depth;
+//! - nesting deeper than [`MAX_DEPTH`] (100) levels of parentheses. Neither parsing
+//!   nor evaluation recurses, so no input can exhaust even a small thread stack;
 //! - integers larger than [`MAX_INT_BITS`] (16384) bits: the result is exact or an
 //!   `integer result too large` error, never a rounded or wrapped number; `a**b` checks
 //!   a lower bound of the result size before multiplying (`9**9**9` fails at once);
 //! - more than [`WORK_LIMIT`] limb operations of big-number arithmetic in total.
 //!
 //! Nothing panics on any input: arithmetic on sizes is checked, parsing depth is bounded
-//! and the evaluator itself is a loop over a postfix program.
+//! and both the parser and the evaluator are loops.
 //!
 //! Case mapping and Unicode properties come from the Rust standard library, whose
 //! Unicode version may be newer than the one of the Python it is compared with; the
@@ -82,7 +82,7 @@
 //! there (Python: `-4`), `%` truncates instead of flooring, there is no `**` or `//`, and
 //! every number is an `f64`, so integers above 2⁵³ come out wrong. Wrapping it would
 //! still leave the wrong numbers, so this crate has a small parser of its own (a lexer,
-//! a Pratt parser and a postfix evaluator, a few hundred lines) and no dependencies.
+//! an operator-precedence parser and a postfix evaluator, a few hundred lines) and no dependencies.
 
 mod case;
 mod eval;

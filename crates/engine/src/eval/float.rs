@@ -165,6 +165,33 @@ pub(crate) fn py_pow(v: f64, w: f64) -> Result<f64, PowError> {
     Ok(if negate { -r } else { r })
 }
 
+/// The shortest decimal digits that read back as `x` (positive, finite), and the decimal
+/// exponent of the first digit.
+///
+/// Rust's `{:e}` gives the shortest length, but when two strings of that length are
+/// equally close to `x` it may pick the upper one, where Python's dtoa rounds half to even
+/// (`900719925474099.25` is `...099.2` in Python). Rust's fixed-precision formatting is
+/// exact and rounds half to even, so the correctly rounded string of the shortest length
+/// is used whenever it reads back as `x`.
+fn shortest_digits(x: f64) -> (String, i32) {
+    let split = |sci: &str| -> (String, i32) {
+        let (mantissa, exp) = sci.split_once('e').unwrap_or((sci, "0"));
+        let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+        (digits, exp.parse().unwrap_or(0))
+    };
+    let shortest = format!("{x:e}");
+    let (digits, exp) = split(&shortest);
+    let nearest = format!("{:.*e}", digits.len().saturating_sub(1), x);
+    if nearest != shortest && nearest.parse::<f64>() == Ok(x) {
+        let (mut digits, exp) = split(&nearest);
+        while digits.len() > 1 && digits.ends_with('0') {
+            digits.pop();
+        }
+        return (digits, exp);
+    }
+    (digits, exp)
+}
+
 /// Python's `repr(float)`: the shortest digits that round-trip, in positional notation
 /// when the decimal exponent is in `-4..16` and in `1e+16` style otherwise.
 pub(crate) fn repr(x: f64) -> String {
@@ -178,11 +205,7 @@ pub(crate) fn repr(x: f64) -> String {
     if x == 0.0 {
         return format!("{sign}0.0");
     }
-    // `{:e}` prints Rust's shortest round-trip digits, which are the digits Python picks.
-    let sci = format!("{:e}", x.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let (digits, exp) = shortest_digits(x.abs());
     let n = digits.len() as i32;
     if !(-4..16).contains(&exp) {
         let (first, rest) = digits.split_at(1);
@@ -232,6 +255,9 @@ mod tests {
             (0.0, "0.0"),
             (-2.5, "-2.5"),
             (1.0 / 3.0, "0.3333333333333333"),
+            // A tie between two shortest strings: Python rounds half to even.
+            (9007199254740993.0 / 10.0, "900719925474099.2"),
+            (0.5e16 / 7.0, "714285714285714.2"),
         ];
         for (x, want) in cases {
             assert_eq!(repr(x), want, "{x:?}");

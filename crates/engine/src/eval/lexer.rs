@@ -255,7 +255,9 @@ impl Lexer<'_> {
         let Some(c) = self.peek() else {
             return Ok(None);
         };
-        let two = self.text[self.pos..].chars().take(2).collect::<String>();
+        // The character and the next one, for two-character operators in messages.
+        let rest = &self.text[self.pos..];
+        let two = &rest[..rest.char_indices().nth(2).map_or(rest.len(), |(i, _)| i)];
         let kind = match c {
             '0'..='9' => self.number(column)?,
             '.' if self.peek2().is_some_and(|c| c.is_ascii_digit()) => self.number(column)?,
@@ -287,14 +289,14 @@ impl Lexer<'_> {
                 }
             }
             '<' | '>' if two == "<<" || two == ">>" => {
-                return Err(self.unsupported(BITWISE, &two, column));
+                return Err(self.unsupported(BITWISE, two, column));
             }
             '<' | '>' if two.ends_with('=') => {
-                return Err(self.unsupported(COMPARISON, &two, column));
+                return Err(self.unsupported(COMPARISON, two, column));
             }
             '<' | '>' => return Err(self.unsupported(COMPARISON, &two[..1], column)),
             '=' | '!' if two.ends_with('=') && two.len() == 2 => {
-                return Err(self.unsupported(COMPARISON, &two, column));
+                return Err(self.unsupported(COMPARISON, two, column));
             }
             '&' | '|' | '~' => return Err(self.unsupported(BITWISE, &two[..1], column)),
             '=' => return Err(self.unsupported("assignment is not allowed", "=", column)),

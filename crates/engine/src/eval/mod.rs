@@ -1,7 +1,8 @@
 //! The safe arithmetic evaluator: Python 3's answers on the arithmetic subset, and an
 //! error for everything else.
 //!
-//! The pipeline is `lexer` (text to tokens), `parser` (tokens to a postfix program),
+//! The pipeline is `lexer` (text to tokens), `parser` (a shunting yard from tokens to a
+//! postfix program),
 //! then a loop over the program with `value`'s arithmetic. Every stage is bounded:
 //! [`MAX_EXPR_BYTES`] of text, [`MAX_DEPTH`] levels of nesting, integers of at most
 //! [`MAX_INT_BITS`] bits and at most [`WORK_LIMIT`] units of big-number work.
@@ -21,9 +22,9 @@ use value::{Meter, Value};
 /// keeps parsing work and memory small even for a 64 KiB protocol line.
 pub const MAX_EXPR_BYTES: usize = 4096;
 
-/// The deepest nesting accepted: each parenthesis and each `**` in a right-associative
-/// chain is one level. Python itself stops at 200 parentheses; parsing recurses once
-/// per level, so this bound is what keeps the stack small.
+/// The deepest nesting of parentheses accepted. Parsing and evaluation are loops, so
+/// this is not about the stack; it matches the spirit of Python's own limit (200) and
+/// keeps absurd input out.
 pub const MAX_DEPTH: usize = 100;
 
 /// The largest integer magnitude, in bits (about 4,900 decimal digits). Beyond it the
@@ -33,7 +34,7 @@ pub const MAX_INT_BITS: u64 = 16_384;
 /// The big-number work one evaluation may do, in 32-bit limb operations (a product of an
 /// m-limb and an n-limb integer costs m·n). It caps the CPU time of expressions built
 /// from many individually allowed big operations at about a millisecond.
-pub const WORK_LIMIT: u64 = 2_000_000;
+pub const WORK_LIMIT: u64 = 1_000_000;
 
 /// Why an expression has no value.
 ///
@@ -49,7 +50,7 @@ pub enum EvalError {
         /// The limit in bytes.
         limit: usize,
     },
-    /// Parentheses or `**` chains nest deeper than [`MAX_DEPTH`].
+    /// Parentheses nest deeper than [`MAX_DEPTH`].
     TooDeep {
         /// The limit in levels.
         limit: usize,
@@ -126,10 +127,9 @@ impl fmt::Display for EvalError {
         match self {
             Self::Empty => f.write_str("empty expression: expected arithmetic such as 1+2*3"),
             Self::TooLong { limit } => write!(f, "expression too long (limit {limit} bytes)"),
-            Self::TooDeep { limit } => write!(
-                f,
-                "nesting too deep (limit {limit} levels of parentheses and **)"
-            ),
+            Self::TooDeep { limit } => {
+                write!(f, "nesting too deep (limit {limit} levels of parentheses)")
+            }
             Self::UnexpectedToken { token, column } => {
                 write!(f, "unexpected {token} at column {column}")
             }
@@ -223,8 +223,7 @@ pub fn evaluate(expr: &str) -> Result<String, EvalError> {
         };
         stack.push(value);
     }
-    stack
-        .pop()
-        .map(|v| v.repr())
-        .ok_or(EvalError::UnexpectedEnd)
+    let value = stack.pop().ok_or(EvalError::UnexpectedEnd)?;
+    meter.charge_repr(&value)?;
+    Ok(value.repr())
 }

@@ -1,9 +1,10 @@
-//! A Pratt parser that compiles tokens to a postfix program.
+//! An operator-precedence parser that compiles tokens to a postfix program.
 //!
-//! Producing postfix (reverse Polish) code instead of a tree means evaluation is a plain
-//! loop over a stack, so only parsing recurses, and parsing recursion is bounded by the
-//! nesting limit: parentheses and the right operand of `**` each count one level. Chains
-//! of unary signs are gathered in a loop, so `- - - ... 1` costs no stack at all.
+//! It is Dijkstra's shunting yard with Python's binding powers: a loop with an explicit
+//! operator stack, so no input can make it recurse, whatever the nesting. Evaluation
+//! of the postfix output is a loop too. The nesting limit is therefore about sane input
+//! (Python stops at 200 parentheses), not about the thread's stack: the engine runs on
+//! the small stacks of the threaded server.
 
 use super::bigint::BigInt;
 use super::lexer::{Token, TokenKind};
@@ -30,134 +31,69 @@ pub(crate) enum Instr {
     Binary(BinOp),
 }
 
-/// Binding power of the operand of a unary sign: tighter than `*`, looser than `**`,
-/// so `-2**2` is `-(2**2)` and `-2*3` is `(-2)*3`, as in Python.
-const UNARY_BP: u8 = 30;
+/// What waits on the operator stack.
+#[derive(Clone, Copy, Debug)]
+enum Pending {
+    /// An open parenthesis and its column, for the "never closed" message.
+    Open(usize),
+    /// Unary minus; unary plus is the identity on ints and floats (even `-0.0`), so it
+    /// leaves no trace.
+    Neg,
+    Binary(BinOp),
+}
 
-/// Left and right binding powers. Left-associative operators bind their right side one
-/// step tighter; `**` binds its right side looser, which makes it right-associative.
-fn infix(kind: &TokenKind) -> Option<(BinOp, u8, u8)> {
+/// Binding power of unary minus: looser than `**` on its right, tighter than `*`, so
+/// `-2**2` is `-(2**2)` and `-2*3` is `(-2)*3`, as in Python.
+const UNARY_BP: u8 = 30;
+const POW_BP: u8 = 40;
+
+/// Binding power of a binary operator token.
+fn binary(kind: &TokenKind) -> Option<(BinOp, u8)> {
     Some(match kind {
-        TokenKind::Plus => (BinOp::Add, 10, 11),
-        TokenKind::Minus => (BinOp::Sub, 10, 11),
-        TokenKind::Star => (BinOp::Mul, 20, 21),
-        TokenKind::Slash => (BinOp::Div, 20, 21),
-        TokenKind::DoubleSlash => (BinOp::FloorDiv, 20, 21),
-        TokenKind::Percent => (BinOp::Mod, 20, 21),
-        TokenKind::Power => (BinOp::Pow, 40, 39),
+        TokenKind::Plus => (BinOp::Add, 10),
+        TokenKind::Minus => (BinOp::Sub, 10),
+        TokenKind::Star => (BinOp::Mul, 20),
+        TokenKind::Slash => (BinOp::Div, 20),
+        TokenKind::DoubleSlash => (BinOp::FloorDiv, 20),
+        TokenKind::Percent => (BinOp::Mod, 20),
+        TokenKind::Power => (BinOp::Pow, POW_BP),
         _ => return None,
     })
 }
 
-struct Parser {
-    tokens: std::vec::IntoIter<Token>,
-    peeked: Option<Token>,
-    code: Vec<Instr>,
+impl Pending {
+    /// Binding power while on the stack (parentheses hold everything back).
+    fn power(self) -> u8 {
+        match self {
+            Self::Open(_) => 0,
+            Self::Neg => UNARY_BP,
+            Self::Binary(BinOp::Pow) => POW_BP,
+            Self::Binary(BinOp::Mul | BinOp::Div | BinOp::FloorDiv | BinOp::Mod) => 20,
+            Self::Binary(BinOp::Add | BinOp::Sub) => 10,
+        }
+    }
+
+    fn emit(self, code: &mut Vec<Instr>) {
+        match self {
+            Self::Neg => code.push(Instr::Neg),
+            Self::Binary(op) => code.push(Instr::Binary(op)),
+            Self::Open(_) => {}
+        }
+    }
 }
 
-impl Parser {
-    fn peek(&self) -> Option<&TokenKind> {
-        self.peeked.as_ref().map(|t| &t.kind)
+fn unexpected(token: &Token) -> EvalError {
+    EvalError::UnexpectedToken {
+        token: token.kind.describe(),
+        column: token.column,
     }
+}
 
-    fn advance(&mut self) -> Option<Token> {
-        std::mem::replace(&mut self.peeked, self.tokens.next())
-    }
-
-    fn unexpected(token: Option<Token>) -> EvalError {
-        match token {
-            Some(t) => EvalError::UnexpectedToken {
-                token: t.kind.describe(),
-                column: t.column,
-            },
-            None => EvalError::UnexpectedEnd,
-        }
-    }
-
-    /// An expression whose operators all bind at least `min_bp`.
-    fn expr(&mut self, min_bp: u8, depth: usize) -> Result<(), EvalError> {
-        let mut negations = 0usize;
-        let mut signs = false;
-        while let Some(TokenKind::Plus | TokenKind::Minus) = self.peek() {
-            signs = true;
-            if let Some(TokenKind::Minus) = self.advance().map(|t| t.kind) {
-                negations += 1;
-            }
-        }
-        self.atom(depth)?;
-        if signs {
-            self.infix_loop(UNARY_BP, depth)?;
-            // Unary plus is the identity on ints and floats (even on -0.0), and two
-            // negations cancel exactly, so only the parity of the minus signs matters.
-            if negations % 2 == 1 {
-                self.code.push(Instr::Neg);
-            }
-        }
-        self.infix_loop(min_bp, depth)
-    }
-
-    fn infix_loop(&mut self, min_bp: u8, depth: usize) -> Result<(), EvalError> {
-        while let Some((op, left, right)) = self.peek().and_then(infix) {
-            if left < min_bp {
-                break;
-            }
-            self.advance();
-            let depth = if op == BinOp::Pow {
-                // A `**` chain recurses once per operator: count it as nesting.
-                let deeper = depth + 1;
-                if deeper > MAX_DEPTH {
-                    return Err(EvalError::TooDeep { limit: MAX_DEPTH });
-                }
-                deeper
-            } else {
-                depth
-            };
-            self.expr(right, depth)?;
-            self.code.push(Instr::Binary(op));
-        }
-        Ok(())
-    }
-
-    /// A number or a parenthesised expression.
-    fn atom(&mut self, depth: usize) -> Result<(), EvalError> {
-        let token = self.advance();
-        match token.as_ref().map(|t| &t.kind) {
-            Some(TokenKind::Int(n)) => self.code.push(Instr::Int(n.clone())),
-            Some(TokenKind::Float(x)) => self.code.push(Instr::Float(*x)),
-            Some(TokenKind::LParen) => {
-                let open_column = token.as_ref().map_or(0, |t| t.column);
-                if depth + 1 > MAX_DEPTH {
-                    return Err(EvalError::TooDeep { limit: MAX_DEPTH });
-                }
-                self.expr(0, depth + 1)?;
-                match self.advance() {
-                    Some(Token {
-                        kind: TokenKind::RParen,
-                        ..
-                    }) => {}
-                    None => {
-                        return Err(EvalError::Unclosed {
-                            column: open_column,
-                        });
-                    }
-                    other => return Err(Self::unexpected(other)),
-                }
-            }
-            _ => return Err(Self::unexpected(token)),
-        }
-        if let Some(Token {
-            kind: TokenKind::LParen,
-            column,
-        }) = self.peeked
-        {
-            // `f(x)`, `2(3)`, `(1)(2)`: a call, which Python would attempt.
-            return Err(EvalError::Unsupported {
-                what: "calls are not allowed",
-                token: "(".to_owned(),
-                column,
-            });
-        }
-        Ok(())
+fn call(column: usize) -> EvalError {
+    EvalError::Unsupported {
+        what: "calls are not allowed",
+        token: "(".to_owned(),
+        column,
     }
 }
 
@@ -165,22 +101,82 @@ impl Parser {
 ///
 /// # Errors
 ///
-/// Syntax errors with the column of the offending token, `UnexpectedEnd` when the text
-/// stops early, `TooDeep` beyond [`MAX_DEPTH`] levels of nesting, and calls.
+/// `Empty` for no tokens, syntax errors with the column of the offending token,
+/// `UnexpectedEnd`/`Unclosed` when the text stops early, `TooDeep` beyond
+/// [`MAX_DEPTH`] open parentheses, and calls (`f(x)`, `2(3)`).
 pub(crate) fn compile(tokens: Vec<Token>) -> Result<Vec<Instr>, EvalError> {
-    let mut tokens = tokens.into_iter();
-    let peeked = tokens.next();
-    if peeked.is_none() {
+    if tokens.is_empty() {
         return Err(EvalError::Empty);
     }
-    let mut parser = Parser {
-        tokens,
-        peeked,
-        code: Vec::new(),
-    };
-    parser.expr(0, 0)?;
-    match parser.advance() {
-        None => Ok(parser.code),
-        other => Err(Parser::unexpected(other)),
+    let mut code = Vec::with_capacity(tokens.len());
+    let mut stack: Vec<Pending> = Vec::new();
+    let mut open = 0usize;
+    // Whether the next token must start an operand (else it must follow one).
+    let mut want_operand = true;
+    for token in tokens {
+        if want_operand {
+            match token.kind {
+                TokenKind::Int(n) => code.push(Instr::Int(n)),
+                TokenKind::Float(x) => code.push(Instr::Float(x)),
+                TokenKind::Plus => continue,
+                TokenKind::Minus => {
+                    stack.push(Pending::Neg);
+                    continue;
+                }
+                TokenKind::LParen => {
+                    open += 1;
+                    if open > MAX_DEPTH {
+                        return Err(EvalError::TooDeep { limit: MAX_DEPTH });
+                    }
+                    stack.push(Pending::Open(token.column));
+                    continue;
+                }
+                _ => return Err(unexpected(&token)),
+            }
+            want_operand = false;
+        } else if let Some((op, power)) = binary(&token.kind) {
+            // Pop what binds at least as tightly (left-associative), or strictly more
+            // tightly for `**`, which is right-associative.
+            while let Some(&top) = stack.last() {
+                let pops = if op == BinOp::Pow {
+                    top.power() > power
+                } else {
+                    top.power() >= power
+                };
+                if !pops {
+                    break;
+                }
+                top.emit(&mut code);
+                stack.pop();
+            }
+            stack.push(Pending::Binary(op));
+            want_operand = true;
+        } else {
+            match token.kind {
+                TokenKind::RParen => loop {
+                    match stack.pop() {
+                        Some(Pending::Open(_)) => {
+                            open -= 1;
+                            break;
+                        }
+                        Some(pending) => pending.emit(&mut code),
+                        None => return Err(unexpected(&token)),
+                    }
+                },
+                // `f(x)`, `2(3)`, `(1)(2)`: a call, which Python would attempt.
+                TokenKind::LParen => return Err(call(token.column)),
+                _ => return Err(unexpected(&token)),
+            }
+        }
     }
+    if want_operand {
+        return Err(EvalError::UnexpectedEnd);
+    }
+    while let Some(pending) = stack.pop() {
+        if let Pending::Open(column) = pending {
+            return Err(EvalError::Unclosed { column });
+        }
+        pending.emit(&mut code);
+    }
+    Ok(code)
 }

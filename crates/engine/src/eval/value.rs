@@ -41,6 +41,15 @@ impl Meter {
         Self { left: WORK_LIMIT }
     }
 
+    /// Charges for printing a value: decimal conversion of an n-limb integer costs about
+    /// n² limb divisions, each slower than a multiplication step.
+    pub(crate) fn charge_repr(&mut self, value: &Value) -> Result<(), EvalError> {
+        match value {
+            Value::Int(n) => self.charge(n.magnitude().len().pow(2)),
+            Value::Float(_) => Ok(()),
+        }
+    }
+
     fn charge(&mut self, cost: u64) -> Result<(), EvalError> {
         self.left = self
             .left
