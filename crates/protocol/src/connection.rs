@@ -14,6 +14,12 @@ pub const DEFAULT_MAX_REQUEST_BYTES: usize = 64 * 1024;
 /// How much is asked of the stream in one read, at most.
 const READ_CHUNK: usize = 16 * 1024;
 
+/// How much the first read asks for. Each read that comes back full doubles the next
+/// one's size up to [`READ_CHUNK`], so a connection that sends one short request at a
+/// time (or none: thousands of idle clients) touches only this much buffer memory, while
+/// a pipelining one soon reads in large chunks.
+const FIRST_READ: usize = 512;
+
 /// Pending output beyond this is written at once rather than held for the end of a batch,
 /// so that a flood of tiny pipelined requests cannot grow the output buffer without bound.
 const FLUSH_THRESHOLD: usize = 64 * 1024;
@@ -119,6 +125,8 @@ pub struct Connection<S> {
     /// Encoded output; `out[written..]` is not yet on the wire.
     out: Vec<u8>,
     written: usize,
+    /// How much the next line-framed read asks for.
+    chunk: usize,
 }
 
 impl<S: Read + Write> Connection<S> {
@@ -140,6 +148,7 @@ impl<S: Read + Write> Connection<S> {
             scanned: 0,
             out: Vec::new(),
             written: 0,
+            chunk: FIRST_READ,
         }
     }
 
@@ -318,7 +327,12 @@ impl<S: Read + Write> Connection<S> {
             }
             // Room for the rest of a line of the maximum length and its newline, no more.
             let room = self.max_frame_bytes + 1 - pending;
-            if self.fill(room.min(READ_CHUNK))? == 0 {
+            let want = room.min(self.chunk);
+            let n = self.fill(want)?;
+            if n == want {
+                self.chunk = (self.chunk * 2).min(READ_CHUNK);
+            }
+            if n == 0 {
                 if self.start == self.buf.len() {
                     return Ok(None);
                 }
@@ -550,6 +564,24 @@ mod tests {
         assert!(conn.buf.len() <= 11);
         let script = served(&[&long, b"\n3|never\n"], 10);
         assert_eq!(script.written, b"ERR request too long (limit 10 bytes)\n");
+    }
+
+    /// A connection that sends short requests keeps a small buffer, and one that
+    /// pipelines a lot soon reads in large chunks.
+    #[test]
+    fn read_size_adapts() {
+        let mut conn = Connection::new(Script::new(&[b"3|abc\n"]), Framing::Line);
+        conn.read_request().unwrap();
+        assert!(
+            conn.buf.capacity() <= 2 * FIRST_READ,
+            "{}",
+            conn.buf.capacity()
+        );
+
+        let flood = b"3|abc\n".repeat(20_000);
+        let mut conn = Connection::new(Script::new(&[&flood]), Framing::Line);
+        while conn.read_request().unwrap().is_some() {}
+        assert_eq!(conn.chunk, READ_CHUNK);
     }
 
     /// A last request with no newline before end of stream is still answered.
