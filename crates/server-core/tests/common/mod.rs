@@ -94,3 +94,100 @@ pub fn wait_for_lines(server: &ServerProcess, needle: &str, count: usize) {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// A process's resident memory in KiB (`VmRSS` of /proc/<pid>/status).
+pub fn rss_kib(pid: u32) -> u64 {
+    proc_status_field(pid, "VmRSS:")
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no VmRSS for process {pid}"))
+}
+
+/// How many threads a process has (`Threads` of /proc/<pid>/status).
+pub fn thread_count(pid: u32) -> u64 {
+    proc_status_field(pid, "Threads:")
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no thread count for process {pid}"))
+}
+
+fn proc_status_field(pid: u32, name: &str) -> Option<String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(name).map(str::to_owned))
+}
+
+/// CPU time (user + system) a process has used so far, in clock ticks (1/100 s).
+pub fn cpu_ticks(pid: u32) -> u64 {
+    let stat =
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the server's /proc stat");
+    let (_, rest) = stat.rsplit_once(')').expect("a stat line");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After ')': state is field 3 of stat(5), utime 14 and stime 15.
+    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
+}
+
+/// The children of `pid`, from /proc: (child pid, state letter; `Z` is a zombie).
+pub fn children_of(pid: u32) -> Vec<(u32, char)> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid …; comm may hold spaces, so split after the last ')'.
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next().and_then(|s| s.chars().next()).unwrap_or('?');
+        let ppid: u32 = fields.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        let child: u32 = head
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        if ppid == pid {
+            found.push((child, state));
+        }
+    }
+    found
+}
+
+/// Polls `done` every 20 ms until it holds; panics with `what` and the last value
+/// `done` reported after `timeout`.
+pub fn wait_until<T: std::fmt::Debug>(
+    what: &str,
+    timeout: Duration,
+    mut done: impl FnMut() -> Result<(), T>,
+) {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        match done() {
+            Ok(()) => return,
+            Err(last) if std::time::Instant::now() >= deadline => {
+                panic!("waited {timeout:?} for {what}; last seen: {last:?}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+/// Waits until a server is back at its baseline: the forking server's parent has no
+/// children left (none running, no zombie), the threaded server has only its main
+/// thread. Panics after `timeout` with what is left.
+pub fn wait_for_baseline(binary: &str, server: &ServerProcess, timeout: Duration) {
+    let pid = server.pid();
+    match binary {
+        "server-forking" => wait_until("every child to be reaped", timeout, || {
+            let left = children_of(pid);
+            if left.is_empty() { Ok(()) } else { Err(left) }
+        }),
+        "server-threaded" => wait_until("the client threads to end", timeout, || {
+            let threads = thread_count(pid);
+            if threads == 1 { Ok(()) } else { Err(threads) }
+        }),
+        _ => {}
+    }
+}
