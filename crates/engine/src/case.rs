@@ -39,7 +39,8 @@ fn classify(c: char) -> Class {
         // "AΣc": sigma is final exactly when c is skipped as ignorable.
         probe.push_str("AΣ");
         probe.push(c);
-        if probe.to_lowercase().contains('ς') {
+        // Look at the probe's own sigma (the second character), not at `c`'s mapping.
+        if probe.to_lowercase().chars().nth(1) == Some('ς') {
             Class::Ignorable
         } else {
             Class::Cased
@@ -103,4 +104,65 @@ pub fn swap_case(input: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::swap_case;
+
+    /// Each pair is (input, Python 3.11's `input.swapcase()`).
+    const PYTHON: &[(&str, &str)] = &[
+        ("", ""),
+        ("Hello, World", "hELLO, wORLD"),
+        ("Straße", "sTRASSE"),
+        ("123 abc ΑΒΓ", "123 ABC αβγ"),
+        ("İstanbul", "i\u{307}STANBUL"),
+        ("ŉ", "ʼN"),
+        ("ﬁ", "FI"),
+        ("ⓐⒶ", "Ⓐⓐ"),
+    ];
+
+    /// Full case mappings, one character to several, as Python's `str.swapcase`.
+    #[test]
+    fn full_mappings() {
+        for (input, want) in PYTHON {
+            assert_eq!(swap_case(input), *want, "{input:?}");
+        }
+    }
+
+    /// Titlecase letters such as `ǅ` are neither upper nor lower: Python keeps them.
+    #[test]
+    fn titlecase_is_kept() {
+        assert_eq!(swap_case("ǅungla"), "ǅUNGLA");
+        assert_eq!(swap_case("ᾈ"), "ᾈ");
+    }
+
+    /// Capital sigma lowers to final `ς` only at the end of a word, skipping
+    /// case-ignorable characters (apostrophes, combining marks) on both sides.
+    #[test]
+    fn final_sigma() {
+        let cases = [
+            ("ΣΑΣ", "σας"),
+            ("ΣΑΣ ΣΑΣ", "σας σας"),
+            ("Σ", "σ"),
+            ("ΑΣ.", "ας."),
+            ("ΑΣ'Α", "ασ'α"),
+            ("ΌΣΟΣ", "όσος"),
+            ("ΑΣ\u{301}", "ας\u{301}"),
+            ("aΣ\u{301}b", "Aσ\u{301}B"),
+            ("ΑΣ1", "ας1"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(swap_case(input), want, "{input:?}");
+        }
+    }
+
+    /// Long runs of case-ignorable characters around many sigmas stay linear.
+    #[test]
+    fn sigma_context_scan_is_linear() {
+        let input = format!("Α{}", "Σ'".repeat(30_000));
+        let out = swap_case(&input);
+        assert!(out.starts_with("ασ'σ'"));
+        assert!(out.ends_with("ς'"));
+    }
 }

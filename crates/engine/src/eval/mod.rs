@@ -227,3 +227,6 @@ pub fn evaluate(expr: &str) -> Result<String, EvalError> {
     meter.charge_repr(&value)?;
     Ok(value.repr())
 }
+
+#[cfg(test)]
+mod tests;
