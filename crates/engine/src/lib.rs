@@ -45,8 +45,9 @@
 //! with Python's precedence and associativity (`-2**2` is `-4`, `2**3**2` is `512`,
 //! `2**-1` is `0.5`), parentheses, any spacing, and `#` comments.
 //!
-//! - **`^` means `**`** here, as on a calculator: `2^10` is `1024`. Python would read
-//!   `^` as bitwise XOR (`2^10` is `8` there); the seed's users typed it as a power.
+//! - **`^` means `**`** here, as on a calculator (the specification asks for it):
+//!   `2^10` is `1024`, with `**`'s precedence. Python would read `^` as bitwise XOR
+//!   (`2^10` is `8` there), so this is the one place where the answers differ on purpose.
 //! - Integers are exact; `/` always gives a float, correctly rounded even for big
 //!   integers; `//` and `%` floor, for ints and floats, with CPython's sign rules.
 //! - Floats are IEEE-754 doubles printed as Python's `repr` prints them (`3.0`,
@@ -58,7 +59,7 @@
 //! # Limits
 //!
 //! No request may cost more than about a millisecond of CPU or a few KiB of memory, so
-//! the evaluator refuses, with an error and before doing the work:
+//! the evaluator answers with an error instead of doing the work for:
 //!
 //! - expressions longer than [`MAX_EXPR_BYTES`] (4096) bytes;
 //! - nesting deeper than [`MAX_DEPTH`] (100) levels of parentheses. Neither parsing
@@ -66,10 +67,15 @@
 //! - integers larger than [`MAX_INT_BITS`] (16384) bits: the result is exact or an
 //!   `integer result too large` error, never a rounded or wrapped number; `a**b` checks
 //!   a lower bound of the result size before multiplying (`9**9**9` fails at once);
-//! - more than [`WORK_LIMIT`] limb operations of big-number arithmetic in total.
+//! - more than [`WORK_LIMIT`] limb operations of big-number arithmetic in total,
+//!   printing included (a long sum of large powers stops there).
 //!
-//! Nothing panics on any input: arithmetic on sizes is checked, parsing depth is bounded
-//! and both the parser and the evaluator are loops.
+//! Python 3.11 itself refuses to print an int of more than 4300 digits (its
+//! `int_max_str_digits` guard); this evaluator prints every int it accepts, up to about
+//! 4,932 digits.
+//!
+//! Nothing panics on any input: no slicing off character boundaries, no unchecked
+//! arithmetic on sizes, and both the parser and the evaluator are loops.
 //!
 //! Case mapping and Unicode properties come from the Rust standard library, whose
 //! Unicode version may be newer than the one of the Python it is compared with; the
@@ -82,7 +88,8 @@
 //! there (Python: `-4`), `%` truncates instead of flooring, there is no `**` or `//`, and
 //! every number is an `f64`, so integers above 2⁵³ come out wrong. Wrapping it would
 //! still leave the wrong numbers, so this crate has a small parser of its own (a lexer,
-//! an operator-precedence parser and a postfix evaluator, a few hundred lines) and no dependencies.
+//! an operator-precedence parser and a postfix evaluator, a few hundred lines) and no
+//! dependencies.
 
 mod case;
 mod eval;

@@ -32,7 +32,10 @@ impl TokenKind {
     /// How the token reads in an error message.
     pub(crate) fn describe(&self) -> String {
         match self {
-            Self::Int(_) | Self::Float(_) => "number".to_owned(),
+            // The value rather than the literal's spelling: this path is rare and the
+            // tokens stay small.
+            Self::Int(n) => format!("number '{}'", quote(&n.to_decimal())),
+            Self::Float(x) => format!("number '{}'", quote(&super::float::repr(*x))),
             Self::Plus => "'+'".to_owned(),
             Self::Minus => "'-'".to_owned(),
             Self::Star => "'*'".to_owned(),

@@ -199,7 +199,12 @@ fn division_by_zero() {
 fn syntax_errors() {
     assert_eq!(err("(1+2))"), "unexpected ')' at column 6");
     assert_eq!(err("1 +* 2"), "unexpected '*' at column 4");
-    assert_eq!(err("1 2"), "unexpected number at column 3");
+    assert_eq!(err("1 2"), "unexpected number '2' at column 3");
+    assert_eq!(
+        err("1 (2) 3.5"),
+        "unsupported: calls are not allowed ('(' at column 3)"
+    );
+    assert_eq!(err("(2) 3.5"), "unexpected number '3.5' at column 5");
     assert_eq!(err("()"), "unexpected ')' at column 2");
     assert_eq!(
         err("ä+)"),
