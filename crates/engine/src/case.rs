@@ -5,6 +5,8 @@
 //! `ǅ` included, is kept. Capital sigma lowers to final `ς` at the end of a word, by the
 //! same Final_Sigma rule Python and Rust's `str::to_lowercase` apply.
 
+use std::collections::HashMap;
+
 /// What a character is for the Final_Sigma rule.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Class {
@@ -58,19 +60,37 @@ fn classify(c: char) -> Class {
     }
 }
 
-/// Whether the capital sigma at `i` ends a word: a cased letter before it and none after
-/// it, skipping case-ignorable characters on both sides.
-fn is_final_sigma(chars: &[char], i: usize) -> bool {
-    let before = chars[..i]
-        .iter()
-        .rev()
-        .map(|&c| classify(c))
-        .find(|&k| k != Class::Ignorable);
-    let after = chars[i + 1..]
-        .iter()
-        .map(|&c| classify(c))
-        .find(|&k| k != Class::Ignorable);
-    before == Some(Class::Cased) && after != Some(Class::Cased)
+/// Classifies characters, remembering each answer: the probe in [`classify`] allocates,
+/// and text that repeats a few characters around many sigmas would otherwise pay for it
+/// every time.
+#[derive(Default)]
+struct Classifier {
+    seen: HashMap<char, Class>,
+}
+
+impl Classifier {
+    fn class(&mut self, c: char) -> Class {
+        if c.is_ascii() {
+            return classify(c);
+        }
+        *self.seen.entry(c).or_insert_with(|| classify(c))
+    }
+
+    /// Whether the capital sigma at `i` ends a word: a cased letter before it and none
+    /// after it, skipping case-ignorable characters on both sides. Sigma itself is cased,
+    /// so the scans from successive sigmas never overlap and the total work is linear.
+    fn is_final_sigma(&mut self, chars: &[char], i: usize) -> bool {
+        let before = chars[..i]
+            .iter()
+            .rev()
+            .map(|&c| self.class(c))
+            .find(|&k| k != Class::Ignorable);
+        let after = chars[i + 1..]
+            .iter()
+            .map(|&c| self.class(c))
+            .find(|&k| k != Class::Ignorable);
+        before == Some(Class::Cased) && after != Some(Class::Cased)
+    }
 }
 
 /// Swaps the case of every character, as Python's `str.swapcase` does.
@@ -88,9 +108,17 @@ pub fn swap_case(input: &str) -> String {
     } else {
         Vec::new()
     };
+    let mut classifier = Classifier::default();
     for (i, c) in input.chars().enumerate() {
-        if c == 'Σ' {
-            out.push(if is_final_sigma(&chars, i) {
+        if c.is_ascii() {
+            // The common case, and the same answer as the full mappings below.
+            out.push(if c.is_ascii_uppercase() {
+                c.to_ascii_lowercase()
+            } else {
+                c.to_ascii_uppercase()
+            });
+        } else if c == 'Σ' {
+            out.push(if classifier.is_final_sigma(&chars, i) {
                 'ς'
             } else {
                 'σ'
