@@ -1,24 +1,46 @@
-//! Burst mode, the seed's experiment: N clients are started, wait at a gate, and are
-//! released together; each connects, sends its requests one at a time, checks every
-//! answer and closes. Starting a client is therefore never part of what is timed.
+//! Burst mode, the seed's experiment: N clients connect at once; each sends its requests
+//! one at a time, checks every answer and closes.
 //!
-//! One OS thread per client with a small stack: a burst of 5,000 costs 5,000 × 64 KiB of
-//! address space, and a thread blocked in `read` costs nothing while the server holds
-//! the request. Each client times itself with the monotonic clock.
+//! The clients are driven by a few threads (one per core, at most one per client), each
+//! owning a share of the clients as non-blocking sockets in one epoll set. Sockets are
+//! created before the start, so the burst itself is only `connect` calls: each driver
+//! issues its clients' connects back to back (taking in whatever became ready every few
+//! connects, so no client waits for the whole loop to be noticed), then serves events
+//! until every client is done. Thousands of clients therefore cost a socket each, not a
+//! thread each, and releasing them takes microseconds per client rather than one wake-up
+//! of a sleeping thread per client.
+//!
+//! Each client is timed with the monotonic clock at its connect call, when the connection
+//! is up, when its request is written, and when its last answer is read.
 
-use std::io::Write;
-use std::net::{Shutdown, TcpStream};
-use std::sync::{Arc, Condvar, Mutex, RwLock, RwLockWriteGuard};
+use std::io::{self, Write};
+use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::Target;
 use crate::report::{BurstReport, ErrorCounts, ErrorKind, Failure, SYN_RETRY_STALL_S};
 use crate::stats::Summary;
-use crate::wire::AnswerReader;
+use crate::wire::{AnswerError, AnswerReader};
 
-/// A client thread's stack: its work needs a few KiB; 64 KiB leaves ample room.
-pub const CLIENT_STACK_BYTES: usize = 64 * 1024;
+/// A driver thread's stack: it holds no large buffers of its own.
+const DRIVER_STACK_BYTES: usize = 256 * 1024;
+
+/// A client's read buffer: one short answer at a time; it grows for longer ones.
+const CLIENT_BUFFER_BYTES: usize = 512;
+
+/// While issuing connects, how many connects between looks at the events that are ready.
+const CONNECTS_PER_LOOK: usize = 16;
+
+/// Events taken from epoll per wait.
+const EVENTS_PER_WAIT: usize = 256;
+
+/// How often client deadlines (`--timeout`) are checked.
+const DEADLINE_CHECK: Duration = Duration::from_millis(100);
 
 /// How a burst is run.
 #[derive(Debug, Clone)]
@@ -29,166 +51,432 @@ pub struct BurstConfig {
     pub clients: u64,
     /// Requests each client sends, one after the other.
     pub requests: u64,
+    /// Threads driving the clients; 0 means one per core.
+    pub drivers: usize,
 }
 
 /// What one client saw.
-#[derive(Debug)]
-struct ClientOutcome {
+#[derive(Debug, Clone, Copy)]
+struct Times {
+    /// Its connect call began.
     start: Instant,
+    /// The connection was up.
+    connected: Option<Instant>,
+    /// Its last answer was read, or it failed.
     end: Instant,
-    connect: Option<Duration>,
+}
+
+/// Where a client is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Its socket exists; the burst has not reached it yet.
+    Ready,
+    /// `connect` is in progress.
+    Connecting,
+    /// Its current request is (partly) written; `written` bytes so far.
+    Sending { written: usize },
+    /// Waiting for the answer to its current request.
+    Reading,
+    /// Done, with or without a failure; its socket is closed.
+    Done,
+}
+
+/// One client of a driver.
+struct Client<'a> {
+    socket: Option<Socket>,
+    phase: Phase,
+    reader: AnswerReader<'a>,
+    answered: u64,
+    start: Option<Instant>,
+    connected: Option<Instant>,
+    end: Option<Instant>,
+    deadline: Option<Instant>,
     failure: Option<Failure>,
 }
 
-/// Where client threads wait until every one of them is ready, then are released at
-/// once: they block on a read lock that the main thread holds for writing, so unlocking
-/// wakes them all together (a condition variable would hand its mutex to one waiter at a
-/// time and serialise the release).
-#[derive(Default)]
-pub(crate) struct Gate {
-    lock: RwLock<()>,
-    ready: Mutex<u64>,
-    arrived: Condvar,
+/// One driver thread: its share of the clients and their epoll set.
+struct Driver<'a> {
+    target: &'a Target,
+    requests: u64,
+    epoll: Epoll,
+    clients: Vec<Client<'a>>,
+    /// Clients not yet done.
+    active: usize,
 }
 
-impl Gate {
-    /// Closes the gate; it opens when the returned guard is dropped.
-    pub(crate) fn close(&self) -> Option<RwLockWriteGuard<'_, ()>> {
-        self.lock.write().ok()
-    }
-
-    /// Called by a client: counts itself ready and waits for the gate to open.
-    pub(crate) fn arrive_and_wait(&self) {
-        if let Ok(mut ready) = self.ready.lock() {
-            *ready += 1;
-            self.arrived.notify_all();
+impl<'a> Driver<'a> {
+    /// Creates `count` non-blocking sockets with `TCP_NODELAY`, not yet connected.
+    /// A socket that cannot be created fails its client at once (counted, not fatal).
+    fn new(target: &'a Target, requests: u64, count: usize) -> io::Result<Driver<'a>> {
+        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+        let domain = Domain::for_address(target.addr);
+        let mut clients = Vec::with_capacity(count);
+        for _ in 0..count {
+            let made = Socket::new(domain, Type::STREAM.nonblocking(), Some(Protocol::TCP))
+                .and_then(|s| s.set_tcp_nodelay(true).map(|()| s));
+            let (socket, failure) = match made {
+                Ok(s) => (Some(s), None),
+                Err(e) => (None, Some(Failure::connect(&e))),
+            };
+            clients.push(Client {
+                phase: if socket.is_some() {
+                    Phase::Ready
+                } else {
+                    Phase::Done
+                },
+                socket,
+                reader: AnswerReader::with_buffer(&target.exchange, CLIENT_BUFFER_BYTES),
+                answered: 0,
+                start: None,
+                connected: None,
+                end: None,
+                deadline: None,
+                failure,
+            });
         }
-        drop(self.lock.read());
+        let active = clients.iter().filter(|c| c.phase != Phase::Done).count();
+        Ok(Driver {
+            target,
+            requests,
+            epoll,
+            clients,
+            active,
+        })
     }
 
-    /// Waits until `n` clients are ready.
-    pub(crate) fn wait_ready(&self, n: u64) {
-        let Ok(mut ready) = self.ready.lock() else {
-            return;
-        };
-        while *ready < n {
-            match self.arrived.wait(ready) {
-                Ok(r) => ready = r,
-                Err(_) => return,
+    /// Connects every client back to back, then serves events until all are done.
+    fn run(&mut self) {
+        let addr = SockAddr::from(self.target.addr);
+        let mut events = vec![EpollEvent::empty(); EVENTS_PER_WAIT];
+        for i in 0..self.clients.len() {
+            self.connect(i, &addr);
+            if i % CONNECTS_PER_LOOK == CONNECTS_PER_LOOK - 1 {
+                self.poll(&mut events, 0);
+            }
+        }
+        let mut next_check = Instant::now() + DEADLINE_CHECK;
+        while self.active > 0 {
+            self.poll(&mut events, DEADLINE_CHECK.as_millis() as u16);
+            let now = Instant::now();
+            if now >= next_check {
+                self.expire(now);
+                next_check = now + DEADLINE_CHECK;
             }
         }
     }
-}
 
-/// Runs one client: connect, send and check each request, close.
-fn client(target: &Target, requests: u64) -> ClientOutcome {
-    let start = Instant::now();
-    let done = |connect, failure| ClientOutcome {
-        start,
-        end: Instant::now(),
-        connect,
-        failure,
-    };
-    let mut stream = match target.connect() {
-        Ok(s) => s,
-        Err(e) => return done(None, Some(Failure::connect(&e))),
-    };
-    let connect = Some(start.elapsed());
-    let mut reader = AnswerReader::new(&target.exchange);
-    for _ in 0..requests {
-        if let Err(e) = stream.write_all(&target.exchange.request) {
-            return done(connect, Some(Failure::send(&e)));
+    /// Starts client `i`'s connect and registers its socket.
+    fn connect(&mut self, i: usize, addr: &SockAddr) {
+        let timeout = self.target.timeout;
+        let client = &mut self.clients[i];
+        let Some(socket) = client.socket.as_ref() else {
+            return;
+        };
+        let start = Instant::now();
+        client.start = Some(start);
+        client.deadline = timeout.map(|t| start + t);
+        let connected = match socket.connect(addr) {
+            Ok(()) => true,
+            Err(e) if e.raw_os_error() == Some(Errno::EINPROGRESS as i32) => false,
+            Err(e) => {
+                self.fail(i, Failure::connect(&e));
+                return;
+            }
+        };
+        // Edge-triggered: each readiness change is reported once, and every handler
+        // reads or writes until the socket would block.
+        let interest = EpollFlags::EPOLLIN | EpollFlags::EPOLLOUT | EpollFlags::EPOLLET;
+        if let Err(e) = self.epoll.add(socket, EpollEvent::new(interest, i as u64)) {
+            self.fail(i, Failure::connect(&io::Error::from(e)));
+            return;
         }
-        if let Err(e) = reader.read_answer(&mut stream) {
-            return done(connect, Some(Failure::answer(&e)));
+        if connected {
+            self.clients[i].connected = Some(Instant::now());
+            self.send(i);
+        } else {
+            self.clients[i].phase = Phase::Connecting;
         }
     }
-    let outcome = done(connect, None);
-    let _ = stream.shutdown(Shutdown::Both);
-    outcome
+
+    /// Waits up to `timeout_ms` for events and handles them.
+    fn poll(&mut self, events: &mut [EpollEvent], timeout_ms: u16) {
+        let n = match self.epoll.wait(events, timeout_ms) {
+            Ok(n) => n,
+            // EINTR: nothing happened that needs handling here.
+            Err(_) => return,
+        };
+        for event in &events[..n] {
+            let Ok(i) = usize::try_from(event.data()) else {
+                continue;
+            };
+            if i < self.clients.len() {
+                self.ready(i);
+            }
+        }
+    }
+
+    /// Client `i`'s socket changed: move it on as far as it goes without blocking.
+    fn ready(&mut self, i: usize) {
+        match self.clients[i].phase {
+            Phase::Connecting => {
+                let error = match self.clients[i].socket.as_ref().map(Socket::take_error) {
+                    Some(Ok(None)) => None,
+                    Some(Ok(Some(e)) | Err(e)) => Some(e),
+                    None => return,
+                };
+                match error {
+                    Some(e) => self.fail(i, Failure::connect(&e)),
+                    None => {
+                        self.clients[i].connected = Some(Instant::now());
+                        self.send(i);
+                    }
+                }
+            }
+            Phase::Sending { .. } => self.send(i),
+            Phase::Reading => self.read(i),
+            Phase::Ready | Phase::Done => {}
+        }
+    }
+
+    /// Writes client `i`'s current request (or what is left of it), then reads.
+    fn send(&mut self, i: usize) {
+        let target = self.target;
+        let request = target.exchange.request.as_slice();
+        let client = &mut self.clients[i];
+        let Some(socket) = client.socket.as_ref() else {
+            return;
+        };
+        let mut written = match client.phase {
+            Phase::Sending { written } => written,
+            _ => 0,
+        };
+        let mut failed = None;
+        while written < request.len() {
+            match (&*socket).write(&request[written..]) {
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    client.phase = Phase::Sending { written };
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    failed = Some(Failure::send(&e));
+                    break;
+                }
+            }
+        }
+        if let Some(failure) = failed {
+            self.fail(i, failure);
+            return;
+        }
+        client.phase = Phase::Reading;
+        client.deadline = target.timeout.map(|t| Instant::now() + t);
+        // The answer may be there already; with edge triggering it would not be reported
+        // again.
+        self.read(i);
+    }
+
+    /// Reads what client `i` has been sent and checks each complete answer.
+    fn read(&mut self, i: usize) {
+        loop {
+            match self.clients[i].reader.take_answer() {
+                Some(Ok(())) => {
+                    let client = &mut self.clients[i];
+                    client.answered += 1;
+                    if client.answered >= self.requests {
+                        client.end = Some(Instant::now());
+                        self.finish(i);
+                    } else {
+                        self.send(i);
+                    }
+                    return;
+                }
+                Some(Err(wrong)) => {
+                    self.fail(i, Failure::answer(&AnswerError::Wrong(wrong)));
+                    return;
+                }
+                None => {}
+            }
+            let client = &mut self.clients[i];
+            let Some(mut socket) = client.socket.as_ref() else {
+                return;
+            };
+            match client.reader.fill(&mut socket) {
+                Ok(()) => {}
+                Err(AnswerError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    self.fail(i, Failure::answer(&e));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Fails every client whose connect or answer is overdue.
+    fn expire(&mut self, now: Instant) {
+        for i in 0..self.clients.len() {
+            let client = &self.clients[i];
+            if client.phase == Phase::Done || client.deadline.is_none_or(|d| now < d) {
+                continue;
+            }
+            let timed_out = io::Error::from(io::ErrorKind::TimedOut);
+            let failure = match client.phase {
+                Phase::Connecting => Failure::connect(&timed_out),
+                Phase::Sending { .. } => Failure::send(&timed_out),
+                _ => Failure::answer(&AnswerError::Io(timed_out)),
+            };
+            self.fail(i, failure);
+        }
+    }
+
+    fn fail(&mut self, i: usize, failure: Failure) {
+        self.clients[i].failure = Some(failure);
+        self.finish(i);
+    }
+
+    /// Closes client `i`'s socket (which also takes it out of the epoll set).
+    fn finish(&mut self, i: usize) {
+        let client = &mut self.clients[i];
+        if client.phase == Phase::Done {
+            return;
+        }
+        client.phase = Phase::Done;
+        client.end.get_or_insert_with(Instant::now);
+        client.socket = None;
+        self.active -= 1;
+    }
+
+    /// Each client's times, and failures in client order.
+    fn outcomes(self) -> (Vec<Times>, Vec<Failure>, Vec<Duration>) {
+        let mut ok = Vec::new();
+        let mut failures = Vec::new();
+        let mut latencies = Vec::new();
+        for client in self.clients {
+            if let (Some(start), Some(end)) = (client.start, client.end) {
+                ok.push(Times {
+                    start,
+                    connected: client.connected,
+                    end,
+                });
+                if client.failure.is_none() {
+                    latencies.push(end.duration_since(start));
+                }
+            }
+            if let Some(failure) = client.failure {
+                failures.push(failure);
+            }
+        }
+        (ok, failures, latencies)
+    }
+}
+
+/// What a driver thread hands back.
+type DriverResult = (Vec<Times>, Vec<Failure>, Vec<Duration>);
+
+/// How many driver threads: one per core unless asked, never more than clients.
+fn driver_count(config: &BurstConfig) -> usize {
+    let wanted = match config.drivers {
+        0 => thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    };
+    let clients = usize::try_from(config.clients).unwrap_or(usize::MAX);
+    wanted.clamp(1, clients.max(1))
 }
 
 /// Runs a burst and reports it.
 ///
-/// Client threads that cannot be started are counted as `spawn` errors; the burst goes
-/// on with the others.
+/// Clients whose socket cannot be made are counted as failures; a driver thread that
+/// cannot be started fails its clients as `spawn` errors. The burst goes on with the
+/// others.
 pub fn run(config: &BurstConfig, warnings: Vec<String>) -> BurstReport {
-    let gate = Arc::new(Gate::default());
-    let target = Arc::new(config.target.clone());
+    let drivers = driver_count(config);
+    let clients = usize::try_from(config.clients).unwrap_or(usize::MAX);
+    let target = &config.target;
+    let requests = config.requests;
+    // Every driver makes its sockets first; the last one ready starts them all.
+    let barrier = Barrier::new(drivers);
     let mut errors = ErrorCounts::default();
-    let closed = gate.close();
-    let mut handles = Vec::with_capacity(usize::try_from(config.clients).unwrap_or(0));
-    for i in 0..config.clients {
-        let gate = Arc::clone(&gate);
-        let target = Arc::clone(&target);
-        let requests = config.requests;
-        let spawned = thread::Builder::new()
-            .name(format!("client-{i}"))
-            .stack_size(CLIENT_STACK_BYTES)
-            .spawn(move || {
-                gate.arrive_and_wait();
-                client(&target, requests)
-            });
-        match spawned {
-            Ok(handle) => handles.push(handle),
-            Err(e) => errors.add(Failure::new(
-                ErrorKind::Spawn,
-                format!("could not start client thread {i}: {e}"),
-            )),
+    let mut times = Vec::with_capacity(clients);
+    let mut latencies = Vec::with_capacity(clients);
+    thread::scope(|scope| {
+        let mut handles = Vec::with_capacity(drivers);
+        for d in 0..drivers {
+            // Shares differ by at most one client.
+            let share = clients / drivers + usize::from(d < clients % drivers);
+            let barrier = &barrier;
+            let spawned = thread::Builder::new()
+                .name(format!("driver-{d}"))
+                .stack_size(DRIVER_STACK_BYTES)
+                .spawn_scoped(scope, move || -> io::Result<DriverResult> {
+                    let driver = Driver::new(target, requests, share);
+                    barrier.wait();
+                    let mut driver = driver?;
+                    driver.run();
+                    Ok(driver.outcomes())
+                });
+            handles.push((share, spawned));
         }
-    }
-    gate.wait_ready(handles.len() as u64);
-    drop(closed);
-
-    let mut outcomes = Vec::with_capacity(handles.len());
-    for handle in handles {
-        match handle.join() {
-            Ok(outcome) => outcomes.push(outcome),
-            Err(_) => errors.add(Failure::new(ErrorKind::Other, "a client thread panicked")),
+        for (share, handle) in handles {
+            let outcome = match handle {
+                Ok(handle) => handle
+                    .join()
+                    .unwrap_or_else(|_| Err(io::Error::other("a driver thread panicked"))),
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok((t, failures, l)) => {
+                    times.extend(t);
+                    latencies.extend(l);
+                    for failure in failures {
+                        errors.add(failure);
+                    }
+                }
+                Err(e) => {
+                    for _ in 0..share {
+                        errors.add(Failure::new(
+                            ErrorKind::Spawn,
+                            format!("could not drive clients: {e}"),
+                        ));
+                    }
+                }
+            }
         }
-    }
-    summarise(config, &target, outcomes, errors, warnings)
+    });
+    summarise(config, &times, latencies, errors, warnings)
 }
 
-/// Turns the clients' outcomes into the report.
+/// Turns the clients' times into the report.
 fn summarise(
     config: &BurstConfig,
-    target: &Target,
-    outcomes: Vec<ClientOutcome>,
-    mut errors: ErrorCounts,
+    times: &[Times],
+    latencies: Vec<Duration>,
+    errors: ErrorCounts,
     warnings: Vec<String>,
 ) -> BurstReport {
-    let first = outcomes.iter().map(|o| o.start).min();
-    let last = outcomes.iter().map(|o| o.end).max();
-    let start_spread = match (first, outcomes.iter().map(|o| o.start).max()) {
-        (Some(first), Some(last_start)) => last_start.duration_since(first),
+    let first = times.iter().map(|t| t.start).min();
+    let last_start = times.iter().map(|t| t.start).max();
+    let last = times.iter().map(|t| t.end).max();
+    let since = |a: Option<Instant>, b: Option<Instant>| match (a, b) {
+        (Some(a), Some(b)) => b.duration_since(a),
         _ => Duration::ZERO,
     };
-    let total = match (first, last) {
-        (Some(first), Some(last)) => last.duration_since(first),
-        _ => Duration::ZERO,
-    };
-    let connects: Vec<Duration> = outcomes.iter().filter_map(|o| o.connect).collect();
+    let connects: Vec<Duration> = times
+        .iter()
+        .filter_map(|t| t.connected.map(|c| c.duration_since(t.start)))
+        .collect();
     let slow_connects = connects
         .iter()
         .filter(|d| d.as_secs_f64() >= SYN_RETRY_STALL_S)
         .count() as u64;
-    let mut latencies = Vec::with_capacity(outcomes.len());
-    for outcome in outcomes {
-        match outcome.failure {
-            Some(failure) => errors.add(failure),
-            None => latencies.push(outcome.end.duration_since(outcome.start)),
-        }
-    }
     BurstReport {
         mode: "burst".into(),
-        addr: target.addr.to_string(),
-        request: target.exchange.label.clone(),
+        addr: config.target.addr.to_string(),
+        request: config.target.exchange.label.clone(),
         clients: config.clients,
         requests_per_client: config.requests,
         clients_ok: latencies.len() as u64,
-        total_s: total.as_secs_f64(),
-        start_spread_s: start_spread.as_secs_f64(),
+        total_s: since(first, last).as_secs_f64(),
+        start_spread_s: since(first, last_start).as_secs_f64(),
         latency: Summary::from_durations(&latencies),
         connect: Summary::from_durations(&connects),
         slow_connects,
@@ -198,10 +486,10 @@ fn summarise(
 }
 
 /// Connects with the target's timeout and sets `TCP_NODELAY` and the read timeout.
-pub(crate) fn connect(target: &Target) -> std::io::Result<TcpStream> {
+pub(crate) fn connect(target: &Target) -> std::io::Result<std::net::TcpStream> {
     let stream = match target.timeout {
-        Some(t) => TcpStream::connect_timeout(&target.addr, t)?,
-        None => TcpStream::connect(target.addr)?,
+        Some(t) => std::net::TcpStream::connect_timeout(&target.addr, t)?,
+        None => std::net::TcpStream::connect(target.addr)?,
     };
     stream.set_nodelay(true)?;
     stream.set_read_timeout(target.timeout)?;

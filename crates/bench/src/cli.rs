@@ -48,6 +48,10 @@ pub struct Args {
     /// server makes the last of N clients wait N × delay.
     #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
     pub timeout: Duration,
+    /// Burst: threads driving the clients, each with its share of them on non-blocking
+    /// sockets (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    pub drivers: usize,
     /// Timed load instead of a burst: send back to back for this long (e.g. `10s`).
     #[arg(long, value_parser = humantime::parse_duration)]
     pub duration: Option<Duration>,
@@ -180,6 +184,7 @@ pub fn run(args: &Args) -> Result<Report, BenchError> {
                 target,
                 clients: args.clients,
                 requests: args.requests,
+                drivers: args.drivers,
             },
             warnings,
         )),

@@ -2,8 +2,9 @@
 //! answer checked, latencies and errors reported as a table or JSON.
 //!
 //! Modes:
-//! - **burst** (default; the seed's experiment): `--clients N` connections released
-//!   together through a gate, so starting clients is never timed; each sends
+//! - **burst** (default; the seed's experiment): `--clients N` connections started
+//!   together by a few driver threads (one per core) that connect every client's
+//!   pre-made non-blocking socket back to back and serve them with epoll; each sends
 //!   `--requests K` requests (`3|BenchmarkTestString123` by default), checks every
 //!   answer, and closes. Reports total time (first connect to last answer), real
 //!   per-client latencies, connect times (with SYN-retry stalls flagged) and errors by
@@ -20,8 +21,10 @@
 //! # Layout
 //!
 //! - [`cli`]: the command line, and [`cli::run`], which picks the mode.
-//! - [`burst`]: the burst, one small-stack thread per client behind a start gate.
-//! - [`load`]: timed load: persistent, pipelined, connection per request.
+//! - [`burst`]: the burst, clients as non-blocking sockets driven by one epoll thread per
+//!   core.
+//! - [`load`]: timed load: persistent, pipelined, connection per request; one thread per
+//!   connection behind a start gate.
 //! - [`wire`]: request bytes, the exact expected answer, and the reader that checks it.
 //! - [`stats`]: percentiles (exact, and from HdrHistogram).
 //! - [`report`]: errors by kind, the two reports, their tables.

@@ -10,17 +10,59 @@
 
 use std::collections::VecDeque;
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, RwLock, RwLockWriteGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
 use crate::Target;
-use crate::burst::{CLIENT_STACK_BYTES, Gate};
 use crate::report::{ErrorCounts, ErrorKind, Failure, LoadReport};
 use crate::stats::Summary;
 use crate::wire::{AnswerError, AnswerReader};
+
+/// A worker thread's stack: its work needs a few KiB; 64 KiB leaves ample room.
+const WORKER_STACK_BYTES: usize = 64 * 1024;
+
+/// Where worker threads wait until every one of them is ready, then are released at
+/// once: they block on a read lock that the main thread holds for writing, so unlocking
+/// wakes them all together (a condition variable would hand its mutex to one waiter at a
+/// time and serialise the release). The timed run's clock starts after the release.
+#[derive(Default)]
+struct Gate {
+    lock: RwLock<()>,
+    ready: Mutex<u64>,
+    arrived: Condvar,
+}
+
+impl Gate {
+    /// Closes the gate; it opens when the returned guard is dropped.
+    fn close(&self) -> Option<RwLockWriteGuard<'_, ()>> {
+        self.lock.write().ok()
+    }
+
+    /// Called by a worker: counts itself ready and waits for the gate to open.
+    fn arrive_and_wait(&self) {
+        if let Ok(mut ready) = self.ready.lock() {
+            *ready += 1;
+            self.arrived.notify_all();
+        }
+        drop(self.lock.read());
+    }
+
+    /// Waits until `n` workers are ready.
+    fn wait_ready(&self, n: u64) {
+        let Ok(mut ready) = self.ready.lock() else {
+            return;
+        };
+        while *ready < n {
+            match self.arrived.wait(ready) {
+                Ok(r) => ready = r,
+                Err(_) => return,
+            }
+        }
+    }
+}
 
 /// How connections are used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,7 +217,7 @@ pub fn run(config: &LoadConfig, warnings: Vec<String>) -> LoadReport {
         let (duration, mode) = (config.duration, config.mode);
         let spawned = thread::Builder::new()
             .name(format!("load-{i}"))
-            .stack_size(CLIENT_STACK_BYTES)
+            .stack_size(WORKER_STACK_BYTES)
             .spawn(move || {
                 gate.arrive_and_wait();
                 let deadline = Instant::now() + duration;
