@@ -8,9 +8,14 @@
 //! session quietly (it is the client's business, never the server's).
 //!
 //! Reads wait at most [`TICK`] at a time (`SO_RCVTIMEO`), so a session blocked on a
-//! silent client still notices the idle timeout and a shutdown request.
+//! silent client still notices the idle timeout and a shutdown request. A client that is
+//! not silent but trickles a line a byte at a time never lets such a read time out, so
+//! the stream is also [`Guarded`]: once the request being read is overdue (the idle
+//! timeout since the last request, or the short drain wait during shutdown) or a shutdown
+//! is requested, its reads fail at once with `TimedOut`, and the session ends it as it
+//! would a silent client.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown as Direction, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::thread;
@@ -86,11 +91,17 @@ impl Session {
         // Without the timeouts the session still serves, but could block shutdown.
         let _ = stream.set_read_timeout(Some(tick));
         let _ = stream.set_write_timeout(Some(self.write_timeout()));
+        let guarded = Guarded {
+            stream,
+            shutdown: self.shutdown.clone(),
+            draining: false,
+            deadline: None,
+        };
         let mut conn =
-            Connection::with_limit(stream, self.config.framing, self.config.max_request_bytes);
+            Connection::with_limit(guarded, self.config.framing, self.config.max_request_bytes);
         let end = self.run(&mut conn, who);
         let flushed = conn.flush();
-        let stream = conn.into_inner();
+        let stream = conn.into_inner().stream;
         if matches!(end, End::TooLong) {
             linger(&stream);
         }
@@ -112,7 +123,7 @@ impl Session {
             .map_or(limit, |idle| idle.min(limit))
     }
 
-    fn run(&self, conn: &mut Connection<TcpStream>, who: &Who) -> End {
+    fn run(&self, conn: &mut Connection<Guarded>, who: &Who) -> End {
         let mut last_request = Instant::now();
         let mut draining = false;
         loop {
@@ -120,12 +131,19 @@ impl Session {
                 if !draining {
                     // From now on, answer only what has already arrived.
                     draining = true;
-                    let _ = conn.get_ref().set_read_timeout(Some(DRAIN_WAIT));
+                    conn.get_mut().draining = true;
+                    let _ = conn.get_ref().stream.set_read_timeout(Some(DRAIN_WAIT));
                 }
                 if Instant::now() >= deadline {
                     return End::Shutdown;
                 }
             }
+            // However the client spaces its bytes, this request must be complete by then.
+            conn.get_mut().deadline = if draining {
+                Some(Instant::now() + DRAIN_WAIT)
+            } else {
+                self.config.idle_timeout.map(|idle| last_request + idle)
+            };
             match conn.read_request() {
                 Ok(Some(request)) => {
                     last_request = Instant::now();
@@ -232,7 +250,43 @@ pub fn execute(request: &Request) -> Response {
     }
 }
 
-/// Whether a read failed only because `SO_RCVTIMEO` passed.
+/// The client's stream, whose reads give up at once, with `TimedOut`, when the request
+/// being read is overdue or a shutdown has been requested and not yet noticed: otherwise
+/// a client sending one byte every little while would keep the session inside one
+/// `read_request` for as long as it liked, past the idle timeout and past a shutdown
+/// (on the sequential server, holding every other client off). [`Connection`] keeps a
+/// partial line across such a failed read.
+#[derive(Debug)]
+struct Guarded {
+    stream: TcpStream,
+    shutdown: Shutdown,
+    /// Whether the session has noticed the shutdown (and set `deadline` to match).
+    draining: bool,
+    /// When reading the current request must be done by.
+    deadline: Option<Instant>,
+}
+
+impl Read for Guarded {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let overdue = self.deadline.is_some_and(|d| Instant::now() >= d);
+        if overdue || (self.shutdown.requested() && !self.draining) {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.stream.read(buf)
+    }
+}
+
+impl Write for Guarded {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
+}
+
+/// Whether a read failed only because `SO_RCVTIMEO` passed (or the request is overdue).
 fn is_timeout(e: &io::Error) -> bool {
     matches!(
         e.kind(),

@@ -1,0 +1,325 @@
+//! Slow and idle clients, and the server at its limits: out of descriptors
+//! (`prlimit --nofile`), at `--max-clients`, and out of processes or threads
+//! (`RLIMIT_NPROC` as user `nobody`). The server neither spins nor dies, closes what it
+//! cannot serve, and serves again once resources free up.
+
+mod common;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+use std::thread;
+use std::time::Duration;
+
+use common::*;
+
+/// The architectures that serve many clients at once.
+const CONCURRENT: [&str; 2] = ["server-forking", "server-threaded"];
+
+/// Three hundred idle clients — connected and silent, or stopped halfway through a
+/// request — do not stop a new client from being served on the forking and threaded
+/// servers; the idle ones are served too once they speak.
+#[test]
+fn idle_clients_do_not_block_new_ones() {
+    for binary in CONCURRENT {
+        let server = start(binary, &["--quiet"]);
+        let addr = server.addr();
+        let mut idle: Vec<TcpStream> = (0..300).map(|_| connect(addr)).collect();
+        for conn in idle.iter_mut().step_by(2) {
+            conn.write_all(b"3|half a requ")
+                .expect("send half a request");
+        }
+        assert_eq!(one_shot(addr, b"3|new\n"), "OK wen\n", "{binary}");
+        for (i, conn) in idle.iter_mut().enumerate().step_by(29) {
+            let rest = if i % 2 == 0 {
+                &b"est\n"[..]
+            } else {
+                b"3|quiet\n"
+            };
+            let want = if i % 2 == 0 {
+                "OK tseuqer a flah\n"
+            } else {
+                "OK teiuq\n"
+            };
+            assert_eq!(ask(conn, rest), want, "{binary}: idle client {i}");
+        }
+        drop(idle);
+        wait_for_baseline(binary, &server, IO_TIMEOUT);
+        server.stop(IO_TIMEOUT).expect("stops");
+    }
+}
+
+/// A slow client trickling one byte every 50 ms and never finishing its line is cut off
+/// by `--idle-timeout` (the timeout counts from the last whole request), so on the
+/// sequential server it cannot hold the next client off for ever.
+#[test]
+fn trickling_client_is_cut_off_by_the_idle_timeout() {
+    let server = start("server-sequential", &["--idle-timeout", "400ms"]);
+    let addr = server.addr();
+    let mut slow = connect(addr);
+    let waiting = thread::spawn(move || one_shot(addr, b"3|next\n"));
+    let mut cut_off = false;
+    for _ in 0..200 {
+        if slow.write_all(b"x").is_err() {
+            cut_off = true;
+            break;
+        }
+        thread::sleep(Duration::from_millis(50));
+        if waiting.is_finished() {
+            break;
+        }
+    }
+    assert_eq!(waiting.join().expect("the waiting client"), "OK txen\n");
+    let mut rest = Vec::new();
+    let closed = slow.read_to_end(&mut rest);
+    assert!(
+        cut_off || closed.is_ok() || is_reset(closed.as_ref().err()),
+        "the trickling client was not closed: {closed:?}"
+    );
+    assert!(
+        !lines_with(&server, "disconnected (idle for 400ms)").is_empty(),
+        "{:?}",
+        server.output()
+    );
+    server.stop(IO_TIMEOUT).expect("stops");
+}
+
+/// SIGTERM while a client trickles a line a byte at a time (no idle timeout to cut it
+/// off): the server does not wait for the line to end, but closes the connection and
+/// exits 0 well within its shutdown timeout — on every architecture.
+#[test]
+fn trickling_client_does_not_hold_up_shutdown() {
+    for binary in SERVERS {
+        let server = start(binary, &["--quiet", "--idle-timeout", "0"]);
+        let mut slow = connect(server.addr());
+        slow.write_all(b"3|").expect("send the start of a line");
+        let trickling = thread::spawn(move || {
+            for _ in 0..300 {
+                if slow.write_all(b"x").is_err() {
+                    return true;
+                }
+                thread::sleep(Duration::from_millis(50));
+            }
+            false
+        });
+        thread::sleep(Duration::from_millis(300));
+        let status = server
+            .stop(Duration::from_secs(8))
+            .unwrap_or_else(|e| panic!("{binary}: {e}"));
+        assert_eq!(status.code(), Some(0), "{binary}");
+        assert!(
+            trickling.join().expect("the trickler"),
+            "{binary}: never closed"
+        );
+    }
+}
+
+fn is_reset(e: Option<&std::io::Error>) -> bool {
+    e.is_some_and(|e| {
+        matches!(
+            e.kind(),
+            ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe
+        )
+    })
+}
+
+/// Starts `binary` through `prefix` (a command that ends by exec'ing its arguments, so
+/// the server keeps the prefix's PID), with `--port 0` and `args`.
+fn start_under(prefix: &[&str], binary: &str, args: &[&str]) -> ServerProcess {
+    let path = workspace_binary(binary).unwrap_or_else(|e| panic!("{e}"));
+    let path = path.to_string_lossy().into_owned();
+    let mut all: Vec<&str> = prefix[1..].to_vec();
+    all.extend([path.as_str(), "--port", "0"]);
+    all.extend_from_slice(args);
+    ServerProcess::start(Path::new(prefix[0]), &all)
+        .unwrap_or_else(|e| panic!("{binary} under {prefix:?}: {e}"))
+}
+
+/// A tool from util-linux the test needs; fails the test with what to install.
+fn require(tool: &str) -> String {
+    for dir in ["/usr/bin", "/bin", "/usr/sbin", "/sbin"] {
+        let path = format!("{dir}/{tool}");
+        if Path::new(&path).exists() {
+            return path;
+        }
+    }
+    panic!("{tool} is missing: install util-linux (apt-get install util-linux)");
+}
+
+/// Under `prlimit --nofile=64`, 80 held connections: the server neither spins (under
+/// 0.2 s of CPU in a second) nor dies, keeps serving the clients it has, says once that
+/// accept failed (the threaded server; the forking parent closes each client's socket
+/// after the fork and the sequential server holds one at a time, so they never run out),
+/// and serves new clients once the descriptors are free.
+#[test]
+fn out_of_descriptors_neither_spins_nor_dies() {
+    let prlimit = require("prlimit");
+    for binary in SERVERS {
+        let mut server = start_under(&[&prlimit, "--nofile=64", "--"], binary, &["--quiet"]);
+        let addr = server.addr();
+        let mut held: Vec<TcpStream> = (0..80).map(|_| connect(addr)).collect();
+        for conn in &mut held {
+            conn.write_all(b"3|ab\n").expect("send a request");
+        }
+        assert_eq!(read_lines(&held[0], 1), ["OK ba\n"], "{binary}");
+        if binary == "server-threaded" {
+            server
+                .wait_for_output("accept failed", IO_TIMEOUT)
+                .expect("the server ran out of descriptors and said so");
+        }
+        if binary == "server-forking" {
+            // Each child has descriptors of its own: every client is served.
+            for conn in &held[1..] {
+                assert_eq!(read_lines(conn, 1), ["OK ba\n"], "{binary}");
+            }
+        }
+        let before = cpu_ticks(server.pid());
+        thread::sleep(Duration::from_secs(1));
+        let spent = cpu_ticks(server.pid()) - before;
+        assert!(
+            spent <= 20,
+            "{binary} busy-looped: {spent} ticks in one second"
+        );
+        assert_eq!(ask(&mut held[0], b"3|still\n"), "OK llits\n", "{binary}");
+        assert!(
+            lines_with(&server, "accept failed").len() <= 1,
+            "{binary}: {:?}",
+            server.output()
+        );
+        drop(held);
+        assert_eq!(one_shot(addr, b"3|after\n"), "OK retfa\n", "{binary}");
+        assert!(server.try_wait().expect("wait").is_none(), "{binary} died");
+        server.stop(IO_TIMEOUT).expect("stops");
+    }
+}
+
+/// `--max-clients 4` facing forty clients at once: every one is answered (the extra ones
+/// wait in the backlog, none is refused), and no more than four children or client
+/// threads ever run at once.
+#[test]
+fn max_clients_holds_under_a_crowd() {
+    for binary in CONCURRENT {
+        let server = start(
+            binary,
+            &["--quiet", "--delay", "50ms", "--max-clients", "4"],
+        );
+        let addr = server.addr();
+        let clients: Vec<_> = (0..40)
+            .map(|i| thread::spawn(move || (i, one_shot(addr, format!("3|{i}x\n").as_bytes()))))
+            .collect();
+        let mut most = 0;
+        while clients.iter().any(|c| !c.is_finished()) {
+            let busy = match binary {
+                "server-forking" => children_of(server.pid()).len() as u64,
+                _ => thread_count(server.pid()) - 1,
+            };
+            most = most.max(busy);
+            thread::sleep(Duration::from_millis(5));
+        }
+        for client in clients {
+            let (i, answer) = client.join().expect("a client");
+            assert_eq!(
+                answer,
+                format!("OK x{}\n", reverse(&i.to_string())),
+                "{binary}"
+            );
+        }
+        assert!(most <= 4, "{binary}: {most} clients served at once");
+        server.stop(IO_TIMEOUT).expect("stops");
+    }
+}
+
+fn reverse(s: &str) -> String {
+    s.chars().rev().collect()
+}
+
+/// How many processes and threads user `uid` runs now (what RLIMIT_NPROC counts).
+fn tasks_of(uid: u32) -> u64 {
+    let mut tasks = 0;
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else {
+            continue;
+        };
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        };
+        if field("Uid:") == Some(u64::from(uid)) {
+            tasks += field("Threads:").unwrap_or(1);
+        }
+    }
+    tasks
+}
+
+/// Run as user `nobody` with RLIMIT_NPROC leaving room for three more processes or
+/// threads, the forking and threaded servers serve three clients, then cannot fork or
+/// spawn for the next three: each failure is logged, that client's connection closed (not
+/// left hanging), and once the first three leave, a new client is served.
+///
+/// Needs root (to become `nobody`; root itself ignores RLIMIT_NPROC) and util-linux's
+/// `setpriv` and `prlimit`; without root it says so and checks nothing.
+#[test]
+fn failed_fork_or_thread_spawn_is_survived() {
+    // Both architectures in one test: they would share nobody's process count.
+    const NOBODY: u32 = 65534;
+    let setpriv = require("setpriv");
+    let prlimit = require("prlimit");
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("failed_fork_or_thread_spawn_is_survived: needs root to run as nobody; skipped");
+        return;
+    }
+    let as_nobody = [
+        setpriv.as_str(),
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ];
+    for (binary, failure) in [
+        ("server-forking", "cannot fork for 127.0.0.1:"),
+        ("server-threaded", "cannot start a thread for 127.0.0.1:"),
+    ] {
+        let path = workspace_binary(binary).unwrap_or_else(|e| panic!("{e}"));
+        let runs = Command::new(&setpriv)
+            .args(&as_nobody[1..])
+            .arg(&path)
+            .arg("--version")
+            .output()
+            .expect("run setpriv");
+        assert!(
+            runs.status.success(),
+            "user nobody cannot run {}: every directory above it must be world-searchable \
+             (chmod o+x): {}",
+            path.display(),
+            String::from_utf8_lossy(&runs.stderr)
+        );
+        // The server itself is one task; room for three more.
+        let nproc = format!("--nproc={}", tasks_of(NOBODY) + 4);
+        let mut prefix = as_nobody.to_vec();
+        prefix.extend([prlimit.as_str(), nproc.as_str(), "--"]);
+        let mut server = start_under(&prefix, binary, &[]);
+        let addr = server.addr();
+        let mut served: Vec<TcpStream> = (0..3).map(|_| connect(addr)).collect();
+        for (i, conn) in served.iter_mut().enumerate() {
+            assert_eq!(ask(conn, b"3|ab\n"), "OK ba\n", "{binary}: client {i}");
+        }
+        for i in 0..3 {
+            let mut refused = connect(addr);
+            let _ = refused.write_all(b"3|ab\n");
+            let mut rest = Vec::new();
+            match refused.read_to_end(&mut rest) {
+                Ok(_) => assert!(rest.is_empty(), "{binary}: {rest:?}"),
+                Err(e) => assert!(is_reset(Some(&e)), "{binary}: extra client {i}: {e}"),
+            }
+        }
+        wait_for_lines(&server, failure, 3);
+        assert!(server.try_wait().expect("wait").is_none(), "{binary} died");
+        drop(served);
+        wait_for_baseline(binary, &server, IO_TIMEOUT);
+        assert_eq!(one_shot(addr, b"3|again\n"), "OK niaga\n", "{binary}");
+        server.stop(IO_TIMEOUT).expect("stops");
+    }
+}
