@@ -76,6 +76,9 @@ pub struct Server {
     /// accepts at once and polls only when the backlog is empty, which saves a `poll`
     /// per client in a burst.
     backlog_busy: bool,
+    /// Whether a signal (SIGCHLD, in practice) woke the loop since
+    /// [`Server::take_signalled`] was last called.
+    signalled: bool,
 }
 
 impl Server {
@@ -118,6 +121,7 @@ impl Server {
             signals,
             accept_failing: false,
             backlog_busy: false,
+            signalled: false,
         })
     }
 
@@ -184,6 +188,7 @@ impl Server {
             Ok(ready) => {
                 if ready[0] {
                     self.signals.drain();
+                    self.signalled = true;
                 }
                 ready.get(1).copied().unwrap_or(false)
             }
@@ -241,6 +246,13 @@ impl Server {
                 Event::Wake
             }
         }
+    }
+
+    /// Whether a signal arrived since the last call: the forking server reaps only then,
+    /// because each `waitpid` scans every live child (with thousands alive, reaping on
+    /// every accepted client cost more than the fork itself).
+    pub fn take_signalled(&mut self) -> bool {
+        std::mem::take(&mut self.signalled)
     }
 
     /// Waits up to `timeout` for a signal (a child exiting), without accepting.

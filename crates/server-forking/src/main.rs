@@ -4,8 +4,8 @@
 //! child closes its copy of the listener, serves the client to the end and leaves with
 //! `_exit` — it never returns into the accept loop — while the parent closes its copy of
 //! the client's socket at once and goes back to accepting. Every child is reaped with
-//! `waitpid(WNOHANG)` on each turn of the loop, and SIGCHLD wakes the loop, so no exited
-//! child lingers as a zombie even when no new client arrives.
+//! `waitpid(WNOHANG)` whenever SIGCHLD has woken the loop (and at least once a second),
+//! so no exited child lingers as a zombie even when no new client arrives.
 //!
 //! The parent stays single-threaded (no logger or signal threads; signals only set a flag
 //! and write to a pipe), which is what makes `fork` safe here. At most `--max-clients`
@@ -37,6 +37,9 @@ use server_core::{Architecture, Event, Log, Server, ServerArgs, StartError, Who}
 /// before it accepts again.
 const FORK_BACKOFF: Duration = Duration::from_millis(100);
 
+/// The longest the parent goes without reaping, should a SIGCHLD wake-up be missed.
+const REAP_INTERVAL: Duration = Duration::from_secs(1);
+
 const FORKING: Architecture = Architecture {
     title: "Forking Server",
     pid_label: "Main PID",
@@ -64,8 +67,15 @@ fn run(args: ServerArgs) -> Result<(), StartError> {
     let mut server = Server::start(args, &FORKING)?;
     let log = server.log();
     let mut children: HashSet<Pid> = HashSet::new();
+    let mut reaped_at = Instant::now();
     loop {
-        reap(&mut children, &log);
+        // Only when SIGCHLD said a child exited (or, as a safety net, now and then):
+        // `waitpid` looks at every live child, so calling it for each of thousands of
+        // clients in a burst would cost O(children) each time.
+        if server.take_signalled() || reaped_at.elapsed() >= REAP_INTERVAL {
+            reap(&mut children, &log);
+            reaped_at = Instant::now();
+        }
         // At the cap the listener is left alone, and clients wait in the backlog.
         let accepting = children.len() < server.config().max_clients;
         let client = match server.next_event(accepting) {
