@@ -181,7 +181,7 @@ proptest! {
     /// Token soup with junk: never a panic, always one line (checked in `check`).
     #[test]
     fn token_soup_gives_one_line(tokens in prop::collection::vec(token(), 0..60)) {
-        check(&tokens.concat())?;
+        let _answer = check(&tokens.concat())?;
     }
 
     /// Structurally random expressions: never a panic, always one line, and the same
