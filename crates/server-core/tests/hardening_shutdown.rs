@@ -1,0 +1,69 @@
+//! Graceful shutdown under load: SIGTERM while hundreds of requests are in flight on the
+//! forking and threaded servers. (`servers.rs::sigterm_answers_requests_in_flight` does
+//! the same with a few clients on all three.)
+
+mod common;
+
+use std::io::{ErrorKind, Write};
+use std::net::TcpStream;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+use nix::sys::signal::Signal;
+
+const CLIENTS: usize = 300;
+
+/// 300 clients each pipeline two requests held by `--delay 1s`; SIGTERM once every first
+/// request has been received. Every request — the one being delayed and the one waiting
+/// behind it — is answered, exactly; each connection is then closed; a client connecting
+/// while the server drains is refused; the server exits 0.
+#[test]
+fn sigterm_with_hundreds_in_flight() {
+    for binary in ["server-forking", "server-threaded"] {
+        let mut server = start(binary, &["--delay", "1s"]);
+        let addr = server.addr();
+        let mut conns: Vec<TcpStream> = (0..CLIENTS).map(|_| connect(addr)).collect();
+        for (i, conn) in conns.iter_mut().enumerate() {
+            conn.write_all(format!("3|a{i}\n3|b{i}\n").as_bytes())
+                .expect("send two requests");
+        }
+        wait_for_lines(&server, "Received request: 3|a", CLIENTS);
+        server.signal(Signal::SIGTERM).expect("send SIGTERM");
+        server
+            .wait_for_output("Shutting down", IO_TIMEOUT)
+            .unwrap_or_else(|| panic!("{binary}: no shutdown line"));
+        match TcpStream::connect(addr) {
+            Err(e) => assert_eq!(e.kind(), ErrorKind::ConnectionRefused, "{binary}: {e}"),
+            Ok(_) => panic!("{binary}: accepted a connection while shutting down"),
+        }
+        for (i, conn) in conns.iter().enumerate() {
+            let want = [
+                format!("OK {}a\n", reverse(&i.to_string())),
+                format!("OK {}b\n", reverse(&i.to_string())),
+            ];
+            assert_eq!(read_lines(conn, 2), want, "{binary}: client {i}");
+        }
+        for (i, mut conn) in conns.into_iter().enumerate() {
+            assert_eq!(read_to_close(&mut conn), b"", "{binary}: client {i}");
+        }
+        let deadline = Instant::now() + IO_TIMEOUT;
+        let status = loop {
+            if let Some(status) = server.try_wait().expect("wait for the server") {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "{binary} did not exit");
+            thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(status.code(), Some(0), "{binary}");
+        assert!(
+            !lines_with(&server, "Shut down cleanly").is_empty(),
+            "{binary}: {:?}",
+            server.output().last()
+        );
+    }
+}
+
+fn reverse(s: &str) -> String {
+    s.chars().rev().collect()
+}
