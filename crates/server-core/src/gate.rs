@@ -57,6 +57,17 @@ impl Gate {
         }
     }
 
+    /// A free place if there is one now, without waiting.
+    pub fn try_acquire(self: &Arc<Self>) -> Option<Permit> {
+        let mut in_use = self.lock();
+        (*in_use < self.limit).then(|| {
+            *in_use += 1;
+            Permit {
+                gate: Arc::clone(self),
+            }
+        })
+    }
+
     /// How many permits are out.
     pub fn in_use(&self) -> usize {
         *self.lock()
@@ -105,6 +116,10 @@ mod tests {
         let a = gate.acquire(&shutdown).unwrap();
         let _b = gate.acquire(&shutdown).unwrap();
         assert_eq!(gate.in_use(), 2);
+        assert!(
+            gate.try_acquire().is_none(),
+            "try_acquire went past the cap"
+        );
         let waiter = {
             let gate = Arc::clone(&gate);
             let shutdown = shutdown.clone();

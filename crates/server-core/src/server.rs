@@ -161,6 +161,23 @@ impl Server {
         }
     }
 
+    /// A client that is already waiting in the backlog, without waiting for one: `None`
+    /// when the last accept found the backlog empty, when it is empty now, or once
+    /// shutdown is requested. Accept loops call it after [`Server::accept`] or
+    /// [`Server::next_event`] gave a client, to take every queued client before
+    /// spending time on any (a thread or a fork each), so that a burst drains the
+    /// backlog at accept speed and does not overflow it.
+    pub fn try_accept(&mut self) -> Option<Client> {
+        if !self.backlog_busy || self.shutdown().requested() {
+            return None;
+        }
+        let accepted = listener::accept(self.listener.as_ref()?);
+        match self.handle_accepted(accepted) {
+            Event::Client(client) => Some(client),
+            Event::Wake | Event::Shutdown => None,
+        }
+    }
+
     /// Waits up to [`TICK`] for a client (when `accepting`), a signal, or nothing.
     ///
     /// When not `accepting` the listener is not looked at, so clients queue in the
