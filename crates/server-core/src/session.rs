@@ -277,8 +277,18 @@ impl Read for Guarded {
 }
 
 impl Write for Guarded {
+    /// A write that times out (`SO_SNDTIMEO`) is reported as a stalled client, not as a
+    /// timeout: [`Connection`] flushes before it reads, and a timeout from that flush
+    /// would otherwise pass for a read timeout, so a client that stopped reading its
+    /// answers would be retried for ever instead of cut off.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.stream.write(buf)
+        self.stream.write(buf).map_err(|e| {
+            if is_timeout(&e) {
+                io::Error::other("the client stopped reading its answers")
+            } else {
+                e
+            }
+        })
     }
 
     fn flush(&mut self) -> io::Result<()> {

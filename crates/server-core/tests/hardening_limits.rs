@@ -115,6 +115,38 @@ fn trickling_client_does_not_hold_up_shutdown() {
     }
 }
 
+/// A client that sends request after request but never reads its answers is cut off once
+/// the server's writes make no progress for the write timeout (here 1 s, through
+/// `--shutdown-timeout`), so on the sequential server the next client is served.
+#[test]
+fn client_that_stops_reading_is_cut_off() {
+    let server = start(
+        "server-sequential",
+        &["--shutdown-timeout", "1s", "--idle-timeout", "5m"],
+    );
+    let addr = server.addr();
+    let stalled = connect(addr);
+    let mut writer = stalled.try_clone().expect("clone the stream");
+    let flooding = thread::spawn(move || {
+        let request = format!("1|{}\n", "x".repeat(4000)).repeat(100);
+        // Ends when the server gives up on this client and resets the connection.
+        for _ in 0..1000 {
+            if writer.write_all(request.as_bytes()).is_err() {
+                return true;
+            }
+        }
+        false
+    });
+    let waiting = thread::spawn(move || one_shot(addr, b"3|next\n"));
+    assert_eq!(waiting.join().expect("the waiting client"), "OK txen\n");
+    assert!(
+        flooding.join().expect("the flooding client"),
+        "never cut off"
+    );
+    drop(stalled);
+    server.stop(IO_TIMEOUT).expect("stops");
+}
+
 fn is_reset(e: Option<&std::io::Error>) -> bool {
     e.is_some_and(|e| {
         matches!(
