@@ -56,11 +56,9 @@ fn sigterm_with_hundreds_in_flight() {
             thread::sleep(Duration::from_millis(20));
         };
         assert_eq!(status.code(), Some(0), "{binary}");
-        assert!(
-            !lines_with(&server, "Shut down cleanly").is_empty(),
-            "{binary}: {:?}",
-            server.output().last()
-        );
+        server
+            .wait_for_output("Shut down cleanly", IO_TIMEOUT)
+            .unwrap_or_else(|| panic!("{binary}: {:?}", server.output().last()));
     }
 }
 
