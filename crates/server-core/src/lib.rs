@@ -66,10 +66,13 @@
 //! How does a session blocked in `read` notice? Every read waits at most
 //! [`session::TICK`] (250 ms, `SO_RCVTIMEO`), then checks the flag and the idle
 //! timeout and reads again; the protocol's `Connection` keeps a partial line across such
-//! timeouts. We chose the tick over shutting the sockets down from the main thread
-//! because it is one mechanism for all three architectures (a forked child's socket is
-//! out of the parent's reach) and it serves the idle timeout too; its cost is four
-//! wake-ups a second per idle connection, a few microseconds each.
+//! timeouts. A client that trickles bytes never lets such a read time out, so the
+//! session's stream also refuses to read on once a shutdown is requested or the request
+//! being read is overdue (`session::Guarded`). We chose the tick over shutting the
+//! sockets down from the main thread because it is one mechanism for all three
+//! architectures (a forked child's socket is out of the parent's reach) and it serves
+//! the idle timeout too; its cost is four wake-ups a second per idle connection, a few
+//! microseconds each.
 //!
 //! # Decisions where SPEC is silent
 //!
