@@ -10,7 +10,7 @@
 //! Reads wait at most [`TICK`] at a time (`SO_RCVTIMEO`), so a session blocked on a
 //! silent client still notices the idle timeout and a shutdown request. A client that is
 //! not silent but trickles a line a byte at a time never lets such a read time out, so
-//! the stream is also [`Guarded`]: once the request being read is overdue (the idle
+//! the stream is also `Guarded`: once the request being read is overdue (the idle
 //! timeout since the last request, or the short drain wait during shutdown) or a shutdown
 //! is requested, its reads fail at once with `TimedOut`, and the session ends it as it
 //! would a silent client.
