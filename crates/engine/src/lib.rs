@@ -43,7 +43,8 @@
 //! Python 3's arithmetic, with Python's answers: int literals (`42`, `1_000`), float
 //! literals (`3.5`, `.5`, `5.`, `1e3`, `2.5E-3`), unary `+`/`-`, binary `+ - * / // % **`
 //! with Python's precedence and associativity (`-2**2` is `-4`, `2**3**2` is `512`,
-//! `2**-1` is `0.5`), parentheses, any spacing, and `#` comments.
+//! `2**-1` is `0.5`), parentheses, any spacing, and `#` comments. As in Python, a line
+//! break may stand only inside parentheses (or before or after the whole expression).
 //!
 //! - **`^` means `**`** here, as on a calculator (the specification asks for it):
 //!   `2^10` is `1024`, with `**`'s precedence. Python would read `^` as bitwise XOR

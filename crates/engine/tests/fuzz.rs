@@ -213,13 +213,10 @@ proptest! {
 }
 
 /// Python ends an expression at a line break outside parentheses, and refuses a vertical
-/// tab, so `1\n+2`, `1\r+2` and `1\x0b+2` are syntax errors there (`(1\n+2)` is 3 and
-/// `1\x0c+2` is 3, as here). The engine reads all three as `1+2`: an answer where
-/// Python has none. Found by `spliced_junk_is_refused`; reported to the engine's owner,
-/// ignored until fixed so the suite stays green (`cargo test -p engine --test fuzz --
-/// --ignored` shows it).
+/// tab, so `1\n+2`, `1\r+2` and `1\x0b+2` are syntax errors there, while `(1\n+2)`,
+/// `1\x0c+2`, a leading blank line and a trailing line break are fine. Found by
+/// `spliced_junk_is_refused`.
 #[test]
-#[ignore = "engine bug: line breaks and vertical tabs are read as spaces; reported"]
 fn line_breaks_outside_parentheses_are_errors_as_in_python() {
     for input in ["1\n+2", "1\r+2", "1\x0b+2", "1 +\n 2"] {
         assert!(
@@ -228,6 +225,14 @@ fn line_breaks_outside_parentheses_are_errors_as_in_python() {
             execute(Op::Evaluate, input)
         );
     }
-    assert_eq!(execute(Op::Evaluate, "(1\n+2)"), Ok("3".into()));
-    assert_eq!(execute(Op::Evaluate, "1\x0c+2"), Ok("3".into()));
+    for input in [
+        "(1\n+2)",
+        "(1\r+2)",
+        "1\x0c+2",
+        "\n1+2",
+        "1+2\r\n",
+        "1+2\n\n \n",
+    ] {
+        assert_eq!(execute(Op::Evaluate, input), Ok("3".into()), "{input:?}");
+    }
 }

@@ -75,9 +75,15 @@ pub(crate) fn quote(text: &str) -> String {
     out
 }
 
-/// Whitespace as Python's tokenizer accepts it between tokens.
+/// Whitespace as Python's tokenizer accepts it anywhere between tokens. Line breaks are
+/// handled apart: Python ends the expression at one unless it is inside parentheses.
+/// (Python refuses a vertical tab, `\x0b`, as a non-printable character; so do we.)
 fn is_space(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c')
+    matches!(c, ' ' | '\t' | '\x0c')
+}
+
+fn is_line_break(c: char) -> bool {
+    matches!(c, '\n' | '\r')
 }
 
 fn is_name_char(c: char) -> bool {
@@ -90,6 +96,10 @@ struct Lexer<'a> {
     pos: usize,
     /// 1-based column (in characters) of the next character.
     column: usize,
+    /// Parentheses opened and not yet closed, as far as the tokens tell.
+    open_parens: usize,
+    /// Whether a token has been read: line breaks before the first one are blank lines.
+    started: bool,
 }
 
 impl Lexer<'_> {
@@ -246,6 +256,26 @@ impl Lexer<'_> {
                 Some(c) if is_space(c) => {
                     self.bump();
                 }
+                Some(c) if is_line_break(c) => {
+                    // Inside parentheses, before the first token, or with nothing but
+                    // space after it, a line break is space; elsewhere Python's eval
+                    // ends the expression there and fails on what follows.
+                    let rest = &self.text[self.pos..];
+                    let trailing = rest.chars().all(|c| is_space(c) || is_line_break(c));
+                    if trailing {
+                        // Nothing follows: skip it all at once rather than look ahead
+                        // again at every later line break.
+                        while self.bump().is_some() {}
+                    } else if self.open_parens == 0 && self.started {
+                        return Err(self.unsupported(
+                            "line breaks outside parentheses are not allowed",
+                            &c.to_string(),
+                            self.column,
+                        ));
+                    } else {
+                        self.bump();
+                    }
+                }
                 Some('#') => {
                     // A comment runs to the end of the line, as in Python source.
                     self.take_while(|c| c != '\n');
@@ -270,8 +300,14 @@ impl Lexer<'_> {
                     '+' => TokenKind::Plus,
                     '-' => TokenKind::Minus,
                     '%' => TokenKind::Percent,
-                    '(' => TokenKind::LParen,
-                    ')' => TokenKind::RParen,
+                    '(' => {
+                        self.open_parens += 1;
+                        TokenKind::LParen
+                    }
+                    ')' => {
+                        self.open_parens = self.open_parens.saturating_sub(1);
+                        TokenKind::RParen
+                    }
                     _ => TokenKind::Power,
                 }
             }
@@ -343,6 +379,7 @@ impl Lexer<'_> {
                 });
             }
         };
+        self.started = true;
         Ok(Some(Token { kind, column }))
     }
 }
@@ -357,6 +394,8 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<Token>, EvalError> {
         text,
         pos: 0,
         column: 1,
+        open_parens: 0,
+        started: false,
     };
     let mut tokens = Vec::new();
     while let Some(token) = lexer.next_token()? {
