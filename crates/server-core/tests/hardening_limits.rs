@@ -168,6 +168,12 @@ fn is_reset(e: Option<&std::io::Error>) -> bool {
 /// the server keeps the prefix's PID), with `--port 0` and `args`.
 fn start_under(prefix: &[&str], binary: &str, args: &[&str]) -> ServerProcess {
     let path = workspace_binary(binary).unwrap_or_else(|e| panic!("{e}"));
+    start_path_under(prefix, &path, args)
+}
+
+/// [`start_under`] for the binary at `path`.
+fn start_path_under(prefix: &[&str], path: &Path, args: &[&str]) -> ServerProcess {
+    let binary = path.display();
     let path = path.to_string_lossy().into_owned();
     let mut all: Vec<&str> = prefix[1..].to_vec();
     all.extend([path.as_str(), "--port", "0"]);
@@ -335,7 +341,9 @@ fn failed_fork_or_thread_spawn_is_survived() {
         ("server-forking", "cannot fork for 127.0.0.1:"),
         ("server-threaded", "cannot start a thread for 127.0.0.1:"),
     ] {
-        let path = workspace_binary(binary).unwrap_or_else(|e| panic!("{e}"));
+        // A copy in a fresh world-readable folder under /tmp: the checkout may sit where
+        // nobody cannot reach (under /root, say).
+        let path = copy_for_everyone(binary);
         let runs = Command::new(&setpriv)
             .args(&as_nobody[1..])
             .arg(&path)
@@ -344,8 +352,7 @@ fn failed_fork_or_thread_spawn_is_survived() {
             .expect("run setpriv");
         assert!(
             runs.status.success(),
-            "user nobody cannot run {}: every directory above it must be world-searchable \
-             (chmod o+x): {}",
+            "user nobody cannot run {}: {}",
             path.display(),
             String::from_utf8_lossy(&runs.stderr)
         );
@@ -353,7 +360,7 @@ fn failed_fork_or_thread_spawn_is_survived() {
         let nproc = format!("--nproc={}", tasks_of(NOBODY) + 4);
         let mut prefix = as_nobody.to_vec();
         prefix.extend([prlimit.as_str(), nproc.as_str(), "--"]);
-        let mut server = start_under(&prefix, binary, &[]);
+        let mut server = start_path_under(&prefix, &path, &[]);
         let addr = server.addr();
         let mut served: Vec<TcpStream> = (0..3).map(|_| connect(addr)).collect();
         for (i, conn) in served.iter_mut().enumerate() {
@@ -374,5 +381,22 @@ fn failed_fork_or_thread_spawn_is_survived() {
         wait_for_baseline(binary, &server, IO_TIMEOUT);
         assert_eq!(one_shot(addr, b"3|again\n"), "OK niaga\n", "{binary}");
         server.stop(IO_TIMEOUT).expect("stops");
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
+}
+
+/// Copies a workspace binary into a new folder under the system's temporary directory,
+/// both readable and executable by every user.
+fn copy_for_everyone(binary: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let from = workspace_binary(binary).unwrap_or_else(|e| panic!("{e}"));
+    let dir = std::env::temp_dir().join(format!("taskserver-{binary}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("make a folder in the temporary directory");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let to = dir.join(binary);
+    std::fs::copy(&from, &to).expect("copy the server binary");
+    std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    to
 }
