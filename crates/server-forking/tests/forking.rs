@@ -11,39 +11,7 @@ use std::time::{Duration, Instant};
 use common::*;
 
 fn start_forking(args: &[&str]) -> ServerProcess {
-    let path = std::path::Path::new(env!("CARGO_BIN_EXE_server-forking"));
-    let mut all = vec!["--port", "0"];
-    all.extend_from_slice(args);
-    ServerProcess::start(path, &all).expect("server-forking starts")
-}
-
-/// The children of `pid`, from /proc: (child pid, state letter).
-fn children_of(pid: u32) -> Vec<(u32, char)> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc")
-        .expect("/proc is readable")
-        .flatten()
-    {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // pid (comm) state ppid …; comm may hold spaces, so split after the last ')'.
-        let Some((head, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let mut fields = rest.split_whitespace();
-        let state = fields.next().and_then(|s| s.chars().next()).unwrap_or('?');
-        let ppid: u32 = fields.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-        let child: u32 = head
-            .split_whitespace()
-            .next()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0);
-        if ppid == pid {
-            found.push((child, state));
-        }
-    }
-    found
+    start("server-forking", args)
 }
 
 /// Concurrent clients are each served by a child process of their own, with distinct

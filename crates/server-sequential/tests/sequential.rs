@@ -11,10 +11,7 @@ use std::time::{Duration, Instant};
 use common::*;
 
 fn start_sequential(args: &[&str]) -> ServerProcess {
-    let path = std::path::Path::new(env!("CARGO_BIN_EXE_server-sequential"));
-    let mut all = vec!["--port", "0"];
-    all.extend_from_slice(args);
-    ServerProcess::start(path, &all).expect("server-sequential starts")
+    start("server-sequential", args)
 }
 
 /// The seed's demonstration: while a first client stays connected, a second client's

@@ -10,10 +10,7 @@ use std::time::{Duration, Instant};
 use common::*;
 
 fn start_threaded(args: &[&str]) -> ServerProcess {
-    let path = std::path::Path::new(env!("CARGO_BIN_EXE_server-threaded"));
-    let mut all = vec!["--port", "0"];
-    all.extend_from_slice(args);
-    ServerProcess::start(path, &all).expect("server-threaded starts")
+    start("server-threaded", args)
 }
 
 /// Each client is served by a thread of its own, named in the log.
