@@ -10,8 +10,9 @@
 //! thread each, and releasing them takes microseconds per client rather than one wake-up
 //! of a sleeping thread per client.
 //!
-//! Each client is timed with the monotonic clock at its connect call, when the connection
-//! is up, when its request is written, and when its last answer is read.
+//! Each client is timed with the monotonic clock at its connect call (start: the
+//! latency and the total are measured from here), when the connection is up (connect
+//! time, where SYN-retry stalls show), and when its last answer is read (end).
 
 use std::io::{self, Write};
 use std::sync::Barrier;
