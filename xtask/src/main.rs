@@ -9,6 +9,8 @@
 //! - [`plot`]: `plot.svg` and `plot-detail.svg`.
 //! - [`procfs`]: peak RSS, threads and children of a server, read from `/proc`.
 //! - [`util`]: project root, running commands (echoed), UTC time stamps.
+//! - `tidy` (tests only): convention checks over the whole tree: module docs, no
+//!   `unwrap()` on the serving path, leaves that depend on std only.
 //!
 //! Architecture invariant: xtask only orchestrates — it builds, starts processes and
 //! writes files; it times nothing itself (every time comes from `bench`; from the server
@@ -20,6 +22,8 @@ mod plot;
 mod procfs;
 mod report;
 mod results;
+#[cfg(test)]
+mod tidy;
 mod util;
 
 use std::process::ExitCode;
