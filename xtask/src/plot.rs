@@ -41,6 +41,7 @@ fn panel(
     chart
         .configure_mesh()
         .x_desc("Concurrent clients")
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .y_desc(y_desc)
         .label_style(("sans-serif", 13))
         .axis_desc_style(("sans-serif", 15))
