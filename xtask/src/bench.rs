@@ -482,6 +482,25 @@ fn metadata(args: &BenchArgs, clients: &[u64], started: SystemTime) -> Metadata 
     }
 }
 
+/// Re-renders `REPORT.md`, `results.csv` and the plots of a finished run from its
+/// `results.json`: after xtask's rendering changed, or after editing the JSON by hand.
+///
+/// # Errors
+///
+/// When `results.json` cannot be read or parsed, or a file cannot be written.
+pub fn rerender(dir: &Path) -> anyhow::Result<()> {
+    let path = dir.join("results.json");
+    let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let results: Results =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    write_outputs(dir, &results)?;
+    eprintln!(
+        "rewrote REPORT.md, results.csv and the plots in {}",
+        dir.display()
+    );
+    Ok(())
+}
+
 /// Writes every output file.
 fn write_outputs(out: &Path, results: &Results) -> anyhow::Result<()> {
     results::write_csv(&out.join("results.csv"), &results.rows)?;

@@ -3,7 +3,8 @@
 //!
 //! # Layout
 //!
-//! - [`bench`](mod@bench): `cargo xtask bench`, the seed's benchmark sweep across the three servers.
+//! - [`bench`](mod@bench): `cargo xtask bench`, the seed's benchmark sweep across the three
+//!   servers, and `cargo xtask report DIR`, which re-renders a run's files from its JSON.
 //! - [`results`]: one row per (server, clients), run metadata, `results.csv`/`results.json`.
 //! - [`report`]: `REPORT.md` and the model check (sequential ≈ N × delay, others ≈ delay).
 //! - [`plot`]: `plot.svg` and `plot-detail.svg`.
@@ -43,11 +44,17 @@ enum Task {
     /// Re-run the seed's benchmark: N concurrent clients against each server, with a
     /// fixed delay per request; writes CSV, JSON, plots and REPORT.md.
     Bench(bench::BenchArgs),
+    /// Re-render a finished run's REPORT.md, results.csv and plots from its results.json.
+    Report {
+        /// The run's folder (the `--out` of `cargo xtask bench`).
+        dir: std::path::PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     let outcome = match Cli::parse().task {
         Task::Bench(args) => bench::run(&args),
+        Task::Report { dir } => bench::rerender(&dir),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

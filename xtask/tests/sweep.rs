@@ -104,6 +104,23 @@ fn small_sweep_writes_results_that_follow_the_model() {
     assert!(json["metadata"]["git_revision"].is_string());
     let report = fs::read_to_string(out.join("REPORT.md")).unwrap();
     assert!(report.contains("| Clients | Execution Time (s) |"));
+
+    // `cargo xtask report` writes the same report and plots again from results.json.
+    for file in ["REPORT.md", "plot.svg", "plot-detail.svg"] {
+        fs::remove_file(out.join(file)).unwrap();
+    }
+    let rerun = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("report")
+        .arg(&out)
+        .output()
+        .expect("xtask runs");
+    assert!(
+        rerun.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rerun.stderr)
+    );
+    assert_eq!(fs::read_to_string(out.join("REPORT.md")).unwrap(), report);
+    assert!(out.join("plot.svg").is_file() && out.join("plot-detail.svg").is_file());
     fs::remove_dir_all(&out).unwrap();
 }
 
