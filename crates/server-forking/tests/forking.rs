@@ -60,18 +60,7 @@ fn no_zombies_after_many_clients() {
     for i in 0..300 {
         assert_eq!(one_shot(server.addr(), b"3|ab\n"), "OK ba\n", "client {i}");
     }
-    let deadline = Instant::now() + IO_TIMEOUT;
-    loop {
-        let children = children_of(server.pid());
-        if children.is_empty() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "children left behind: {children:?}"
-        );
-        thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_baseline("server-forking", &server, IO_TIMEOUT);
     server.stop(IO_TIMEOUT).expect("stops");
 }
 
