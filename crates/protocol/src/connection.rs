@@ -167,8 +167,8 @@ impl<S: Read + Write> Connection<S> {
         &mut self.stream
     }
 
-    /// Whether a complete line-framed request is already buffered, so that reading it
-    /// will not block.
+    /// Whether a complete line is already buffered — a request on a server's side, a
+    /// response on a client's — so that reading it will not block.
     pub fn has_buffered_request(&self) -> bool {
         self.framing == Framing::Line && self.buf[self.scanned..].contains(&b'\n')
     }
@@ -290,11 +290,6 @@ impl<S: Read + Write> Connection<S> {
         self.out.clear();
         self.written = 0;
         self.stream.flush()
-    }
-
-    /// Whether output is waiting for a flush.
-    pub fn has_pending_output(&self) -> bool {
-        self.written < self.out.len()
     }
 
     /// The stream back, dropping anything buffered.
