@@ -196,15 +196,7 @@ impl Client {
         let mut out = io::BufWriter::new(output);
         let mut summary = BatchSummary::default();
         let mut line = Vec::new();
-        loop {
-            line.clear();
-            if input
-                .read_until(b'\n', &mut line)
-                .map_err(BatchError::Input)?
-                == 0
-            {
-                break;
-            }
+        while next_line(&mut input, &mut line).map_err(BatchError::Input)? {
             let response = match decode(&line) {
                 Err(message) => Response::Err(message),
                 Ok(request) => match self.request(&request) {
@@ -227,6 +219,13 @@ impl Client {
         out.flush().map_err(BatchError::Output)?;
         Ok(summary)
     }
+}
+
+/// Reads the next input line into `line` (replacing what it held), its `\n` included if
+/// it has one; `false` at the end of the input.
+fn next_line(input: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<bool> {
+    line.clear();
+    Ok(input.read_until(b'\n', line)? > 0)
 }
 
 /// One input line, its `\n` included if it had one, as a request, or the message of
@@ -290,12 +289,7 @@ fn write_requests<R: Read>(
         if input.buffer().is_empty() && !chunk.is_empty() && !hand_over(&mut bytes, &mut chunk)? {
             return Ok(());
         }
-        line.clear();
-        if input
-            .read_until(b'\n', &mut line)
-            .map_err(WriterError::Input)?
-            == 0
-        {
+        if !next_line(&mut input, &mut line).map_err(WriterError::Input)? {
             break;
         }
         let slot = match decode(&line) {
