@@ -485,15 +485,3 @@ fn summarise(
         warnings,
     }
 }
-
-/// Connects with the target's timeout and sets `TCP_NODELAY` and the read timeout.
-pub(crate) fn connect(target: &Target) -> std::io::Result<std::net::TcpStream> {
-    let stream = match target.timeout {
-        Some(t) => std::net::TcpStream::connect_timeout(&target.addr, t)?,
-        None => std::net::TcpStream::connect(target.addr)?,
-    };
-    stream.set_nodelay(true)?;
-    stream.set_read_timeout(target.timeout)?;
-    stream.set_write_timeout(target.timeout)?;
-    Ok(stream)
-}

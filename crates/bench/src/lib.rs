@@ -68,6 +68,13 @@ impl Target {
     ///
     /// When the connection cannot be made or configured.
     pub fn connect(&self) -> std::io::Result<TcpStream> {
-        burst::connect(self)
+        let stream = match self.timeout {
+            Some(t) => TcpStream::connect_timeout(&self.addr, t)?,
+            None => TcpStream::connect(self.addr)?,
+        };
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(self.timeout)?;
+        stream.set_write_timeout(self.timeout)?;
+        Ok(stream)
     }
 }
