@@ -75,6 +75,15 @@ pub(crate) fn quote(text: &str) -> String {
     out
 }
 
+/// The error for valid Python outside the arithmetic subset, quoting its first token.
+pub(crate) fn unsupported(what: &'static str, token: &str, column: usize) -> EvalError {
+    EvalError::Unsupported {
+        what,
+        token: quote(token),
+        column,
+    }
+}
+
 /// Whitespace as Python's tokenizer accepts it anywhere between tokens. Line breaks are
 /// handled apart: Python ends the expression at one unless it is inside parentheses.
 /// (Python refuses a vertical tab, `\x0b`, as a non-printable character; so do we.)
@@ -177,11 +186,11 @@ impl Lexer<'_> {
             && matches!(self.peek(), Some('x' | 'X' | 'o' | 'O' | 'b' | 'B'))
         {
             self.take_while(is_name_char);
-            return Err(EvalError::Unsupported {
-                what: "hexadecimal, octal and binary literals are not allowed",
-                token: quote(&self.text[start..self.pos]),
+            return Err(unsupported(
+                "hexadecimal, octal and binary literals are not allowed",
+                &self.text[start..self.pos],
                 column,
-            });
+            ));
         }
         if self.eat('.') {
             is_float = true;
@@ -212,11 +221,11 @@ impl Lexer<'_> {
         let literal = &self.text[start..self.pos];
         if matches!(self.peek(), Some('j' | 'J')) {
             self.bump();
-            return Err(EvalError::Unsupported {
-                what: "complex numbers are not allowed",
-                token: quote(&self.text[start..self.pos]),
+            return Err(unsupported(
+                "complex numbers are not allowed",
+                &self.text[start..self.pos],
                 column,
-            });
+            ));
         }
         if self.peek().is_some_and(is_name_char) {
             return Err(invalid(self, "a number cannot run into a name"));
@@ -242,14 +251,6 @@ impl Lexer<'_> {
         }
     }
 
-    fn unsupported(&self, what: &'static str, token: &str, column: usize) -> EvalError {
-        EvalError::Unsupported {
-            what,
-            token: quote(token),
-            column,
-        }
-    }
-
     fn next_token(&mut self) -> Result<Option<Token>, EvalError> {
         loop {
             match self.peek() {
@@ -267,7 +268,7 @@ impl Lexer<'_> {
                         // again at every later line break.
                         while self.bump().is_some() {}
                     } else if self.open_parens == 0 && self.started {
-                        return Err(self.unsupported(
+                        return Err(unsupported(
                             "line breaks outside parentheses are not allowed",
                             &c.to_string(),
                             self.column,
@@ -328,40 +329,48 @@ impl Lexer<'_> {
                 }
             }
             '<' | '>' if two == "<<" || two == ">>" => {
-                return Err(self.unsupported(BITWISE, two, column));
+                return Err(unsupported(BITWISE, two, column));
             }
             '<' | '>' if two.ends_with('=') => {
-                return Err(self.unsupported(COMPARISON, two, column));
+                return Err(unsupported(COMPARISON, two, column));
             }
-            '<' | '>' => return Err(self.unsupported(COMPARISON, &two[..1], column)),
+            '<' | '>' => return Err(unsupported(COMPARISON, &two[..1], column)),
             '=' | '!' if two.ends_with('=') && two.len() == 2 => {
-                return Err(self.unsupported(COMPARISON, two, column));
+                return Err(unsupported(COMPARISON, two, column));
             }
-            '&' | '|' | '~' => return Err(self.unsupported(BITWISE, &two[..1], column)),
-            '=' => return Err(self.unsupported("assignment is not allowed", "=", column)),
+            '&' | '|' | '~' => return Err(unsupported(BITWISE, &two[..1], column)),
+            '=' => return Err(unsupported("assignment is not allowed", "=", column)),
             '\'' | '"' => {
-                return Err(self.unsupported("strings are not allowed", &two[..1], column));
+                return Err(unsupported("strings are not allowed", &two[..1], column));
             }
-            '.' => return Err(self.unsupported("attribute access is not allowed", ".", column)),
+            '.' => return Err(unsupported("attribute access is not allowed", ".", column)),
             ',' => {
-                return Err(self.unsupported(
+                return Err(unsupported(
                     "commas (tuples, arguments) are not allowed",
                     ",",
                     column,
                 ));
             }
             '[' | ']' => {
-                return Err(self.unsupported(
+                return Err(unsupported(
                     "lists and subscripts are not allowed",
                     &two[..1],
                     column,
                 ));
             }
             '{' | '}' => {
-                return Err(self.unsupported("dicts and sets are not allowed", &two[..1], column));
+                return Err(unsupported(
+                    "dicts and sets are not allowed",
+                    &two[..1],
+                    column,
+                ));
             }
             '@' => {
-                return Err(self.unsupported("matrix multiplication is not allowed", "@", column));
+                return Err(unsupported(
+                    "matrix multiplication is not allowed",
+                    "@",
+                    column,
+                ));
             }
             c if is_name_char(c) => {
                 let name = self.take_while(is_name_char);
@@ -370,7 +379,7 @@ impl Lexer<'_> {
                 } else {
                     "names are not allowed"
                 };
-                return Err(self.unsupported(what, &self.text[start..self.pos], column));
+                return Err(unsupported(what, &self.text[start..self.pos], column));
             }
             c => {
                 return Err(EvalError::UnexpectedChar {

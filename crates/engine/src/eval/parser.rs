@@ -7,7 +7,7 @@
 //! the small stacks of the threaded server.
 
 use super::bigint::BigInt;
-use super::lexer::{Token, TokenKind};
+use super::lexer::{Token, TokenKind, unsupported};
 use super::{EvalError, MAX_DEPTH};
 
 /// A binary operator.
@@ -89,14 +89,6 @@ fn unexpected(token: &Token) -> EvalError {
     }
 }
 
-fn call(column: usize) -> EvalError {
-    EvalError::Unsupported {
-        what: "calls are not allowed",
-        token: "(".to_owned(),
-        column,
-    }
-}
-
 /// Compiles tokens to postfix code.
 ///
 /// # Errors
@@ -164,7 +156,9 @@ pub(crate) fn compile(tokens: Vec<Token>) -> Result<Vec<Instr>, EvalError> {
                     }
                 },
                 // `f(x)`, `2(3)`, `(1)(2)`: a call, which Python would attempt.
-                TokenKind::LParen => return Err(call(token.column)),
+                TokenKind::LParen => {
+                    return Err(unsupported("calls are not allowed", "(", token.column));
+                }
                 _ => return Err(unexpected(&token)),
             }
         }
