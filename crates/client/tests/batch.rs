@@ -8,7 +8,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use common::{TestServer, client_bin, each_server, run_client, run_command, seed_server, threaded};
+use common::{
+    Port, TestServer, client_bin, each_server, run_client, run_command, seed_server, threaded,
+};
 
 /// A batch of `n` lines mixing the three operations with every kind of bad line, and
 /// the output a correct client prints for it.

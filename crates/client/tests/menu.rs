@@ -6,7 +6,7 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::sync::{Arc, Mutex};
 
-use common::{TestServer, Tmux, client_bin, each_server, run_client, seed_server, threaded};
+use common::{Port, TestServer, Tmux, client_bin, each_server, run_client, seed_server, threaded};
 
 const MENU: &str =
     "\n1. Change case\n2. Evaluate expression\n3. Reverse string\n4. Exit\nEnter choice (1-4): ";

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use common::{closed_port, each_server, run_client, seed_server};
+use common::{Port, closed_port, each_server, run_client, seed_server};
 
 /// Each operation, by name and by number, prints only its result and exits 0; an error
 /// response goes to stderr with exit 1 — against each of the three servers.
@@ -62,7 +62,7 @@ fn one_shot_raw() {
 fn raw_framing_against_the_real_servers() {
     for name in common::SERVERS {
         let server = common::start_server(name, &["--framing", "raw"]);
-        let port = server.addr().port().to_string();
+        let port = server.port();
         let run = run_client(["--framing", "raw", "--port", &port, "case", "Hi"], b"");
         assert_eq!(
             (run.stdout.as_str(), run.code()),
@@ -210,7 +210,7 @@ fn ipv6_host() {
         return;
     }
     let server = common::start_server("server-threaded", &["--host", "::1"]);
-    let port = server.addr().port().to_string();
+    let port = server.port();
     let run = run_client(["--host", "::1", "--port", &port, "case", "Hi"], b"");
     assert_eq!((run.stdout.as_str(), run.code()), ("hI\n", 0), "{run:?}");
     let run = run_client(["--host", "::1", "--port", &port], b"4\n");

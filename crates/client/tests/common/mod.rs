@@ -114,8 +114,20 @@ pub fn start_server(name: &str, extra: &[&str]) -> ServerProcess {
 }
 
 /// The real threaded server on a free port, for tests that need one server.
-pub fn threaded() -> AnyServer {
-    AnyServer::Real(start_server("server-threaded", &[]))
+pub fn threaded() -> ServerProcess {
+    start_server("server-threaded", &[])
+}
+
+/// A server's port, as a command-line argument.
+pub trait Port {
+    /// The port it listens on, as `--port` takes it.
+    fn port(&self) -> String;
+}
+
+impl Port for ServerProcess {
+    fn port(&self) -> String {
+        self.addr().port().to_string()
+    }
 }
 
 /// A port on 127.0.0.1 where nothing listens: bound, then released.
@@ -159,9 +171,10 @@ impl TestServer {
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
+}
 
-    /// Its port, as a command-line argument.
-    pub fn port(&self) -> String {
+impl Port for TestServer {
+    fn port(&self) -> String {
         self.addr.port().to_string()
     }
 }
@@ -306,27 +319,9 @@ impl Drop for Tmux {
     }
 }
 
-/// A server under test: one of the real binaries, or one written here.
-pub enum AnyServer {
-    /// A real server binary, run as a child process.
-    Real(ServerProcess),
-    /// A server running inside the test process.
-    Test(TestServer),
-}
-
-impl AnyServer {
-    /// The port it listens on, as a command-line argument.
-    pub fn port(&self) -> String {
-        match self {
-            AnyServer::Real(s) => s.addr().port().to_string(),
-            AnyServer::Test(s) => s.port(),
-        }
-    }
-}
-
 /// Each of the three real servers, started on a free port, with its name.
-pub fn each_server() -> impl Iterator<Item = (&'static str, AnyServer)> {
+pub fn each_server() -> impl Iterator<Item = (&'static str, ServerProcess)> {
     SERVERS
         .into_iter()
-        .map(|name| (name, AnyServer::Real(start_server(name, &[]))))
+        .map(|name| (name, start_server(name, &[])))
 }
