@@ -26,13 +26,10 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use crate::Target;
 use crate::report::{BurstReport, ErrorCounts, ErrorKind, Failure, SYN_RETRY_STALL_S};
 use crate::stats::Summary;
-use crate::wire::{AnswerError, AnswerReader};
+use crate::wire::{AnswerError, AnswerReader, ONE_ANSWER_BYTES};
 
 /// A driver thread's stack: it holds no large buffers of its own.
 const DRIVER_STACK_BYTES: usize = 256 * 1024;
-
-/// A client's read buffer: one short answer at a time; it grows for longer ones.
-const CLIENT_BUFFER_BYTES: usize = 512;
 
 /// While issuing connects, how many connects between looks at the events that are ready.
 const CONNECTS_PER_LOOK: usize = 16;
@@ -126,7 +123,7 @@ impl<'a> Driver<'a> {
                     Phase::Done
                 },
                 socket,
-                reader: AnswerReader::with_buffer(&target.exchange, CLIENT_BUFFER_BYTES),
+                reader: AnswerReader::with_buffer(&target.exchange, ONE_ANSWER_BYTES),
                 answered: 0,
                 start: None,
                 connected: None,

@@ -19,7 +19,7 @@ use hdrhistogram::Histogram;
 use crate::Target;
 use crate::report::{ErrorCounts, ErrorKind, Failure, LoadReport};
 use crate::stats::Summary;
-use crate::wire::{AnswerError, AnswerReader};
+use crate::wire::{AnswerError, AnswerReader, ONE_ANSWER_BYTES};
 
 /// A worker thread's stack: its work needs a few KiB; 64 KiB leaves ample room.
 const WORKER_STACK_BYTES: usize = 64 * 1024;
@@ -188,7 +188,9 @@ fn connect_per_request(target: &Target, deadline: Instant) -> WorkerResult {
                 stream
                     .write_all(&target.exchange.request)
                     .map_err(|e| Failure::send(&e))?;
-                AnswerReader::new(&target.exchange)
+                // One answer per connection: a small buffer, not a 64 KiB one zeroed per
+                // request.
+                AnswerReader::with_buffer(&target.exchange, ONE_ANSWER_BYTES)
                     .read_answer(&mut stream)
                     .map_err(|e| Failure::answer(&e))
             });

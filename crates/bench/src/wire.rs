@@ -14,6 +14,10 @@ use protocol::{Framing, Op, Request, Response};
 /// The most bytes one read takes from a socket.
 const READ_CHUNK: usize = 64 * 1024;
 
+/// The read buffer of a connection that waits for one short answer at a time (a burst
+/// client, a connection per request); it grows for longer ones.
+pub(crate) const ONE_ANSWER_BYTES: usize = 512;
+
 /// The longest answer bench waits for before calling it wrong, so that a server that
 /// never sends a newline cannot make bench buffer without bound.
 const MAX_ANSWER_BYTES: usize = 1024 * 1024;
