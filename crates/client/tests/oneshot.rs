@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use common::{Port, closed_port, each_server, run_client, seed_server};
+use common::{Port, closed_port, each_server, run_client, seed_server, threaded};
 
 /// Each operation, by name and by number, prints only its result and exits 0; an error
 /// response goes to stderr with exit 1 — against each of the three servers.
@@ -129,7 +129,7 @@ fn unknown_host_and_interface() {
 /// `--interface lo` connects to the loopback address, as the seed used `eth0`.
 #[test]
 fn interface_lo_connects() {
-    let (_, server) = each_server().last().expect("a server");
+    let server = threaded();
     let run = run_client(
         ["--interface", "lo", "--port", &server.port(), "3", "ab"],
         b"",
