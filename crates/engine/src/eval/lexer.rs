@@ -136,6 +136,14 @@ impl Lexer<'_> {
         }
     }
 
+    /// Consumes the next character and, if it comes again, the repeat: `*` or `**`.
+    fn single_or_doubled(&mut self, single: TokenKind, doubled: TokenKind) -> TokenKind {
+        match self.bump() {
+            Some(c) if self.eat(c) => doubled,
+            _ => single,
+        }
+    }
+
     /// Consumes characters while `f` holds and returns them.
     fn take_while(&mut self, f: impl Fn(char) -> bool) -> &str {
         let start = self.pos;
@@ -312,22 +320,8 @@ impl Lexer<'_> {
                     _ => TokenKind::Power,
                 }
             }
-            '*' => {
-                self.bump();
-                if self.eat('*') {
-                    TokenKind::Power
-                } else {
-                    TokenKind::Star
-                }
-            }
-            '/' => {
-                self.bump();
-                if self.eat('/') {
-                    TokenKind::DoubleSlash
-                } else {
-                    TokenKind::Slash
-                }
-            }
+            '*' => self.single_or_doubled(TokenKind::Star, TokenKind::Power),
+            '/' => self.single_or_doubled(TokenKind::Slash, TokenKind::DoubleSlash),
             '<' | '>' if two == "<<" || two == ">>" => {
                 return Err(unsupported(BITWISE, two, column));
             }
