@@ -344,14 +344,15 @@ impl<'a> Driver<'a> {
         self.active -= 1;
     }
 
-    /// Each client's times, and failures in client order.
-    fn outcomes(self) -> (Vec<Times>, Vec<Failure>, Vec<Duration>) {
-        let mut ok = Vec::new();
+    /// The times of every client that started, the failures in client order, and the
+    /// latencies of the clients that succeeded.
+    fn outcomes(self) -> DriverResult {
+        let mut times = Vec::new();
         let mut failures = Vec::new();
         let mut latencies = Vec::new();
         for client in self.clients {
             if let (Some(start), Some(end)) = (client.start, client.end) {
-                ok.push(Times {
+                times.push(Times {
                     start,
                     connected: client.connected,
                     end,
@@ -364,7 +365,7 @@ impl<'a> Driver<'a> {
                 failures.push(failure);
             }
         }
-        (ok, failures, latencies)
+        (times, failures, latencies)
     }
 }
 
