@@ -220,9 +220,7 @@ fn out_of_descriptors_neither_spins_nor_dies() {
                 assert_eq!(read_lines(conn, 1), ["OK ba\n"], "{binary}");
             }
         }
-        let before = cpu_ticks(server.pid());
-        thread::sleep(Duration::from_secs(1));
-        let spent = cpu_ticks(server.pid()) - before;
+        let spent = cpu_ticks_during(server.pid(), Duration::from_secs(1));
         assert!(
             spent <= 20,
             "{binary} busy-looped: {spent} ticks in one second"
@@ -287,10 +285,6 @@ fn max_clients_holds_under_a_crowd() {
         );
         server.stop(IO_TIMEOUT).expect("stops");
     }
-}
-
-fn reverse(s: &str) -> String {
-    s.chars().rev().collect()
 }
 
 /// How many processes and threads user `uid` runs now (what RLIMIT_NPROC counts).

@@ -140,10 +140,6 @@ fn flood_item(i: usize) -> (String, String) {
     }
 }
 
-fn reverse(s: &str) -> String {
-    s.chars().rev().collect()
-}
-
 /// 100,000 requests written in one go while the answers are read concurrently: every
 /// one answered, exactly, in order, on each architecture.
 #[test]

@@ -6,8 +6,6 @@ mod common;
 
 use std::io::{ErrorKind, Write};
 use std::net::TcpStream;
-use std::thread;
-use std::time::{Duration, Instant};
 
 use common::*;
 use nix::sys::signal::Signal;
@@ -47,21 +45,10 @@ fn sigterm_with_hundreds_in_flight() {
         for (i, mut conn) in conns.into_iter().enumerate() {
             assert_eq!(read_to_close(&mut conn), b"", "{binary}: client {i}");
         }
-        let deadline = Instant::now() + IO_TIMEOUT;
-        let status = loop {
-            if let Some(status) = server.try_wait().expect("wait for the server") {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "{binary} did not exit");
-            thread::sleep(Duration::from_millis(20));
-        };
+        let status = wait_for_exit(binary, &mut server);
         assert_eq!(status.code(), Some(0), "{binary}");
         server
             .wait_for_output("Shut down cleanly", IO_TIMEOUT)
             .unwrap_or_else(|| panic!("{binary}: {:?}", server.output().last()));
     }
-}
-
-fn reverse(s: &str) -> String {
-    s.chars().rev().collect()
 }

@@ -283,14 +283,7 @@ fn sigterm_answers_requests_in_flight() {
             assert_eq!(read_to_close(&mut conn), b"", "{binary}");
         }
         let mut server = server;
-        let deadline = Instant::now() + IO_TIMEOUT;
-        let status = loop {
-            if let Some(status) = server.try_wait().unwrap() {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "{binary} did not exit");
-            thread::sleep(Duration::from_millis(10));
-        };
+        let status = wait_for_exit(binary, &mut server);
         assert_eq!(status.code(), Some(0), "{binary}");
         assert!(
             TcpStream::connect(addr).is_err(),

@@ -4,7 +4,6 @@
 mod common;
 
 use std::net::TcpStream;
-use std::thread;
 use std::time::Duration;
 
 use common::*;
@@ -80,16 +79,6 @@ fn deepest_expression_fits_the_small_stack() {
     server.stop(IO_TIMEOUT).expect("stops");
 }
 
-/// CPU time (user + system) a process has used so far, in clock ticks (1/100 s).
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat =
-        std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the server's /proc stat");
-    let (_, rest) = stat.rsplit_once(')').expect("a stat line");
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // After ')': state is field 3 of stat(5), utime 14 and stime 15.
-    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
-}
-
 /// Out of file descriptors (EMFILE): the server says so once, backs off without spinning,
 /// keeps serving the clients it has, and accepts the waiting ones once descriptors free up.
 #[test]
@@ -112,9 +101,7 @@ fn out_of_descriptors_backs_off_and_recovers() {
         .expect("the server ran out of descriptors and said so");
     assert_eq!(read_lines(&held[0], 1), ["OK ba\n"]);
     assert_eq!(ask(&mut held[0], b"3|still\n"), "OK llits\n");
-    let before = cpu_ticks(server.pid());
-    thread::sleep(Duration::from_secs(1));
-    let spent = cpu_ticks(server.pid()) - before;
+    let spent = cpu_ticks_during(server.pid(), Duration::from_secs(1));
     assert!(
         spent <= 20,
         "busy-looped: {spent} ticks of CPU in one second"

@@ -126,6 +126,14 @@ pub fn cpu_ticks(pid: u32) -> u64 {
     fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
 }
 
+/// The CPU ticks a process uses over the next `period`: a server that backs off instead
+/// of spinning uses next to none.
+pub fn cpu_ticks_during(pid: u32, period: Duration) -> u64 {
+    let before = cpu_ticks(pid);
+    std::thread::sleep(period);
+    cpu_ticks(pid) - before
+}
+
 /// The children of `pid`, from /proc: (child pid, state letter; `Z` is a zombie).
 pub fn children_of(pid: u32) -> Vec<(u32, char)> {
     let mut found = Vec::new();
@@ -172,6 +180,26 @@ pub fn wait_until<T: std::fmt::Debug>(
             Err(_) => std::thread::sleep(Duration::from_millis(20)),
         }
     }
+}
+
+/// Waits for a server that was told to stop to exit on its own; panics after 10 s.
+pub fn wait_for_exit(binary: &str, server: &mut ServerProcess) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + IO_TIMEOUT;
+    loop {
+        if let Some(status) = server.try_wait().expect("wait for the server") {
+            return status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{binary} did not exit"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// `s` with its characters in reverse order: what operation 3 answers for plain text.
+pub fn reverse(s: &str) -> String {
+    s.chars().rev().collect()
 }
 
 /// Waits until a server is back at its baseline: the forking server's parent has no
