@@ -4,12 +4,11 @@
 mod common;
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Write};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use common::{
-    Port, TestServer, client_bin, each_server, run_client, run_command, seed_server, threaded,
+    Port, client_bin, closes_after, each_server, run_client, run_command, seed_server, threaded,
 };
 
 /// A batch of `n` lines mixing the three operations with every kind of bad line, and
@@ -172,18 +171,7 @@ fn batch_raw_against_the_seed_server() {
 /// with how many lines were answered, exit 2.
 #[test]
 fn server_gone_mid_batch() {
-    // Answers two requests, then closes.
-    let server = TestServer::start("127.0.0.1:0", |stream| {
-        let mut reader = BufReader::new(&stream);
-        for _ in 0..2 {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            let _ = (&stream).write_all(b"OK fine\n");
-        }
-    })
-    .expect("server starts");
+    let server = closes_after(2, b"OK fine\n");
     let run = run_client(
         ["--batch", "--port", &server.port()],
         b"3|a\n3|b\n3|c\n3|d\n",

@@ -3,10 +3,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
 use std::sync::{Arc, Mutex};
 
-use common::{Port, TestServer, Tmux, client_bin, each_server, run_client, seed_server, threaded};
+use common::{
+    Port, Tmux, client_bin, closes_after, each_server, run_client, seed_server, threaded,
+};
 
 const MENU: &str =
     "\n1. Change case\n2. Evaluate expression\n3. Reverse string\n4. Exit\nEnter choice (1-4): ";
@@ -51,15 +52,7 @@ fn end_of_input_exits_cleanly() {
 /// the answers it did give.
 #[test]
 fn server_gone_mid_session() {
-    // Answers one request, then closes the connection.
-    let server = TestServer::start("127.0.0.1:0", |stream| {
-        let mut reader = BufReader::new(&stream);
-        let mut line = String::new();
-        if reader.read_line(&mut line).is_ok() {
-            let _ = (&stream).write_all(b"OK HELLO\n");
-        }
-    })
-    .expect("server starts");
+    let server = closes_after(1, b"OK HELLO\n");
     let run = run_client(["--port", &server.port()], b"1\nhello\n1\nagain\n");
     assert!(run.stdout.contains("Result: HELLO\n"), "{run:?}");
     assert_eq!(run.code(), 2, "{run:?}");

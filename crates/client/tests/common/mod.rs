@@ -7,7 +7,7 @@
     reason = "each test file uses a different part of this module"
 )]
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -185,6 +185,23 @@ impl Drop for TestServer {
         // Wake the accept loop so it sees the flag.
         let _ = TcpStream::connect(self.addr);
     }
+}
+
+/// A server that answers the first `answers` request lines of a connection with `reply`
+/// (a whole response line), then closes it: a server going away mid-session.
+pub fn closes_after(answers: usize, reply: &'static [u8]) -> TestServer {
+    TestServer::start("127.0.0.1:0", move |stream| {
+        let mut reader = BufReader::new(&stream);
+        let mut line = String::new();
+        for _ in 0..answers {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let _ = (&stream).write_all(reply);
+        }
+    })
+    .expect("the closing server starts")
 }
 
 /// The seed's Python server, re-created byte for byte: each `recv(1024)` is one request
