@@ -282,7 +282,10 @@ mod tests {
         let ex = Exchange::task(Op::Reverse, "abc", Framing::Raw).unwrap();
         let mut reader = AnswerReader::new(&ex);
         let mut input: &[u8] = b"cb";
-        reader.read_answer(&mut input).unwrap_err();
+        assert!(matches!(
+            reader.read_answer(&mut input),
+            Err(AnswerError::Wrong(_))
+        ));
         let mut reader = AnswerReader::new(&ex);
         let mut input: &[u8] = b"cba";
         reader.read_answer(&mut input).unwrap();
