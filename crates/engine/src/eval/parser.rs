@@ -47,18 +47,27 @@ enum Pending {
 const UNARY_BP: u8 = 30;
 const POW_BP: u8 = 40;
 
-/// Binding power of a binary operator token.
-fn binary(kind: &TokenKind) -> Option<(BinOp, u8)> {
+/// The binary operator a token stands for, if any.
+fn binary(kind: &TokenKind) -> Option<BinOp> {
     Some(match kind {
-        TokenKind::Plus => (BinOp::Add, 10),
-        TokenKind::Minus => (BinOp::Sub, 10),
-        TokenKind::Star => (BinOp::Mul, 20),
-        TokenKind::Slash => (BinOp::Div, 20),
-        TokenKind::DoubleSlash => (BinOp::FloorDiv, 20),
-        TokenKind::Percent => (BinOp::Mod, 20),
-        TokenKind::Power => (BinOp::Pow, POW_BP),
+        TokenKind::Plus => BinOp::Add,
+        TokenKind::Minus => BinOp::Sub,
+        TokenKind::Star => BinOp::Mul,
+        TokenKind::Slash => BinOp::Div,
+        TokenKind::DoubleSlash => BinOp::FloorDiv,
+        TokenKind::Percent => BinOp::Mod,
+        TokenKind::Power => BinOp::Pow,
         _ => return None,
     })
+}
+
+/// Binding power of a binary operator.
+fn binding_power(op: BinOp) -> u8 {
+    match op {
+        BinOp::Add | BinOp::Sub => 10,
+        BinOp::Mul | BinOp::Div | BinOp::FloorDiv | BinOp::Mod => 20,
+        BinOp::Pow => POW_BP,
+    }
 }
 
 impl Pending {
@@ -67,9 +76,7 @@ impl Pending {
         match self {
             Self::Open(_) => 0,
             Self::Neg => UNARY_BP,
-            Self::Binary(BinOp::Pow) => POW_BP,
-            Self::Binary(BinOp::Mul | BinOp::Div | BinOp::FloorDiv | BinOp::Mod) => 20,
-            Self::Binary(BinOp::Add | BinOp::Sub) => 10,
+            Self::Binary(op) => binding_power(op),
         }
     }
 
@@ -126,7 +133,8 @@ pub(crate) fn compile(tokens: Vec<Token>) -> Result<Vec<Instr>, EvalError> {
                 _ => return Err(unexpected(&token)),
             }
             want_operand = false;
-        } else if let Some((op, power)) = binary(&token.kind) {
+        } else if let Some(op) = binary(&token.kind) {
+            let power = binding_power(op);
             // Pop what binds at least as tightly (left-associative), or strictly more
             // tightly for `**`, which is right-associative.
             while let Some(&top) = stack.last() {
