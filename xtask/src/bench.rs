@@ -519,9 +519,9 @@ fn write_outputs(out: &Path, results: &Results) -> anyhow::Result<()> {
 /// The seed-style `Clients  Execution Time (s)` table per server, for the terminal.
 fn summary_table(rows: &[Row]) -> String {
     let mut out = String::new();
-    for server in report::servers(rows) {
+    for (server, rows) in report::by_server(rows) {
         out += &format!("\n{server}\nClients\tExecution Time (s)\tp99 (s)\terrors\n");
-        for row in rows.iter().filter(|r| r.server == server) {
+        for row in rows {
             out += &format!(
                 "{}\t{:.6}\t{:.6}\t{}{}\n",
                 row.clients,

@@ -7,7 +7,7 @@ use anyhow::anyhow;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::report::servers;
+use crate::report::by_server;
 use crate::results::Row;
 
 /// A line's colour per architecture, the same in every panel.
@@ -47,17 +47,13 @@ fn panel(
         .axis_desc_style(("sans-serif", 15))
         .draw()
         .map_err(|e| err(&e))?;
-    for server in servers(rows) {
-        let colour = colour(&server);
-        let points: Vec<(f64, f64)> = rows
-            .iter()
-            .filter(|r| r.server == server)
-            .map(|r| (r.clients as f64, value(r)))
-            .collect();
+    for (server, rows) in by_server(rows) {
+        let colour = colour(server);
+        let points: Vec<(f64, f64)> = rows.iter().map(|r| (r.clients as f64, value(r))).collect();
         chart
             .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))
             .map_err(|e| err(&e))?
-            .label(server.clone())
+            .label(server)
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(2)));
         chart
             .draw_series(

@@ -87,15 +87,17 @@ fn title(server: &str) -> String {
     }
 }
 
-/// The servers of `rows`, in the order they first appear.
-pub fn servers(rows: &[Row]) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
+/// `rows` grouped by server: the servers in the order they first appear, each with its
+/// rows in their order.
+pub fn by_server(rows: &[Row]) -> Vec<(&str, Vec<&Row>)> {
+    let mut groups: Vec<(&str, Vec<&Row>)> = Vec::new();
     for row in rows {
-        if !names.contains(&row.server) {
-            names.push(row.server.clone());
+        match groups.iter_mut().find(|(server, _)| *server == row.server) {
+            Some((_, group)) => group.push(row),
+            None => groups.push((&row.server, vec![row])),
         }
     }
-    names
+    groups
 }
 
 /// The whole of `REPORT.md`.
@@ -130,10 +132,10 @@ pub fn render(results: &Results) -> String {
          `3|BenchmarkTestString123`, checks the answer and closes. Execution time is from \
          the first connect to the last answer.\n"
     );
-    for server in servers(&results.rows) {
-        let _ = writeln!(out, "## {}\n", title(&server));
+    for (server, rows) in by_server(&results.rows) {
+        let _ = writeln!(out, "## {}\n", title(server));
         let _ = writeln!(out, "| Clients | Execution Time (s) |\n| ---: | ---: |");
-        for row in results.rows.iter().filter(|r| r.server == server) {
+        for row in rows {
             let _ = writeln!(out, "| {} | {:.6} |", row.clients, row.total_s);
         }
         let _ = writeln!(out);
