@@ -53,7 +53,7 @@ struct Cli {
 
     /// Wire framing: `line` (OK/ERR lines, pipelining) or `raw` (the seed's format,
     /// for the seed's own Python server)
-    #[arg(long, default_value = "line", value_parser = parse_framing)]
+    #[arg(long, default_value = "line")]
     framing: Framing,
 
     /// Limit on connecting and on waiting for each response (`500ms`, `10s`, `1m`;
@@ -66,21 +66,11 @@ struct Cli {
     batch: bool,
 
     /// One-shot operation: 1/case, 2/eval or 3/reverse
-    #[arg(value_parser = parse_op)]
     op: Option<Op>,
 
     /// One-shot payload: the words after OP, joined by single spaces
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, requires = "op")]
     payload: Vec<String>,
-}
-
-fn parse_framing(s: &str) -> Result<Framing, String> {
-    s.parse()
-        .map_err(|e: protocol::UnknownFraming| e.to_string())
-}
-
-fn parse_op(s: &str) -> Result<Op, String> {
-    s.parse().map_err(|e: protocol::UnknownOp| e.to_string())
 }
 
 fn main() -> ExitCode {
