@@ -121,16 +121,10 @@ pub enum Op {
 /// structured cause.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EngineError {
-    op: Op,
     eval: EvalError,
 }
 
 impl EngineError {
-    /// The operation that failed.
-    pub fn op(&self) -> Op {
-        self.op
-    }
-
     /// The evaluator's error, for callers that want to match on the kind.
     pub fn eval_error(&self) -> &EvalError {
         &self.eval
@@ -139,10 +133,7 @@ impl EngineError {
 
 impl From<EvalError> for EngineError {
     fn from(eval: EvalError) -> Self {
-        Self {
-            op: Op::Evaluate,
-            eval,
-        }
+        Self { eval }
     }
 }
 
