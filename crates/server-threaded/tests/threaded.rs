@@ -22,20 +22,11 @@ fn thread_names_in_the_log() {
     assert_eq!(ask(&mut b, b"3|cd\n"), "OK dc\n");
     wait_for_lines(&server, "Sending response", 2);
     for name in ["client-1", "client-2"] {
-        assert!(
-            !lines_with(
-                &server,
-                &format!("[MAIN] - Started thread {name} for 127.0.0.1:")
-            )
-            .is_empty(),
-            "{:?}",
-            server.output()
+        assert_logged(
+            &server,
+            &format!("[MAIN] - Started thread {name} for 127.0.0.1:"),
         );
-        assert!(
-            !lines_with(&server, &format!("[THREAD: {name}] - Received request")).is_empty(),
-            "{:?}",
-            server.output()
-        );
+        assert_logged(&server, &format!("[THREAD: {name}] - Received request"));
     }
     server.stop(IO_TIMEOUT).expect("stops");
 }

@@ -82,6 +82,16 @@ pub fn lines_with(server: &ServerProcess, needle: &str) -> Vec<String> {
         .collect()
 }
 
+/// Asserts that some line of the server's output contains `needle`.
+#[track_caller]
+pub fn assert_logged(server: &ServerProcess, needle: &str) {
+    assert!(
+        !lines_with(server, needle).is_empty(),
+        "{:?}",
+        server.output()
+    );
+}
+
 /// Waits until the output holds `count` lines containing `needle`; panics after 10 s.
 pub fn wait_for_lines(server: &ServerProcess, needle: &str, count: usize) {
     let deadline = std::time::Instant::now() + IO_TIMEOUT;
@@ -180,6 +190,20 @@ pub fn wait_until<T: std::fmt::Debug>(
             Err(_) => std::thread::sleep(Duration::from_millis(20)),
         }
     }
+}
+
+/// Stops a server with SIGTERM and asserts that it exits 0 within 5 s, well before its
+/// default 10 s shutdown timeout: nothing it serves holds the shutdown up.
+#[track_caller]
+pub fn stop_promptly(server: ServerProcess) {
+    let began = std::time::Instant::now();
+    let status = server.stop(IO_TIMEOUT).expect("exits");
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        began.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        began.elapsed()
+    );
 }
 
 /// Waits for a server that was told to stop to exit on its own; panics after 10 s.
