@@ -188,7 +188,7 @@ impl Progress {
 
 /// What a point is expected to take: the model plus a little for start and stop.
 fn expected_s(server: Server, clients: u64, delay: Duration) -> f64 {
-    report::model_check(server.name(), clients, delay.as_secs_f64(), 0.0, 0).expected_s + 0.2
+    report::model_s(server.name(), clients, delay.as_secs_f64()) + 0.2
 }
 
 /// Runs `cargo xtask bench`.
@@ -326,8 +326,8 @@ fn sweep(
         for &n in clients {
             let mut reports = Vec::new();
             let mut peaks = Peaks::default();
+            let expected = expected_s(*server, n, args.delay);
             for repeat in 1..=args.repeat {
-                let expected = expected_s(*server, n, args.delay);
                 let label = format!("{} {n} clients ({repeat}/{})", server.name(), args.repeat);
                 let sampler = Sampler::start(process.pid());
                 let report = run_bench(

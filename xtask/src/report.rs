@@ -15,8 +15,7 @@ pub const TOLERANCE_FIXED_S: f64 = 0.05;
 /// A total compared with what the architecture's model predicts.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ModelCheck {
-    /// The model's time: N × delay for sequential (one client after another), the delay
-    /// for forking and threaded (all clients served at once).
+    /// The model's time, [`model_s`].
     pub expected_s: f64,
     /// total − expected.
     pub overhead_s: f64,
@@ -27,6 +26,16 @@ pub struct ModelCheck {
     pub on_model: bool,
 }
 
+/// The model's time for `server` at `clients`: N × delay for sequential (one client
+/// after another), the delay for forking and threaded (all clients served at once).
+pub fn model_s(server: &str, clients: u64, delay_s: f64) -> f64 {
+    if server == "sequential" {
+        clients as f64 * delay_s
+    } else {
+        delay_s
+    }
+}
+
 /// Checks `total_s` of `server` at `clients` against the model.
 pub fn model_check(
     server: &str,
@@ -35,11 +44,7 @@ pub fn model_check(
     total_s: f64,
     errors: u64,
 ) -> ModelCheck {
-    let expected_s = if server == "sequential" {
-        clients as f64 * delay_s
-    } else {
-        delay_s
-    };
+    let expected_s = model_s(server, clients, delay_s);
     let overhead_s = total_s - expected_s;
     let tolerance_s = expected_s * TOLERANCE_FRACTION + TOLERANCE_FIXED_S;
     ModelCheck {
