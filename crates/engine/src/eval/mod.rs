@@ -210,7 +210,7 @@ pub fn evaluate(expr: &str) -> Result<String, EvalError> {
     let mut stack: Vec<Value> = Vec::new();
     for instr in code {
         let value = match instr {
-            Instr::Int(n) => value::int_literal(&n)?,
+            Instr::Int(n) => value::int_literal(n)?,
             Instr::Float(x) => Value::Float(x),
             Instr::Neg => stack.pop().ok_or(EvalError::UnexpectedEnd)?.neg(),
             Instr::Binary(op) => {

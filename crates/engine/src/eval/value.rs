@@ -222,6 +222,6 @@ pub(crate) fn binary(
 }
 
 /// The integer value of a literal, checked against the size limit.
-pub(crate) fn int_literal(n: &BigInt) -> Result<Value, EvalError> {
-    checked(n.clone())
+pub(crate) fn int_literal(n: BigInt) -> Result<Value, EvalError> {
+    checked(n)
 }
