@@ -21,7 +21,7 @@ pub const MAX_RESPONSE_BYTES: usize = 4 * protocol::DEFAULT_MAX_REQUEST_BYTES;
 pub struct Client {
     pub(crate) conn: Connection<TcpStream>,
     peer: SocketAddr,
-    pub(crate) timeout: Option<Duration>,
+    timeout: Option<Duration>,
 }
 
 impl Client {
