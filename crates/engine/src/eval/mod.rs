@@ -2,10 +2,9 @@
 //! error for everything else.
 //!
 //! The pipeline is `lexer` (text to tokens), `parser` (a shunting yard from tokens to a
-//! postfix program),
-//! then a loop over the program with `value`'s arithmetic. Every stage is bounded:
-//! [`MAX_EXPR_BYTES`] of text, [`MAX_DEPTH`] levels of nesting, integers of at most
-//! [`MAX_INT_BITS`] bits and at most [`WORK_LIMIT`] units of big-number work.
+//! postfix program), then a loop over the program with `value`'s arithmetic. Every stage
+//! is bounded: [`MAX_EXPR_BYTES`] of text, [`MAX_DEPTH`] levels of nesting, integers of
+//! at most [`MAX_INT_BITS`] bits and at most [`WORK_LIMIT`] units of big-number work.
 
 mod bigint;
 mod float;
