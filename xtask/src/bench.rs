@@ -214,14 +214,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     if !args.no_build {
         let mut build = util::cargo();
         build.args(["build", "--release"]);
-        for package in [
-            "server-sequential",
-            "server-forking",
-            "server-threaded",
-            "bench",
-        ] {
-            build.args(["-p", package]);
+        for server in Server::value_variants() {
+            build.args(["-p", &server.binary()]);
         }
+        build.args(["-p", "bench"]);
         util::run(build)?;
     }
     let binaries = Binaries::find(&bin_dir, &args.servers)?;
