@@ -190,11 +190,7 @@ fn server_gone_mid_batch() {
 #[test]
 fn batch_answers_each_line_as_typed() {
     let server = threaded();
-    let term = common::Tmux::start(&format!(
-        "'{}' --batch --port {}",
-        client_bin(),
-        server.port()
-    ));
+    let term = common::Tmux::client(&format!("--batch --port {}", server.port()));
     term.send_keys(&["3|abc", "Enter"]);
     term.wait_for("OK cba", 1);
     term.send_keys(&["eval|6*7", "Enter"]);

@@ -5,9 +5,7 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::{
-    Port, Tmux, client_bin, closes_after, each_server, run_client, seed_server, threaded,
-};
+use common::{Port, Tmux, closes_after, each_server, run_client, seed_server, threaded};
 
 const MENU: &str =
     "\n1. Change case\n2. Evaluate expression\n3. Reverse string\n4. Exit\nEnter choice (1-4): ";
@@ -94,7 +92,7 @@ fn raw_framing_against_the_seed_server() {
 #[test]
 fn terminal_session_choose_and_exit() {
     let server = threaded();
-    let term = Tmux::start(&format!("'{}' --port {}", client_bin(), server.port()));
+    let term = Tmux::client(&format!("--port {}", server.port()));
     term.wait_for("Enter choice (1-4):", 1);
     term.send_keys(&["1", "Enter"]);
     term.wait_for("Enter input:", 1);
@@ -119,7 +117,7 @@ fn terminal_session_choose_and_exit() {
 #[test]
 fn terminal_ctrl_d_exits_cleanly() {
     let server = threaded();
-    let term = Tmux::start(&format!("'{}' --port {}", client_bin(), server.port()));
+    let term = Tmux::client(&format!("--port {}", server.port()));
     term.wait_for("Enter choice (1-4):", 1);
     term.send_keys(&["C-d"]);
     let screen = term.wait_for("EXIT=", 1);

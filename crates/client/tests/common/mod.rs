@@ -284,6 +284,12 @@ impl Tmux {
         tmux
     }
 
+    /// Runs the client binary with `args` (shell words) in a new terminal, as
+    /// [`Tmux::start`] does.
+    pub fn client(args: &str) -> Tmux {
+        Tmux::start(&format!("'{}' {args}", client_bin()))
+    }
+
     fn command(&self) -> Command {
         let mut command = Command::new("tmux");
         command.args(["-L", &self.socket, "-f", "/dev/null"]);
