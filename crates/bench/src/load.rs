@@ -96,11 +96,15 @@ struct WorkerResult {
     errors: ErrorCounts,
 }
 
+/// An empty, auto-resizing latency histogram in nanoseconds.
+fn histogram() -> Histogram<u64> {
+    Histogram::new(3).expect("three significant digits is a valid HdrHistogram precision")
+}
+
 impl WorkerResult {
     fn new() -> WorkerResult {
         WorkerResult {
-            hist: Histogram::new(3)
-                .expect("three significant digits is a valid HdrHistogram precision"),
+            hist: histogram(),
             requests: 0,
             errors: ErrorCounts::default(),
         }
@@ -242,7 +246,7 @@ pub fn run(config: &LoadConfig, warnings: Vec<String>) -> LoadReport {
     drop(closed);
     let start = Instant::now();
 
-    let mut hist = WorkerResult::new().hist;
+    let mut hist = histogram();
     let mut requests = 0;
     for handle in handles {
         match handle.join() {
