@@ -8,9 +8,10 @@
 //! enough and nothing here needs to guard against huge operands on its own.
 
 use std::cmp::Ordering;
+use std::fmt::Write as _;
 
 /// A non-negative integer as little-endian base-2³² limbs, with no high zero limbs.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct BigUint {
     limbs: Vec<u32>,
 }
@@ -332,7 +333,8 @@ impl BigUint {
         };
         let mut s = last.to_string();
         for c in rest.iter().rev() {
-            s.push_str(&format!("{c:09}"));
+            // Writing to a String cannot fail.
+            let _ = write!(s, "{c:09}");
         }
         s
     }
