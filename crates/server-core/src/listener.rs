@@ -119,25 +119,22 @@ mod tests {
     /// unexpected fails.
     #[test]
     fn accept_errors_are_classified() {
-        let err = |e: Errno| io::Error::from_raw_os_error(e as i32);
-        assert!(matches!(
-            classify(err(Errno::EMFILE)),
-            Accepted::Exhausted(_)
-        ));
-        assert!(matches!(
-            classify(err(Errno::ENFILE)),
-            Accepted::Exhausted(_)
-        ));
-        assert!(matches!(
-            classify(err(Errno::ENOBUFS)),
-            Accepted::Exhausted(_)
-        ));
-        assert!(matches!(
-            classify(err(Errno::ECONNABORTED)),
-            Accepted::Retry(_)
-        ));
-        assert!(matches!(classify(err(Errno::EINTR)), Accepted::Retry(_)));
-        assert!(matches!(classify(err(Errno::EBADF)), Accepted::Failed(_)));
+        for (errno, want) in [
+            (Errno::EMFILE, "Exhausted"),
+            (Errno::ENFILE, "Exhausted"),
+            (Errno::ENOBUFS, "Exhausted"),
+            (Errno::ECONNABORTED, "Retry"),
+            (Errno::EINTR, "Retry"),
+            (Errno::EBADF, "Failed"),
+        ] {
+            let got = match classify(io::Error::from_raw_os_error(errno as i32)) {
+                Accepted::Exhausted(_) => "Exhausted",
+                Accepted::Retry(_) => "Retry",
+                Accepted::Failed(_) => "Failed",
+                Accepted::Client(_) => "Client",
+            };
+            assert_eq!(got, want, "{errno:?}");
+        }
         assert!(matches!(
             classify(io::Error::other("no code")),
             Accepted::Failed(_)
