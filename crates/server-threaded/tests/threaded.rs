@@ -43,8 +43,8 @@ fn deepest_expression_fits_the_small_stack() {
         ask(&mut conn, format!("2|{deepest}\n").as_bytes()),
         "OK 1\n"
     );
+    // Beside the deepest (above): one level too deep, and other deep shapes.
     for expr in [
-        format!("{}1{}", "(".repeat(depth), ")".repeat(depth)),
         format!("{}1{}", "(".repeat(depth + 1), ")".repeat(depth + 1)),
         vec!["2"; depth].join("**"),
         format!("{}2{}", "(-".repeat(depth), ")".repeat(depth)),
