@@ -372,13 +372,13 @@ impl<'a> Driver<'a> {
 /// What a driver thread hands back.
 type DriverResult = (Vec<Times>, Vec<Failure>, Vec<Duration>);
 
-/// How many driver threads: one per core unless asked, never more than clients.
-fn driver_count(config: &BurstConfig) -> usize {
-    let wanted = match config.drivers {
+/// How many driver threads: `drivers`, or one per core when it is 0; never more than
+/// `clients`.
+fn driver_count(drivers: usize, clients: usize) -> usize {
+    let wanted = match drivers {
         0 => thread::available_parallelism().map_or(1, usize::from),
         n => n,
     };
-    let clients = usize::try_from(config.clients).unwrap_or(usize::MAX);
     wanted.clamp(1, clients.max(1))
 }
 
@@ -388,8 +388,8 @@ fn driver_count(config: &BurstConfig) -> usize {
 /// cannot be started fails its clients as `spawn` errors. The burst goes on with the
 /// others.
 pub fn run(config: &BurstConfig, warnings: Vec<String>) -> BurstReport {
-    let drivers = driver_count(config);
     let clients = usize::try_from(config.clients).unwrap_or(usize::MAX);
+    let drivers = driver_count(config.drivers, clients);
     let target = &config.target;
     let requests = config.requests;
     // Every driver makes its sockets first; the last one ready starts them all.
