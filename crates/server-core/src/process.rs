@@ -206,6 +206,22 @@ impl ServerProcess {
         self.child.try_wait()
     }
 
+    /// Waits up to `timeout` for the process to exit; `None` if it is still running then.
+    ///
+    /// # Errors
+    ///
+    /// When the process's state cannot be read.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> io::Result<Option<ExitStatus>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let status = self.child.try_wait()?;
+            if status.is_some() || Instant::now() >= deadline {
+                return Ok(status);
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Sends SIGTERM and waits up to `timeout` for the server to exit; kills it after that.
     ///
     /// # Errors
@@ -213,19 +229,12 @@ impl ServerProcess {
     /// When the server did not exit in time (it is killed), or cannot be waited for.
     pub fn stop(mut self, timeout: Duration) -> io::Result<ExitStatus> {
         self.signal(Signal::SIGTERM)?;
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                return Ok(status);
-            }
-            if Instant::now() >= deadline {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("server did not exit within {timeout:?} of SIGTERM; killed it"),
-                ));
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
+        self.wait_timeout(timeout)?.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("server did not exit within {timeout:?} of SIGTERM; killed it"),
+            )
+        })
     }
 }
 
