@@ -104,6 +104,6 @@ pub use config::{Config, Level, ServerArgs};
 pub use gate::{Gate, Permit};
 pub use listener::Client;
 pub use log::{Log, Who};
-pub use server::{ACCEPT_BACKOFF, Event, Server, StartError, exit_child, exit_status};
+pub use server::{Event, Server, StartError, exit_child, exit_status};
 pub use session::Session;
 pub use shutdown::Shutdown;

@@ -90,11 +90,6 @@ impl Log {
         write_stdout(line.as_bytes());
     }
 
-    /// [`Log::line`] at [`Level::Error`].
-    pub fn error(&self, who: &Who, message: fmt::Arguments<'_>) {
-        self.line(Level::Error, who, message);
-    }
-
     /// [`Log::line`] at [`Level::Warn`].
     pub fn warn(&self, who: &Who, message: fmt::Arguments<'_>) {
         self.line(Level::Warn, who, message);

@@ -18,7 +18,7 @@ use crate::shutdown::{Shutdown, Signals, wait_readable};
 /// How long the accept loop rests after accept failed for want of descriptors or
 /// memory: the connection stays in the backlog, so trying again at once would fail
 /// again and spin.
-pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +67,6 @@ pub struct Server {
     config: Arc<Config>,
     log: Log,
     listener: Option<TcpListener>,
-    addr: SocketAddr,
     signals: Signals,
     /// Whether the last accept failed for want of resources; warnings are written once
     /// per run of such failures, not once per try.
@@ -117,7 +116,6 @@ impl Server {
             config: Arc::new(config),
             log,
             listener: Some(listener),
-            addr,
             signals,
             accept_failing: false,
             backlog_busy: false,
@@ -133,11 +131,6 @@ impl Server {
     /// The logger.
     pub fn log(&self) -> Log {
         self.log
-    }
-
-    /// The address the listener is bound to.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.addr
     }
 
     /// The shutdown flag, set by SIGINT and SIGTERM.

@@ -238,7 +238,7 @@ impl Session {
 }
 
 /// Runs one request through the engine.
-pub fn execute(request: &Request) -> Response {
+fn execute(request: &Request) -> Response {
     let op = match request.op {
         protocol::Op::ChangeCase => engine::Op::ChangeCase,
         protocol::Op::Evaluate => engine::Op::Evaluate,
