@@ -125,12 +125,10 @@ impl Session {
 
     fn run(&self, conn: &mut Connection<Guarded>, who: &Who) -> End {
         let mut last_request = Instant::now();
-        let mut draining = false;
         loop {
             if let Some(deadline) = self.shutdown.deadline() {
-                if !draining {
+                if !conn.get_ref().draining {
                     // From now on, answer only what has already arrived.
-                    draining = true;
                     conn.get_mut().draining = true;
                     let _ = conn.get_ref().stream.set_read_timeout(Some(DRAIN_WAIT));
                 }
@@ -138,6 +136,7 @@ impl Session {
                     return End::Shutdown;
                 }
             }
+            let draining = conn.get_ref().draining;
             // However the client spaces its bytes, this request must be complete by then.
             conn.get_mut().deadline = if draining {
                 Some(Instant::now() + DRAIN_WAIT)
