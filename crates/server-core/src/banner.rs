@@ -49,21 +49,11 @@ mod tests {
         describe: |config| format!("-- at most {} --", config.max_clients),
     };
 
-    fn config() -> Config {
-        use clap::Parser;
-        #[derive(Parser)]
-        struct Cli {
-            #[command(flatten)]
-            server: crate::ServerArgs,
-        }
-        Config::from(Cli::parse_from(["t"]).server)
-    }
-
     /// The banner's second line gives the bound address back, IPv6 in brackets.
     #[test]
     fn banner_lines() {
         let addr: SocketAddr = "[::1]:4242".parse().unwrap();
-        let text = text(&TEST, &config(), addr);
+        let text = text(&TEST, &crate::config::parse(&[]).unwrap(), addr);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],

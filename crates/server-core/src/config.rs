@@ -186,21 +186,22 @@ fn parse_interface(name: &str) -> Result<InterfaceAddr, String> {
     }
 }
 
+/// The [`Config`] a server binary would run with, given `args` (the unit tests' way in).
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) fn parse(args: &[&str]) -> Result<Config, clap::Error> {
     use clap::Parser;
-
     #[derive(Parser)]
     struct Cli {
         #[command(flatten)]
         server: ServerArgs,
     }
+    let argv = std::iter::once("server").chain(args.iter().copied());
+    Cli::try_parse_from(argv).map(|cli| Config::from(cli.server))
+}
 
-    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
-        let argv = std::iter::once("server").chain(args.iter().copied());
-        Cli::try_parse_from(argv).map(|cli| Config::from(cli.server))
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     /// With no flags every value is SPEC §5's default.
     #[test]
