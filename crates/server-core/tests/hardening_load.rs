@@ -11,8 +11,6 @@ mod common;
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -140,16 +138,7 @@ fn server_rss(binary: &str, server: &ServerProcess) -> u64 {
     if binary == "server-forking" {
         let largest = children_of(server.pid())
             .into_iter()
-            .filter_map(|(child, _)| {
-                std::fs::read_to_string(format!("/proc/{child}/status"))
-                    .ok()?
-                    .lines()
-                    .find_map(|l| l.strip_prefix("VmRSS:"))?
-                    .split_whitespace()
-                    .next()?
-                    .parse::<u64>()
-                    .ok()
-            })
+            .filter_map(|(child, _)| try_rss_kib(child))
             .max()
             .unwrap_or(0);
         total += largest;
@@ -164,17 +153,11 @@ fn soak(binary: &str, workers: u64, conns: usize, one_batch_each: bool) {
     let length = soak_time();
     let began = Instant::now();
     let until = began + length;
-    let total = Arc::new(AtomicU64::new(0));
     let threads: Vec<_> = (0..workers)
         .map(|seed| {
-            let total = Arc::clone(&total);
             thread::Builder::new()
                 .name(format!("soak-{seed}"))
-                .spawn(move || {
-                    let checked = worker(addr, seed, conns, one_batch_each, until);
-                    total.fetch_add(checked, Ordering::Relaxed);
-                    checked
-                })
+                .spawn(move || worker(addr, seed, conns, one_batch_each, until))
                 .expect("start a worker")
         })
         .collect();
@@ -188,6 +171,7 @@ fn soak(binary: &str, workers: u64, conns: usize, one_batch_each: bool) {
             peak_late = peak_late.max(server_rss(binary, &server));
         }
     }
+    let mut total = 0;
     for (seed, worker) in threads.into_iter().enumerate() {
         let checked = worker
             .join()
@@ -196,6 +180,7 @@ fn soak(binary: &str, workers: u64, conns: usize, one_batch_each: bool) {
             checked > 0,
             "{binary}: worker {seed} got no answer in {length:?}"
         );
+        total += checked;
     }
     let end = server_rss(binary, &server);
     assert!(
@@ -205,8 +190,7 @@ fn soak(binary: &str, workers: u64, conns: usize, one_batch_each: bool) {
     wait_for_baseline(binary, &server, IO_TIMEOUT);
     assert_eq!(one_shot(addr, b"3|after\n"), "OK retfa\n", "{binary}");
     eprintln!(
-        "{binary}: {} answers checked in {length:?}, RSS {warm} KiB warm, {end} KiB at the end",
-        total.load(Ordering::Relaxed)
+        "{binary}: {total} answers checked in {length:?}, RSS {warm} KiB warm, {end} KiB at the end"
     );
     let status = server.stop(IO_TIMEOUT).expect("stops");
     assert_eq!(status.code(), Some(0), "{binary}");

@@ -107,9 +107,16 @@ pub fn wait_for_lines(server: &ServerProcess, needle: &str, count: usize) {
 
 /// A process's resident memory in KiB (`VmRSS` of /proc/<pid>/status).
 pub fn rss_kib(pid: u32) -> u64 {
-    proc_status_field(pid, "VmRSS:")
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or_else(|| panic!("no VmRSS for process {pid}"))
+    try_rss_kib(pid).unwrap_or_else(|| panic!("no VmRSS for process {pid}"))
+}
+
+/// [`rss_kib`], or `None` when the process is gone (a child that just exited).
+pub fn try_rss_kib(pid: u32) -> Option<u64> {
+    proc_status_field(pid, "VmRSS:")?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// How many threads a process has (`Threads` of /proc/<pid>/status).
