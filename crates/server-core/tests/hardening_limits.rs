@@ -195,9 +195,10 @@ fn require(tool: &str) -> String {
 
 /// Under `prlimit --nofile=64`, 80 held connections: the server neither spins (under
 /// 0.2 s of CPU in a second) nor dies, keeps serving the clients it has, says once that
-/// accept failed (the threaded server; the forking parent closes each client's socket
-/// after the fork and the sequential server holds one at a time, so they never run out),
-/// and serves new clients once the descriptors are free.
+/// accept failed and, once the descriptors are free, that it accepts again (the threaded
+/// server; the forking parent closes each client's socket after the fork and the
+/// sequential server holds one at a time, so they never run out), and serves new clients
+/// once the descriptors are free.
 #[test]
 fn out_of_descriptors_neither_spins_nor_dies() {
     let prlimit = require("prlimit");
@@ -233,6 +234,11 @@ fn out_of_descriptors_neither_spins_nor_dies() {
         );
         drop(held);
         assert_eq!(one_shot(addr, b"3|after\n"), "OK retfa\n", "{binary}");
+        if binary == "server-threaded" {
+            server
+                .wait_for_output("accepting clients again", IO_TIMEOUT)
+                .expect("recovery is logged");
+        }
         assert!(server.try_wait().expect("wait").is_none(), "{binary} died");
         server.stop(IO_TIMEOUT).expect("stops");
     }

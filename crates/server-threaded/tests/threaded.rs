@@ -1,10 +1,9 @@
-//! The thread-per-client architecture: named threads, small stacks, a cap.
+//! The thread-per-client architecture: named threads and small stacks. (The cap and
+//! running out of descriptors are in server-core's `hardening_limits.rs`, on both
+//! concurrent servers.)
 
 #[path = "../../server-core/tests/common/mod.rs"]
 mod common;
-
-use std::net::TcpStream;
-use std::time::Duration;
 
 use common::*;
 
@@ -67,46 +66,5 @@ fn deepest_expression_fits_the_small_stack() {
             "{expr:.40}"
         );
     }
-    server.stop(IO_TIMEOUT).expect("stops");
-}
-
-/// Out of file descriptors (EMFILE): the server says so once, backs off without spinning,
-/// keeps serving the clients it has, and accepts the waiting ones once descriptors free up.
-#[test]
-fn out_of_descriptors_backs_off_and_recovers() {
-    use std::io::Write;
-    let binary = env!("CARGO_BIN_EXE_server-threaded");
-    // `ulimit -n` in sh sets the hard limit too, so the server cannot raise it.
-    let server = ServerProcess::start(
-        std::path::Path::new("/bin/sh"),
-        ["-c", "ulimit -n 32 && exec \"$0\" --port 0 --quiet", binary],
-    )
-    .expect("server-threaded starts under a low open-file limit");
-    let addr = server.addr();
-    let mut held: Vec<TcpStream> = (0..40).map(|_| connect(addr)).collect();
-    for conn in &mut held {
-        conn.write_all(b"3|ab\n").unwrap();
-    }
-    server
-        .wait_for_output("accept failed", IO_TIMEOUT)
-        .expect("the server ran out of descriptors and said so");
-    assert_eq!(read_lines(&held[0], 1), ["OK ba\n"]);
-    assert_eq!(ask(&mut held[0], b"3|still\n"), "OK llits\n");
-    let spent = cpu_ticks_during(server.pid(), Duration::from_secs(1));
-    assert!(
-        spent <= 20,
-        "busy-looped: {spent} ticks of CPU in one second"
-    );
-    assert_eq!(
-        lines_with(&server, "accept failed").len(),
-        1,
-        "{:?}",
-        server.output()
-    );
-    drop(held);
-    assert_eq!(one_shot(addr, b"3|after\n"), "OK retfa\n");
-    server
-        .wait_for_output("accepting clients again", IO_TIMEOUT)
-        .expect("recovery is logged");
     server.stop(IO_TIMEOUT).expect("stops");
 }
