@@ -1,4 +1,6 @@
-//! The process-per-client architecture: a child per client, every child reaped, a cap.
+//! The process-per-client architecture: a child per client, every child reaped, SIGTERM
+//! passed on. (The cap is in server-core's `hardening_limits.rs`, on both concurrent
+//! servers.)
 
 #[path = "../../server-core/tests/common/mod.rs"]
 mod common;
