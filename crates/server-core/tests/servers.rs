@@ -292,31 +292,6 @@ fn sigterm_answers_requests_in_flight() {
     }
 }
 
-/// A client that sends half a request and resets the connection does not take the
-/// server down: the next client is served.
-#[test]
-fn reset_client_does_not_take_the_server_down() {
-    for binary in SERVERS {
-        let server = start(binary, &["--quiet"]);
-        let conn = connect(server.addr());
-        (&conn).write_all(b"3|half a requ").unwrap();
-        // SO_LINGER 0: close sends RST instead of FIN.
-        socket2::SockRef::from(&conn)
-            .set_linger(Some(Duration::ZERO))
-            .unwrap();
-        drop(conn);
-        let mut pipelined = connect(server.addr());
-        pipelined.write_all(&b"3|abc\n".repeat(1000)).unwrap();
-        drop(pipelined); // gone before reading 1000 answers: the server's writes fail
-        assert_eq!(
-            one_shot(server.addr(), b"3|still here\n"),
-            "OK ereh llits\n",
-            "{binary}"
-        );
-        server.stop(IO_TIMEOUT).expect("stops");
-    }
-}
-
 /// `--interface lo` binds 127.0.0.1.
 #[test]
 fn interface_lo_binds_loopback() {
