@@ -2,7 +2,6 @@
 //! `Cli`, and turned into the [`Config`] the rest of the crate reads.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::str::FromStr;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
@@ -30,7 +29,7 @@ pub struct ServerArgs {
     pub delay: Duration,
 
     /// Wire framing: `line` (OK/ERR lines) or `raw` (the seed's Python wire format)
-    #[arg(long, value_name = "FRAMING", default_value = "line", value_parser = parse_framing)]
+    #[arg(long, value_name = "FRAMING", default_value = "line")]
     pub framing: Framing,
 
     /// Longest request line accepted, in bytes; a longer one is refused and the connection closed
@@ -138,10 +137,6 @@ impl From<ServerArgs> for Config {
 fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s.trim())
         .map_err(|e| format!("{e}: expected a duration such as 250ms, 3s, 1.5s or 5m"))
-}
-
-fn parse_framing(s: &str) -> Result<Framing, String> {
-    Framing::from_str(s).map_err(|e| e.to_string())
 }
 
 fn parse_positive(s: &str) -> Result<usize, String> {
