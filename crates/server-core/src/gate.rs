@@ -8,7 +8,7 @@
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use crate::session::TICK;
+use crate::blocking::TICK;
 use crate::shutdown::Shutdown;
 
 /// Up to `limit` permits, handed out one at a time.

@@ -3,7 +3,7 @@
 //!
 //! A server binary parses its `Cli` (with [`ServerArgs`] flattened in), calls
 //! [`Server::start`], and then runs its own accept loop around [`Server::accept`] (or
-//! [`Server::next_event`]) and [`Session::serve`]:
+//! [`Server::next_event`]) and [`Service::serve`]:
 //!
 //! ```no_run
 //! use server_core::{Architecture, Server, ServerArgs, Who};
@@ -16,9 +16,9 @@
 //!
 //! fn run(args: ServerArgs) -> Result<(), server_core::StartError> {
 //!     let mut server = Server::start(args, &SEQUENTIAL)?;
-//!     let session = server.session();
+//!     let service = server.service();
 //!     while let Some(client) = server.accept() {
-//!         session.serve(client, &Who::MainProcess);
+//!         service.serve(client, &Who::MainProcess);
 //!     }
 //!     server.stop_accepting(0);
 //!     server.finish(0);
@@ -32,7 +32,7 @@
 //!   [`Config`] read from it (`--interface` is resolved with `if-addrs` while parsing).
 //! - [`listener`]: binding with socket2 (`SO_REUSEADDR`, the backlog), accepting with
 //!   errors sorted into "go on" and "back off", and raising the open-file limit.
-//! - [`session`]: [`Session::serve`], one client from connect to disconnect: read,
+//! - [`blocking`]: [`Service::serve`], one client from connect to disconnect: read,
 //!   delay, run the engine, answer, with the idle timeout and shutdown draining.
 //! - [`log`]: the seed's log lines with a time stamp and who served them, one `write(2)`
 //!   per line, untrusted text escaped and cut.
@@ -64,11 +64,11 @@
 //!    SIGKILLs them), and exits 0.
 //!
 //! How does a session blocked in `read` notice? Every read waits at most
-//! [`session::TICK`] (250 ms, `SO_RCVTIMEO`), then checks the flag and the idle
+//! [`blocking::TICK`] (250 ms, `SO_RCVTIMEO`), then checks the flag and the idle
 //! timeout and reads again; the protocol's `Connection` keeps a partial line across such
 //! timeouts. A client that trickles bytes never lets such a read time out, so the
 //! session's stream also refuses to read on once a shutdown is requested or the request
-//! being read is overdue (`session::Guarded`). We chose the tick over shutting the
+//! being read is overdue (`blocking::Guarded`). We chose the tick over shutting the
 //! sockets down from the main thread because it is one mechanism for all three
 //! architectures (a forked child's socket is out of the parent's reach) and it serves
 //! the idle timeout too; its cost is four wake-ups a second per idle connection, a few
@@ -96,7 +96,7 @@ pub mod listener;
 pub mod log;
 pub mod process;
 mod server;
-pub mod session;
+pub mod blocking;
 pub mod shutdown;
 
 pub use banner::Architecture;
@@ -105,5 +105,5 @@ pub use gate::{Gate, Permit};
 pub use listener::Client;
 pub use log::{Log, Who};
 pub use server::{Event, Server, StartError, exit_child, exit_status};
-pub use session::Session;
+pub use blocking::Service;
 pub use shutdown::Shutdown;

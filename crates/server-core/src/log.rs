@@ -35,6 +35,14 @@ pub enum Who {
     Child(u32),
     /// A thread serving one client: `[THREAD: name]`.
     Thread(String),
+    /// A pre-forked worker process (server-prefork): `[WORKER PID: n]`.
+    WorkerProcess(u32),
+    /// A pool's worker thread (server-pool), by name: `[WORKER: worker-3]`.
+    Worker(String),
+    /// An event loop (server-evented), numbered from 1: `[LOOP n]`.
+    Loop(usize),
+    /// A task serving one client (server-async), numbered from 1: `[TASK n]`.
+    Task(u64),
 }
 
 impl Who {
@@ -57,6 +65,10 @@ impl Display for Who {
             Who::MainProcess => f.write_str("[MAIN PROCESS]"),
             Who::Child(pid) => write!(f, "[CHILD PID: {pid}]"),
             Who::Thread(name) => write!(f, "[THREAD: {name}]"),
+            Who::WorkerProcess(pid) => write!(f, "[WORKER PID: {pid}]"),
+            Who::Worker(name) => write!(f, "[WORKER: {name}]"),
+            Who::Loop(n) => write!(f, "[LOOP {n}]"),
+            Who::Task(n) => write!(f, "[TASK {n}]"),
         }
     }
 }

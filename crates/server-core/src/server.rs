@@ -12,7 +12,7 @@ use crate::banner::{self, Architecture};
 use crate::config::{Config, ServerArgs};
 use crate::listener::{self, Accepted, Client};
 use crate::log::{self, Level, Log, Who};
-use crate::session::{Session, TICK};
+use crate::blocking::{Service, TICK};
 use crate::shutdown::{Shutdown, Signals, wait_readable};
 
 /// How long the accept loop rests after accept failed for want of descriptors or
@@ -139,8 +139,8 @@ impl Server {
     }
 
     /// What serves one client; clone it into a thread, or keep it across a fork.
-    pub fn session(&self) -> Session {
-        Session::new(Arc::clone(&self.config), self.log, self.shutdown().clone())
+    pub fn service(&self) -> Service {
+        Service::new(Arc::clone(&self.config), self.log, self.shutdown().clone())
     }
 
     /// Waits for the next client; `None` once shutdown is requested.

@@ -95,7 +95,7 @@ fn run(args: ServerArgs) -> Result<(), StartError> {
         match unsafe { fork() } {
             Ok(ForkResult::Child) => {
                 server.close_listener();
-                server.session().serve(client, &Who::this_child());
+                server.service().serve(client, &Who::this_child());
                 server_core::exit_child(0);
             }
             Ok(ForkResult::Parent { child }) => {

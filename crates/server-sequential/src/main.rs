@@ -39,11 +39,11 @@ fn main() -> ExitCode {
 fn run(args: ServerArgs) -> Result<(), StartError> {
     let mut server = Server::start(args, &SEQUENTIAL)?;
     let log = server.log();
-    let session = server.session();
+    let service = server.service();
     log.info(&Who::Main, format_args!("Waiting for connections..."));
     while let Some(client) = server.accept() {
         let peer = client.peer;
-        session.serve(client, &Who::MainProcess);
+        service.serve(client, &Who::MainProcess);
         log.info(
             &Who::Main,
             format_args!("Connection from {peer} closed. Ready for next client."),

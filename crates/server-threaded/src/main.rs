@@ -96,12 +96,12 @@ fn spawn(server: &Server, client: Client, permit: Permit, count: u64) {
     let log = server.log();
     let name = format!("client-{count}");
     let peer = client.peer;
-    let session = server.session();
+    let service = server.service();
     let spawned = thread::Builder::new()
         .name(name.clone())
         .stack_size(STACK_SIZE)
         .spawn(move || {
-            session.serve(client, &Who::this_thread());
+            service.serve(client, &Who::this_thread());
             drop(permit);
         });
     match spawned {

@@ -1,4 +1,4 @@
-//! [`Session`]: serving one client from its first byte to its last, the same in all
+//! [`Service`]: serving one client from its first byte to its last, the same in all
 //! three architectures.
 //!
 //! Read a request, hold it for `--delay`, run the engine, queue the answer; the
@@ -47,7 +47,7 @@ const LINGER_BYTES: usize = 1 << 20;
 
 /// Everything a session needs, cheap to clone into a thread or keep across a fork.
 #[derive(Debug, Clone)]
-pub struct Session {
+pub struct Service {
     config: Arc<Config>,
     log: Log,
     shutdown: Shutdown,
@@ -68,10 +68,10 @@ pub enum End {
     Failed(io::Error),
 }
 
-impl Session {
+impl Service {
     /// A session factory for `config`, logging to `log`, watching `shutdown`.
-    pub fn new(config: Arc<Config>, log: Log, shutdown: Shutdown) -> Session {
-        Session {
+    pub fn new(config: Arc<Config>, log: Log, shutdown: Shutdown) -> Service {
+        Service {
             config,
             log,
             shutdown,
