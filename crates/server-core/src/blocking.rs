@@ -200,6 +200,7 @@ impl Service {
             thread::sleep(self.config.delay);
         }
         let response = execute(request);
+        crate::work::compute_for(self.config.work);
         if self.log.enabled(Level::Info) {
             match &response {
                 Response::Ok(result) => self

@@ -32,7 +32,9 @@ pub struct ServerArgs {
     #[arg(long, value_name = "FRAMING", default_value = "line")]
     pub framing: Framing,
 
-    /// Longest request line accepted, in bytes; a longer one is refused and the connection closed
+    /// Longest request line accepted, in bytes, not counting its line ending; a longer one is
+    /// refused and the connection closed. With --framing raw each read of at most
+    /// min(1024, N) bytes is one request, as the seed's recv(1024)
     #[arg(long, value_name = "N", default_value_t = protocol::DEFAULT_MAX_REQUEST_BYTES,
           value_parser = parse_positive)]
     pub max_request_bytes: usize,
@@ -54,6 +56,11 @@ pub struct ServerArgs {
     /// On SIGINT/SIGTERM, how long in-flight requests may take to be answered before exit
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
+
+    /// After the delay, spend this much CPU time computing per request (on the thread's CPU
+    /// clock, not the wall clock): --delay models waiting, --work models computing
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    pub work: Duration,
 
     /// Log only warnings and errors: no per-connection or per-request lines (same as
     /// --log-level warn)
@@ -106,6 +113,8 @@ pub struct Config {
     pub backlog: i32,
     /// `--shutdown-timeout`.
     pub shutdown_timeout: Duration,
+    /// `--work`: CPU time spent per request after the delay.
+    pub work: Duration,
     /// `--log-level`, or `warn` with `--quiet`.
     pub level: Level,
 }
@@ -125,6 +134,7 @@ impl From<ServerArgs> for Config {
             max_clients: args.max_clients,
             backlog: args.backlog,
             shutdown_timeout: args.shutdown_timeout,
+            work: args.work,
             level: if args.quiet {
                 Level::Warn
             } else {
@@ -134,8 +144,16 @@ impl From<ServerArgs> for Config {
     }
 }
 
+/// The longest duration any flag holds: a century, which is "forever" for a server. Longer
+/// values are cut to it when parsed, so that no deadline computed from a flag (now + the
+/// duration) can overflow.
+pub const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// Reads a duration as people write it (`250ms`, `3s`, `1.5s`, `5m`); values beyond
+/// [`FOREVER`] mean forever and are cut to it.
 fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s.trim())
+        .map(|d| d.min(FOREVER))
         .map_err(|e| format!("{e}: expected a duration such as 250ms, 3s, 1.5s or 5m"))
 }
 
@@ -239,6 +257,22 @@ mod tests {
             parse(&["--delay", "250ms"]).unwrap().delay,
             Duration::from_millis(250)
         );
+    }
+
+    /// Durations beyond a century (which would overflow a deadline) mean forever.
+    #[test]
+    fn huge_durations_saturate() {
+        for flag in ["--delay", "--idle-timeout", "--shutdown-timeout", "--work"] {
+            let config = parse(&[flag, "580000000000y"]).unwrap();
+            let held = [
+                config.delay,
+                config.idle_timeout.unwrap_or_default(),
+                config.shutdown_timeout,
+                config.work,
+            ];
+            assert!(held.contains(&FOREVER), "{flag}: {config:?}");
+            assert!(std::time::Instant::now().checked_add(FOREVER).is_some());
+        }
     }
 
     /// Bad values are clap errors that name the flag, and --host/--interface exclude each other.

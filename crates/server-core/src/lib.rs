@@ -41,6 +41,7 @@
 //!   (also on SIGCHLD).
 //! - [`gate`]: a counting gate that caps clients served at once (the threaded server).
 //! - `server`: [`Server`], the started server with the waits an accept loop needs.
+//! - [`work`]: `--work`, CPU time burnt per request on the thread's own CPU clock.
 //! - [`process`]: a server binary run as a child process (tests, bench, xtask).
 //!
 //! Architecture invariant: server-core knows how to serve one connection and how to
@@ -98,6 +99,7 @@ pub mod process;
 mod server;
 pub mod blocking;
 pub mod shutdown;
+pub mod work;
 
 pub use banner::Architecture;
 pub use config::{Config, Level, ServerArgs};
