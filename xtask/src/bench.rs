@@ -381,8 +381,9 @@ fn tail(lines: &[String]) -> String {
     lines[start..].join("\n")
 }
 
-/// Runs the bench binary for one point and reads its JSON report. Exit status 2 (some
-/// clients failed) still gives a report; the failures are in it.
+/// Runs the bench binary for one point and reads its JSON report. Exit status 1 (some
+/// clients failed) still gives a report; the failures are in it. Status 2 means bench
+/// measured nothing (a usage error or a limit).
 fn run_bench(
     bench: &Path,
     addr: SocketAddr,
@@ -426,7 +427,7 @@ fn run_bench(
     let stdout = readers.0.join().unwrap_or_default();
     let stderr = readers.1.join().unwrap_or_default();
     match status.code() {
-        Some(0 | 2) => serde_json::from_str(&stdout)
+        Some(0 | 1) => serde_json::from_str(&stdout)
             .with_context(|| format!("`{line}` printed no JSON report: {stdout}{stderr}")),
         _ => bail!("`{line}` failed ({status}): {}", stderr.trim()),
     }

@@ -18,7 +18,7 @@ use crate::wire::{Exchange, ExchangeError};
 /// released together (the default, the seed's experiment), or timed load with
 /// `--duration`.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "bench", version)]
+#[command(name = "bench", version, after_help = EXIT_CODES)]
 pub struct Args {
     /// Server address to connect to.
     #[arg(long, default_value = "127.0.0.1")]
@@ -46,14 +46,14 @@ pub struct Args {
     pub framing: Framing,
     /// Give up on a connect or an answer after this long (`0s` = never). A sequential
     /// server makes the last of N clients wait N × delay.
-    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
     pub timeout: Duration,
     /// Burst: threads driving the clients, each with its share of them on non-blocking
     /// sockets (0 = one per core).
     #[arg(long, default_value_t = 0)]
     pub drivers: usize,
     /// Timed load instead of a burst: send back to back for this long (e.g. `10s`).
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
     /// Timed load: requests in flight per connection.
     #[arg(long, default_value_t = 1, requires = "duration")]
@@ -68,6 +68,34 @@ pub struct Args {
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The exit-code rule, shown at the end of `--help`: the same rule as the client's (2
+/// when nothing could be measured or asked, 1 when answers were wrong or missing).
+pub const EXIT_CODES: &str = "Exit codes: 0 every client was answered correctly; 1 the run \
+    happened but some clients failed (refused, reset, timed out, wrong or missing answer: the \
+    report says which); 2 nothing was measured: a usage error (a bad flag or value), an address \
+    that does not resolve, an open-file or port limit that rules the run out, or a report that \
+    could not be written.";
+
+/// The longest `--timeout` or `--duration` accepted: far beyond any real run, and far
+/// enough below the clock's range that adding it to "now" can never overflow.
+/// (100 years of 365.25 days, as `humantime` counts a `y`.)
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 31_557_600);
+
+/// Parses a duration flag (`10s`, `250ms`, `2h`), refusing one longer than
+/// [`MAX_DURATION`] with a message instead of panicking later on a deadline that does
+/// not fit the clock.
+///
+/// # Errors
+///
+/// A message for text that is not a duration, or a duration over 100 years.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if duration > MAX_DURATION {
+        return Err("too long: at most 100y (a --timeout of 0s waits for ever)".into());
+    }
+    Ok(duration)
 }
 
 /// Why a run cannot start.
@@ -233,6 +261,21 @@ mod tests {
         assert!(parse(&["--duration", "2s", "--pipeline", "16"]).is_ok());
         assert!(parse(&["--redis-ping", "--op", "1"]).is_err());
         assert!(parse(&["--timeout", "soon"]).is_err());
+    }
+
+    /// Durations too long for the clock are refused at parse time with a message (they
+    /// used to panic when added to the start instant); 100 years is still accepted.
+    #[test]
+    fn huge_durations_are_refused() {
+        for flag in ["--timeout", "--duration"] {
+            let err = parse(&[flag, "580000000000y"]).unwrap_err().to_string();
+            assert!(err.contains("'580000000000y'"), "{err}");
+            assert!(err.contains("too long: at most 100y"), "{err}");
+            assert!(parse(&[flag, "100y"]).is_ok());
+            assert!(parse(&[flag, "101y"]).is_err());
+        }
+        let err = parse(&["--timeout", "99999999999999999999y"]).unwrap_err();
+        assert!(err.to_string().contains("99999999999999999999y"), "{err}");
     }
 
     /// Zero clients and pipelined raw framing are refused before anything connects.

@@ -1,6 +1,8 @@
 //! The `bench` binary: parses the command line, runs the burst or timed load it asks
-//! for, and prints the report as a table (or JSON with `--json`). Exits 1 when the run
-//! cannot start, 2 when it ran but some client failed or got a wrong answer.
+//! for, and prints the report as a table (or JSON with `--json`). Exits 0 when every
+//! client was answered correctly, 1 when the run happened but some clients failed, and 2
+//! when nothing was measured: a usage error (clap's or bench's own), an address that does
+//! not resolve, or a limit that rules the run out ([`bench::cli::EXIT_CODES`]).
 //!
 //! Architecture invariant: thin — everything is in the library.
 
@@ -11,8 +13,16 @@ use anyhow::Context;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // clap exits 2 on a usage error, as the rule says.
     let args = bench::Args::parse();
-    let outcome = bench::run(&args).context("bench").and_then(|report| {
+    let report = match bench::run(&args) {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("error: bench: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let written = (|| {
         let text = if args.json {
             serde_json::to_string_pretty(&report)? + "\n"
         } else {
@@ -22,15 +32,14 @@ fn main() -> ExitCode {
         std::io::stdout()
             .lock()
             .write_all(text.as_bytes())
-            .context("writing the report")?;
-        Ok(report.error_count())
-    });
-    match outcome {
-        Ok(0) => ExitCode::SUCCESS,
-        Ok(_) => ExitCode::from(2),
+            .context("writing the report")
+    })();
+    match written {
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            eprintln!("error: bench: {e:#}");
+            ExitCode::from(2)
         }
+        Ok(()) if report.error_count() == 0 => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::from(1),
     }
 }
