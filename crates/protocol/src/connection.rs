@@ -72,6 +72,13 @@ pub enum ResponseError {
     },
     /// What arrived was not a response.
     Malformed(BadResponse),
+    /// The stream ended in the middle of a response line: the peer closed the connection
+    /// before the newline, so the answer is incomplete. (Raw framing has no terminator,
+    /// so there an answer cut short cannot be told from a whole one.)
+    Truncated {
+        /// The bytes of the unfinished line that did arrive.
+        received: usize,
+    },
 }
 
 impl fmt::Display for ResponseError {
@@ -82,6 +89,10 @@ impl fmt::Display for ResponseError {
                 write!(f, "response too long (limit {limit} bytes)")
             }
             ResponseError::Malformed(e) => e.fmt(f),
+            ResponseError::Truncated { received } => write!(
+                f,
+                "the stream ended in the middle of a response ({received} bytes without a newline)"
+            ),
         }
     }
 }
@@ -90,7 +101,7 @@ impl std::error::Error for ResponseError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             ResponseError::Io(e) => Some(e),
-            ResponseError::TooLong { .. } => None,
+            ResponseError::TooLong { .. } | ResponseError::Truncated { .. } => None,
             ResponseError::Malformed(e) => Some(e),
         }
     }
@@ -100,6 +111,19 @@ impl std::error::Error for ResponseError {
 enum FrameError {
     Io(io::Error),
     TooLong,
+    /// The stream ended after this many bytes of a line that has no newline.
+    Truncated(usize),
+}
+
+/// What a line that the end of the stream cuts short is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LastLine {
+    /// A frame like any other: a request's sender may omit the last newline (`printf
+    /// '3|abc' | nc`), and nothing is lost by serving it.
+    Frame,
+    /// An error: a response without its newline is one the server did not finish
+    /// sending, and printing it would pass a fragment off as the answer.
+    Truncated,
 }
 
 /// A stream with its read and write buffers.
@@ -184,14 +208,15 @@ impl<S: Read + Write> Connection<S> {
     /// [`ReadError::Io`] when the stream fails.
     pub fn read_request(&mut self) -> Result<Option<Request>, ReadError> {
         let frame = match self.framing {
-            Framing::Line => self.next_line(),
+            Framing::Line => self.next_line(LastLine::Frame),
             Framing::Raw => self.next_read(RAW_READ_SIZE),
         };
         let frame = match frame {
             Ok(Some(frame)) => frame,
             Ok(None) => return Ok(None),
             Err(FrameError::Io(e)) => return Err(ReadError::Io(e)),
-            Err(FrameError::TooLong) => {
+            // Requests never ask for `LastLine::Truncated`.
+            Err(FrameError::TooLong | FrameError::Truncated(_)) => {
                 return Err(ReadError::TooLong {
                     limit: self.max_frame_bytes,
                 });
@@ -205,16 +230,19 @@ impl<S: Read + Write> Connection<S> {
         request.map(Some).map_err(ReadError::Invalid)
     }
 
-    /// Reads the next response: `Ok(None)` when the peer closed the stream cleanly.
+    /// Reads the next response: `Ok(None)` when the peer closed the stream cleanly, between
+    /// responses.
     ///
     /// In raw framing a response is whatever one read returns, as the seed's client does.
     ///
     /// # Errors
     ///
-    /// [`ResponseError`] when the stream fails or what arrives is not a response.
+    /// [`ResponseError`] when the stream fails, what arrives is not a response, or (line
+    /// framing) the stream ends in the middle of a response line
+    /// ([`ResponseError::Truncated`]).
     pub fn read_response(&mut self) -> Result<Option<Response>, ResponseError> {
         let frame = match self.framing {
-            Framing::Line => self.next_line(),
+            Framing::Line => self.next_line(LastLine::Truncated),
             Framing::Raw => self.next_read(self.max_frame_bytes),
         };
         match frame {
@@ -232,6 +260,7 @@ impl<S: Read + Write> Connection<S> {
             Err(FrameError::TooLong) => Err(ResponseError::TooLong {
                 limit: self.max_frame_bytes,
             }),
+            Err(FrameError::Truncated(received)) => Err(ResponseError::Truncated { received }),
         }
     }
 
@@ -305,8 +334,9 @@ impl<S: Read + Write> Connection<S> {
         }
     }
 
-    /// The next `\n`-terminated line (without the `\n`) as a range of `buf`.
-    fn next_line(&mut self) -> Result<Option<Range<usize>>, FrameError> {
+    /// The next `\n`-terminated line (without the `\n`) as a range of `buf`; `last` says
+    /// what a line that the end of the stream cuts short is.
+    fn next_line(&mut self, last: LastLine) -> Result<Option<Range<usize>>, FrameError> {
         loop {
             if let Some(i) = self.buf[self.scanned..].iter().position(|&b| b == b'\n') {
                 let end = self.scanned + i;
@@ -330,6 +360,9 @@ impl<S: Read + Write> Connection<S> {
             if n == 0 {
                 if self.start == self.buf.len() {
                     return Ok(None);
+                }
+                if last == LastLine::Truncated {
+                    return Err(FrameError::Truncated(self.buf.len() - self.start));
                 }
                 let line = self.start..self.buf.len();
                 self.start = self.buf.len();
@@ -619,6 +652,46 @@ mod tests {
         assert_eq!(
             conn.get_ref().written,
             b"hELLOInvalid choiceError: malformed request: expected <op>|<payload>"
+        );
+    }
+
+    /// A response cut off by the end of the stream is an error, not an answer, however it
+    /// was split; a request cut off the same way is still served.
+    #[test]
+    fn truncated_response_is_an_error() {
+        for chunks in [
+            &[b"OK hel".as_slice()][..],
+            &[b"OK a\nOK hel"],
+            &[b"O", b"K", b" hel"],
+        ] {
+            let mut conn = Connection::new(Script::new(chunks), Framing::Line);
+            let mut answers = Vec::new();
+            let error = loop {
+                match conn.read_response() {
+                    Ok(Some(response)) => answers.push(response),
+                    Ok(None) => panic!("a truncated answer read as a clean end: {chunks:?}"),
+                    Err(e) => break e,
+                }
+            };
+            assert!(
+                matches!(error, ResponseError::Truncated { received: 6 }),
+                "{chunks:?}: {error:?}"
+            );
+            assert!(answers.iter().all(|a| *a == Response::Ok("a".into())));
+            assert_eq!(
+                error.to_string(),
+                "the stream ended in the middle of a response (6 bytes without a newline)"
+            );
+        }
+        let mut conn = Connection::new(Script::new(&[b"OK a\n"]), Framing::Line);
+        assert_eq!(
+            conn.read_response().unwrap(),
+            Some(Response::Ok("a".into()))
+        );
+        assert_eq!(
+            conn.read_response().unwrap(),
+            None,
+            "a clean end is not an error"
         );
     }
 
