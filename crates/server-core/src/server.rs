@@ -34,6 +34,10 @@ pub enum StartError {
     /// The signal handlers could not be installed.
     #[error("cannot install signal handlers")]
     Signals(#[source] io::Error),
+    /// The listener could not be made ready for worker processes to share
+    /// ([`Server::share_listener`]).
+    #[error("cannot share the listening socket with worker processes")]
+    Share(#[source] io::Error),
 }
 
 fn bind_hint(e: &io::Error) -> &'static str {
@@ -165,7 +169,7 @@ impl Server {
             return None;
         }
         let accepted = listener::accept(self.listener.as_ref()?);
-        match self.handle_accepted(accepted) {
+        match self.handle_accepted(accepted, &Who::Main) {
             Event::Client(client) => Some(client),
             Event::Wake | Event::Shutdown => None,
         }
@@ -187,7 +191,7 @@ impl Server {
                 Accepted::Retry(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.backlog_busy = false;
                 }
-                accepted => return self.handle_accepted(accepted),
+                accepted => return self.handle_accepted(accepted, &Who::Main),
             }
         }
         let ready = match listener {
@@ -215,19 +219,19 @@ impl Server {
         match listener {
             Some(listener) if listener_ready => {
                 let accepted = listener::accept(listener);
-                self.handle_accepted(accepted)
+                self.handle_accepted(accepted, &Who::Main)
             }
             _ => Event::Wake,
         }
     }
 
-    fn handle_accepted(&mut self, accepted: Accepted) -> Event {
+    /// What the accept loop does with what `accept` gave; warnings are logged as `who`.
+    fn handle_accepted(&mut self, accepted: Accepted, who: &Who) -> Event {
         match accepted {
             Accepted::Client(client) => {
                 self.backlog_busy = true;
                 if std::mem::take(&mut self.accept_failing) {
-                    self.log
-                        .warn(&Who::Main, format_args!("accepting clients again"));
+                    self.log.warn(who, format_args!("accepting clients again"));
                 }
                 Event::Client(client)
             }
@@ -237,15 +241,14 @@ impl Server {
                 Event::Wake
             }
             Accepted::Retry(e) => {
-                self.log
-                    .debug(&Who::Main, format_args!("accept: {e}; going on"));
+                self.log.debug(who, format_args!("accept: {e}; going on"));
                 Event::Wake
             }
             Accepted::Exhausted(e) | Accepted::Failed(e) => {
                 self.backlog_busy = false;
                 if !std::mem::replace(&mut self.accept_failing, true) {
                     self.log.warn(
-                        &Who::Main,
+                        who,
                         format_args!(
                             "accept failed: {e}; clients wait in the backlog, retrying every {}ms",
                             ACCEPT_BACKOFF.as_millis()
@@ -255,6 +258,59 @@ impl Server {
                 thread::sleep(ACCEPT_BACKOFF);
                 Event::Wake
             }
+        }
+    }
+
+    /// Gets the listener ready to be shared by worker processes that each wait in
+    /// `accept(2)` on it (server-prefork), before they are forked.
+    ///
+    /// The listener becomes blocking, so the kernel wakes one waiting process per
+    /// connection, where a `poll` would wake them all (the thundering herd), and `accept`
+    /// gets a timeout of [`TICK`] (`SO_RCVTIMEO`): an accept with a timeout is never
+    /// restarted after a signal handler ran (signal(7)), so SIGTERM ends the wait at once,
+    /// and a worker looks at its shutdown flag at least that often anyway. The settings
+    /// belong to the socket, which the parent and every worker share; the parent itself
+    /// never accepts on it.
+    ///
+    /// # Errors
+    ///
+    /// When the socket's flags or options cannot be set.
+    pub fn share_listener(&self) -> io::Result<()> {
+        if let Some(listener) = &self.listener {
+            listener.set_nonblocking(false)?;
+            socket2::SockRef::from(listener).set_read_timeout(Some(TICK))?;
+        }
+        Ok(())
+    }
+
+    /// Waits in `accept(2)` on a listener made ready by [`Server::share_listener`] until
+    /// a client comes; `None` once shutdown is requested (or the listener is closed).
+    /// Failures are handled as [`Server::next_event`] handles them, logged as `who`.
+    pub fn accept_shared(&mut self, who: &Who) -> Option<Client> {
+        loop {
+            if self.shutdown().requested() {
+                return None;
+            }
+            let accepted = listener::accept(self.listener.as_ref()?);
+            // After a signal (EINTR) or the parent shutting the listener (EINVAL): a
+            // shutdown, not an accept failure to back off from.
+            if !matches!(accepted, Accepted::Client(_)) && self.shutdown().requested() {
+                return None;
+            }
+            if let Event::Client(client) = self.handle_accepted(accepted, who) {
+                return Some(client);
+            }
+        }
+    }
+
+    /// Stops the listening socket for every process that shares it: from now on
+    /// connections are refused, and every worker waiting in `accept` on it wakes at once
+    /// (`shutdown(SHUT_RD)` on a listening socket stops it listening, on Linux). Used by
+    /// the prefork parent on SIGTERM, since closing its own copy would leave the workers'
+    /// copies listening.
+    pub fn shut_listener(&self) {
+        if let Some(listener) = &self.listener {
+            let _ = socket2::SockRef::from(listener).shutdown(std::net::Shutdown::Read);
         }
     }
 

@@ -1,0 +1,271 @@
+//! `server-prefork`: the taskserver served by a fixed set of pre-forked worker processes.
+//!
+//! The parent binds the listener and forks `--workers` worker processes once, at start.
+//! Each worker loops: wait in `accept(2)` on the listener they all share, serve that
+//! client to the end, accept the next. The kernel hands each connection to one waiting
+//! worker (the listener is blocking, so one worker wakes per connection, not all of
+//! them). So a fork is paid once per worker, not once per client as in server-forking,
+//! and the workers are the cap on clients served at once: with every worker busy, the
+//! next clients wait in the listen backlog, and N clients held for a `--delay` d take
+//! ⌈N / workers⌉ × d — the staircase of Apache's prefork MPM and Stevens' pre-forked
+//! server (UNIX Network Programming vol. 1, §30.6).
+//!
+//! The parent only supervises; it never serves a client. It stays single-threaded (which
+//! is what makes `fork` safe), reaps whenever SIGCHLD wakes it (and at least once a
+//! second), logs which worker died and why, and forks a replacement at once, so the pool
+//! is back to full strength well within 100 ms. A worker that cannot be forked is
+//! retried with a doubling back-off (50 ms up to 5 s), as is a worker that keeps dying
+//! young, so a crash loop cannot become a fork loop; the others go on serving meanwhile.
+//!
+//! On SIGINT/SIGTERM the parent passes SIGTERM on to the workers and shuts the shared
+//! listener (`shutdown(SHUT_RD)`), which refuses new connections at once and wakes every
+//! worker waiting in `accept`. Each worker answers what its client has sent and exits;
+//! the parent reaps them up to `--shutdown-timeout`, SIGKILLs any left, and exits 0. A
+//! worker also gets SIGTERM from the kernel should the parent die without passing it on
+//! (`PR_SET_PDEATHSIG`), so workers never serve on as orphans.
+//!
+//! `--max-clients` does not apply beyond the worker count: a smaller value forks that
+//! many workers instead, and the banner says how many.
+//!
+//! # Layout
+//!
+//! - `main`, `run`: the supervisor: fork the workers, then reap and re-fork until a
+//!   signal, then stop the workers.
+//! - `fork_worker`, `worker`: one worker process: accept, serve, accept, until shutdown.
+//! - `reap`, `stop_workers`: collecting workers that died, during and at the end.
+//!
+//! Architecture invariant: this file is the pre-forked architecture and nothing else;
+//! every worker serves one client at a time with server-core's common session, and the
+//! parent never accepts.
+
+use std::collections::HashMap;
+use std::panic::{self, AssertUnwindSafe};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use nix::sys::prctl;
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
+use server_core::{Architecture, Log, Server, ServerArgs, StartError, Who};
+
+/// The first wait before forking again after a failed fork or a worker that died young;
+/// it doubles with each failure in a row, up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+
+/// The longest wait between tries to fork a worker.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// A worker that dies sooner than this after its fork died young: a crash at start, say.
+/// Dying young counts as a failure toward the back-off; the pool counts as steady again
+/// once every worker has lived this long.
+const YOUNG: Duration = Duration::from_secs(1);
+
+/// The longest the parent goes without reaping, should a SIGCHLD wake-up be missed.
+const REAP_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The exit status of a worker whose session panicked (EX_SOFTWARE of sysexits.h).
+const PANICKED: i32 = 70;
+
+const PREFORK: Architecture = Architecture {
+    title: "Prefork Server",
+    pid_label: "Main PID",
+    // `run` sets `max_clients` to the number of workers: they are the cap.
+    describe: |config| {
+        format!(
+            "-- {} pre-forked worker processes, each serving one client at a time --",
+            config.max_clients
+        )
+    },
+};
+
+/// The taskserver, served by a fixed set of worker processes forked once at start.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+#[command(mut_arg("max_clients", |arg| arg.help(
+    "Clients served at once; more wait in the listen backlog, none is refused. \
+     Not beyond the worker count: the workers are the cap (a smaller value forks that many)",
+)))]
+struct Cli {
+    #[command(flatten)]
+    server: ServerArgs,
+
+    /// Worker processes forked at start, each serving one client at a time: they are the
+    /// cap on clients served at once (--max-clients does not apply beyond this count)
+    #[arg(long, value_name = "N", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..=4096))]
+    workers: u16,
+}
+
+fn main() -> ExitCode {
+    server_core::exit_status("server-prefork", run(Cli::parse()))
+}
+
+fn run(cli: Cli) -> Result<(), StartError> {
+    let mut args = cli.server;
+    let wanted = usize::from(cli.workers).min(args.max_clients);
+    args.max_clients = wanted;
+    let mut server = Server::start(args, &PREFORK)?;
+    server.share_listener().map_err(StartError::Share)?;
+    let log = server.log();
+    let parent = getpid();
+    // Each live worker, with when it was forked.
+    let mut workers: HashMap<Pid, Instant> = HashMap::new();
+    // Failures in a row (failed forks, young deaths), and when the next fork may be tried.
+    let mut strikes = 0;
+    let mut retry_at = Instant::now();
+    while !server.shutdown().requested() {
+        for (pid, why, forked) in reap(&mut workers) {
+            if forked.elapsed() < YOUNG {
+                strikes += 1;
+                retry_at = Instant::now() + backoff(strikes);
+            }
+            log.warn(
+                &Who::Main,
+                format_args!("Worker {pid} {why}; forking a replacement"),
+            );
+        }
+        while workers.len() < wanted && Instant::now() >= retry_at {
+            match fork_worker(&mut server, parent) {
+                Ok(pid) => {
+                    workers.insert(pid, Instant::now());
+                    log.info(&Who::Main, format_args!("Forked worker process {pid}"));
+                }
+                Err(e) => {
+                    strikes += 1;
+                    retry_at = Instant::now() + backoff(strikes);
+                    log.warn(
+                        &Who::Main,
+                        format_args!(
+                            "cannot fork a worker: {e}; {} of {wanted} running, trying again in {:?}",
+                            workers.len(),
+                            backoff(strikes)
+                        ),
+                    );
+                }
+            }
+        }
+        if workers.len() == wanted && workers.values().all(|forked| forked.elapsed() >= YOUNG) {
+            strikes = 0;
+        }
+        // SIGCHLD (a worker died) or SIGTERM cuts this wait short.
+        let wait = if workers.len() < wanted {
+            retry_at.saturating_duration_since(Instant::now())
+        } else {
+            REAP_INTERVAL
+        };
+        server.wait_for_signal(wait);
+    }
+    stop_workers(&mut workers, &mut server);
+    server.finish(workers.len());
+    Ok(())
+}
+
+/// How long to wait before the next fork after `strikes` failures in a row.
+fn backoff(strikes: u32) -> Duration {
+    FIRST_BACKOFF
+        .saturating_mul(1 << strikes.saturating_sub(1).min(16))
+        .min(MAX_BACKOFF)
+}
+
+/// Forks one worker; in the parent, returns its PID. The child never returns.
+fn fork_worker(server: &mut Server, parent: Pid) -> nix::Result<Pid> {
+    // SAFETY: this process has a single thread — nothing here or in server-core starts
+    // one in the parent — so the child's copy of memory holds no lock or buffer taken
+    // mid-update by another thread. The child only runs `worker`, which ends in `_exit`.
+    match unsafe { fork() }? {
+        ForkResult::Child => worker(server, parent),
+        ForkResult::Parent { child } => Ok(child),
+    }
+}
+
+/// A worker's life: accept a client on the shared listener, serve it to the end with the
+/// common session, accept the next, until a shutdown; then `_exit`. A panic ends the
+/// worker (and the parent forks another) instead of unwinding into the parent's loop.
+fn worker(server: &mut Server, parent: Pid) -> ! {
+    let me = Who::WorkerProcess(std::process::id());
+    // Should the parent die without passing SIGTERM on (SIGKILL), the kernel sends it,
+    // and this worker drains and exits rather than serving on unsupervised. The check
+    // after it covers a parent that died before the request was made.
+    if prctl::set_pdeathsig(Signal::SIGTERM).is_err() || getppid() != parent {
+        server.shutdown().request();
+    }
+    let served = panic::catch_unwind(AssertUnwindSafe(|| {
+        let service = server.service();
+        while let Some(client) = server.accept_shared(&me) {
+            service.serve(client, &me);
+        }
+    }));
+    server_core::exit_child(if served.is_ok() { 0 } else { PANICKED })
+}
+
+/// Collects every worker that has exited, without blocking: for each, its PID, how it
+/// died, and when it was forked.
+fn reap(workers: &mut HashMap<Pid, Instant>) -> Vec<(Pid, String, Instant)> {
+    let mut dead = Vec::new();
+    loop {
+        let (pid, why) = match waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(pid, code)) => (pid, format!("exited with status {code}")),
+            Ok(WaitStatus::Signaled(pid, signal, core)) => {
+                let core = if core { " (core dumped)" } else { "" };
+                (pid, format!("was killed by {signal}{core}"))
+            }
+            // StillAlive: workers remain but none has exited; ECHILD: no workers.
+            Ok(WaitStatus::StillAlive) | Err(_) => return dead,
+            Ok(_) => continue,
+        };
+        if let Some(forked) = workers.remove(&pid) {
+            dead.push((pid, why, forked));
+        }
+    }
+}
+
+/// Passes the shutdown on to the workers (a `kill` of the parent reaches only the
+/// parent), shuts the shared listener so that new connections are refused and idle
+/// workers wake, reaps the workers as they finish, and SIGKILLs those still running at
+/// the deadline. `workers` is left holding the ones that had to be killed.
+fn stop_workers(workers: &mut HashMap<Pid, Instant>, server: &mut Server) {
+    let log = server.log();
+    for &pid in workers.keys() {
+        let _ = kill(pid, Signal::SIGTERM);
+    }
+    server.shut_listener();
+    server.close_listener();
+    let deadline = server
+        .shutdown()
+        .deadline()
+        .unwrap_or_else(|| Instant::now() + server.config().shutdown_timeout);
+    log.warn(
+        &Who::Main,
+        format_args!(
+            "Shutting down: no new connections; waiting up to {:?} for {} worker(s) to answer what they have received",
+            server.config().shutdown_timeout,
+            workers.len()
+        ),
+    );
+    log_ends(reap(workers), &log);
+    while !workers.is_empty() {
+        let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+            break;
+        };
+        // SIGCHLD cuts this wait short.
+        server.wait_for_signal(left);
+        log_ends(reap(workers), &log);
+    }
+    for &pid in workers.keys() {
+        let _ = kill(pid, Signal::SIGKILL);
+        let _ = waitpid(pid, None);
+        log.warn(
+            &Who::Main,
+            format_args!("Worker {pid} was still busy at the deadline: killed"),
+        );
+    }
+}
+
+/// Logs workers that ended during the shutdown (as they should, so at debug level).
+fn log_ends(dead: Vec<(Pid, String, Instant)>, log: &Log) {
+    for (pid, why, _) in dead {
+        log.debug(&Who::Main, format_args!("Worker {pid} {why}"));
+    }
+}
