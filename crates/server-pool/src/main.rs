@@ -1,0 +1,168 @@
+//! `server-pool`: the taskserver with a fixed pool of worker threads.
+//!
+//! The threads are started once, not per client: `--workers N` named threads
+//! (`worker-1` … `worker-N`) each take a connection from a channel, serve that client to
+//! the end, and take the next. The main thread only accepts and hands each connection
+//! over the channel. This is Apache's worker MPM and the pre-threaded server of
+//! Stevens' UNIX Network Programming (vol. 1, §30.12): a connection costs an `accept`
+//! and a hand-off instead of a thread spawn, and no more than N clients are ever served
+//! at once, so with a `--delay` of d, K clients take ⌈K / N⌉ × d — the pool's staircase.
+//!
+//! # The hand-off and its capacity
+//!
+//! The channel is a bounded `crossbeam-channel` with room for [`QUEUE`] (one)
+//! connection. The main thread takes a place at a [`Gate`] of N + 1 places *before* it
+//! accepts, and the place travels with the connection until its worker is done with it.
+//! So when every worker is busy and the one slot is taken, the main thread stops
+//! accepting and the next clients wait in the listen backlog: delayed, never refused.
+//!
+//! Why one slot, not none and not N: a connection in a slot has been accepted — its
+//! client believes it is being served, and it holds a descriptor — but no worker has it
+//! yet, and it may wait there as long as the longest session in progress. Small is
+//! honest. One slot is what lets a freed worker start its next client at once, without
+//! waiting for the main thread to wake, accept and hand over; more slots would only
+//! move clients from the kernel's backlog into the server's queue, where they look
+//! connected and are not. (The slot's connection is still served at shutdown: see
+//! below.)
+//!
+//! `--max-clients` does not apply beyond the worker count: the workers are the cap. A
+//! lower `--max-clients` starts only that many workers, since a worker beyond the cap
+//! could never serve.
+//!
+//! Stacks are [`STACK_SIZE`] (256 KiB), as in server-threaded and for the same reason:
+//! a session's buffers are on the heap and the evaluator's depth is bounded.
+//!
+//! # Shutdown
+//!
+//! On SIGINT/SIGTERM the main thread stops accepting (the listener closes, so clients
+//! still in the backlog are refused), then drops its end of the channel. Each worker
+//! answers what its client has sent (the common session drains), takes what is left in
+//! the channel and does the same, then finds the channel closed and ends. The main
+//! thread waits on the gate for every place to come back, up to `--shutdown-timeout`,
+//! and the server exits 0.
+//!
+//! Architecture invariant: this file is the pool's hand-off and nothing else; everything
+//! the servers share is in `server-core`.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::process::ExitCode;
+use std::thread;
+
+use clap::Parser;
+use crossbeam_channel::Receiver;
+use server_core::{Architecture, Client, Gate, Permit, Server, ServerArgs, StartError, Who};
+
+/// Each worker's stack, as server-threaded's client threads (its crate doc says why
+/// 256 KiB is enough, in debug builds too).
+const STACK_SIZE: usize = 256 * 1024;
+
+/// How many accepted connections may wait in the channel for a worker (see the crate
+/// doc for why one).
+const QUEUE: usize = 1;
+
+const POOL: Architecture = Architecture {
+    title: "Pool Server",
+    pid_label: "Main PID",
+    // `run` sets max_clients to the number of workers.
+    describe: |config| {
+        format!(
+            "-- A pool of {} worker threads: as many clients at once, more wait in the backlog --",
+            config.max_clients
+        )
+    },
+};
+
+/// The taskserver, serving clients on a fixed pool of worker threads.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    server: ServerArgs,
+
+    /// Worker threads, started once: the clients served at once, more wait in the listen
+    /// backlog. --max-clients does not apply beyond this count (a lower --max-clients
+    /// starts only that many workers)
+    #[arg(long, value_name = "N", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    workers: u16,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    server_core::exit_status("server-pool", run(cli.server, cli.workers.into()))
+}
+
+fn run(mut args: ServerArgs, workers: usize) -> Result<(), StartError> {
+    args.max_clients = args.max_clients.min(workers);
+    let workers = args.max_clients;
+    let mut server = Server::start(args, &POOL)?;
+    let (handoff, queue) = crossbeam_channel::bounded::<(Client, Permit)>(QUEUE);
+    let started = (1..=workers)
+        .filter(|&n| start_worker(&server, n, queue.clone()))
+        .count();
+    drop(queue);
+    if started == 0 {
+        // Nothing could serve a client: fail, as a server that cannot bind does (the
+        // warnings above say why each worker did not start).
+        eprintln!("server-pool: cannot start any worker thread");
+        std::process::exit(1);
+    }
+    // A place per worker, and one for the connection waiting in the channel.
+    let gate = Gate::new(started + QUEUE);
+    // A place first, then a client: when the workers are busy and the slot is taken,
+    // clients wait in the backlog.
+    while let Some(permit) = gate.acquire(server.shutdown()) {
+        let Some(client) = server.accept() else {
+            break;
+        };
+        server.log().info(
+            &Who::Main,
+            format_args!("Queued {} for the workers", client.peer),
+        );
+        // Waits only while a worker that gave its place back has not yet come back to
+        // the channel: each connection in it holds one of the gate's places.
+        if handoff.send((client, permit)).is_err() {
+            break;
+        }
+    }
+    let deadline = server.stop_accepting(gate.in_use());
+    // The workers serve what is in the channel, then find it closed and end.
+    drop(handoff);
+    let abandoned = gate.wait_idle(deadline);
+    server.finish(abandoned);
+    Ok(())
+}
+
+/// Starts the thread `worker-{n}`, which serves the connections it takes from `queue`
+/// one after the other until the channel closes. Returns whether it started.
+fn start_worker(server: &Server, n: usize, queue: Receiver<(Client, Permit)>) -> bool {
+    let log = server.log();
+    let name = format!("worker-{n}");
+    let who = Who::Worker(name.clone());
+    let service = server.service();
+    let spawned = thread::Builder::new()
+        .name(name.clone())
+        .stack_size(STACK_SIZE)
+        .spawn(move || {
+            for (client, permit) in queue {
+                // A panic in one session (a bug; the session never panics on what a
+                // client sends) ends that connection, not the worker: the pool stays
+                // whole. Nothing the session shares with the worker is left half-done.
+                let served = panic::catch_unwind(AssertUnwindSafe(|| service.serve(client, &who)));
+                if served.is_err() {
+                    log.warn(&who, format_args!("a session panicked; going on"));
+                }
+                drop(permit);
+            }
+        });
+    match spawned {
+        Ok(_detached) => true,
+        Err(e) => {
+            log.warn(
+                &Who::Main,
+                format_args!("cannot start {name}: {e}; the pool goes on without it"),
+            );
+            false
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! The pool architecture: a fixed number of named worker threads, each serving one client
+//! at a time to the end; the rest wait (one in the channel's slot, the others in the
+//! listen backlog). The protocol, hostile input and shutdown tests shared by every
+//! server are in server-core's `tests/`.
+
+#[path = "../../server-core/tests/common/mod.rs"]
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+use nix::sys::signal::Signal;
+
+fn start_pool(args: &[&str]) -> ServerProcess {
+    start("server-pool", args)
+}
+
+/// The local port of a test's connection: the server logs its peer by it.
+fn port(conn: &TcpStream) -> u16 {
+    conn.local_addr().expect("a connected socket").port()
+}
+
+/// The index of the first output line that contains `needle`; panics if none does.
+fn line_index(output: &[String], needle: &str) -> usize {
+    output
+        .iter()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{}", output.join("\n")))
+}
+
+/// The worker named in a log line: `worker-2` of `[..] [WORKER: worker-2] - ...`.
+fn worker_of(line: &str) -> &str {
+    line.split_once("[WORKER: ")
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .map(|(name, _)| name)
+        .unwrap_or_else(|| panic!("no worker in {line:?}"))
+}
+
+/// The most sessions in progress at once, read from the server's own log, whose lines
+/// are written in order: a session logs `Connection from` when its worker starts it and
+/// `disconnected` before the worker takes the next.
+fn most_at_once(output: &[String]) -> usize {
+    let (mut now, mut most) = (0usize, 0usize);
+    for line in output {
+        if line.contains("- Connection from") {
+            now += 1;
+            most = most.max(now);
+        } else if line.contains(" disconnected") {
+            now = now.saturating_sub(1);
+        }
+    }
+    most
+}
+
+/// The banner names the pool and its size, the main thread logs each hand-off as
+/// `[MAIN]`, workers log as `[WORKER: worker-n]`, and the process has exactly the
+/// workers and the main thread.
+#[test]
+fn banner_names_and_threads() {
+    let server = start_pool(&["--workers", "3"]);
+    assert_logged(
+        &server,
+        "-- A pool of 3 worker threads: as many clients at once, more wait in the backlog --",
+    );
+    assert_logged(&server, "Pool Server (Main PID: ");
+    let mut conn = connect(server.addr());
+    assert_eq!(ask(&mut conn, b"3|abc\n"), "OK cba\n");
+    let me = port(&conn);
+    assert_logged(
+        &server,
+        &format!("[MAIN] - Queued 127.0.0.1:{me} for the workers"),
+    );
+    let served = lines_with(&server, &format!("- Connection from 127.0.0.1:{me}"));
+    assert_eq!(served.len(), 1, "{:?}", server.output());
+    assert!(worker_of(&served[0]).starts_with("worker-"), "{served:?}");
+    wait_for_lines(&server, "[WORKER: worker-", 3);
+    assert_eq!(
+        thread_count(server.pid()),
+        4,
+        "three workers and the main thread"
+    );
+    stop_promptly(server);
+}
+
+/// `--max-clients` below `--workers` starts only that many workers (the banner and the
+/// thread count say so); `--workers 0` and a non-number are refused with exit status 2
+/// and a message naming the flag; `--help` says that `--max-clients` does not apply
+/// beyond the worker count.
+#[test]
+fn workers_flag_and_max_clients() {
+    let server = start_pool(&["--workers", "8", "--max-clients", "2"]);
+    assert_logged(&server, "-- A pool of 2 worker threads");
+    assert_eq!(one_shot(server.addr(), b"1|aB\n"), "OK Ab\n");
+    wait_until("the workers to start", IO_TIMEOUT, || {
+        match thread_count(server.pid()) {
+            3 => Ok(()),
+            n => Err(n),
+        }
+    });
+    stop_promptly(server);
+
+    let path = workspace_binary("server-pool").unwrap_or_else(|e| panic!("{e}"));
+    for bad in ["0", "many", "-3"] {
+        let out = Command::new(&path)
+            .args(["--port", "0", "--workers", bad])
+            .output()
+            .expect("run server-pool");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "--workers {bad}: {stderr}");
+        assert!(stderr.contains("--workers"), "--workers {bad}: {stderr}");
+    }
+    let help = Command::new(&path)
+        .arg("--help")
+        .output()
+        .expect("run server-pool --help");
+    let help = String::from_utf8_lossy(&help.stdout).replace('\n', " ");
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        help.contains("--max-clients does not apply beyond this count"),
+        "{help}"
+    );
+    assert!(help.contains("[default: 16]"), "{help}");
+}
+
+/// With two workers busy on delayed requests, a third client is accepted into the
+/// channel's slot but served only once one of the first two has left: its session
+/// starts after the first disconnect, on the worker that just freed, and its answer
+/// arrives after the first of theirs. (Evidence from order, not from a clock.)
+#[test]
+fn third_client_waits_for_a_free_worker() {
+    let server = start_pool(&["--workers", "2", "--delay", "300ms"]);
+    let addr = server.addr();
+    let mut first: Vec<TcpStream> = (0..2).map(|_| connect(addr)).collect();
+    for conn in &mut first {
+        conn.write_all(b"3|first\n").expect("send");
+    }
+    wait_for_lines(&server, "Received request: 3|first", 2);
+    let mut third = connect(addr);
+    third.write_all(b"3|third\n").expect("send");
+    let third_port = port(&third);
+    // Each of the first two reads its answer, notes when, and leaves.
+    let answered: Vec<_> = first
+        .into_iter()
+        .map(|conn| {
+            thread::spawn(move || {
+                let answer = read_lines(&conn, 1).remove(0);
+                (answer, Instant::now())
+            })
+        })
+        .collect();
+    assert_eq!(read_lines(&third, 1), ["OK driht\n"]);
+    let third_at = Instant::now();
+    let firsts: Vec<(String, Instant)> = answered
+        .into_iter()
+        .map(|t| t.join().expect("a first client"))
+        .collect();
+    for (answer, _) in &firsts {
+        assert_eq!(answer, "OK tsrif\n");
+    }
+    let first_at = firsts.iter().map(|(_, at)| *at).min().expect("two answers");
+    assert!(third_at > first_at, "the third answer came first");
+
+    let output = server.output();
+    let disconnect = line_index(&output, " disconnected");
+    let third_served = line_index(&output, &format!("Connection from 127.0.0.1:{third_port}"));
+    assert!(
+        third_served > disconnect,
+        "the third client was served before a worker was free:\n{}",
+        output.join("\n")
+    );
+    assert_eq!(
+        worker_of(&output[third_served]),
+        worker_of(&output[disconnect]),
+        "not served by the worker that freed"
+    );
+    // It was accepted (queued in the slot) before any worker was free.
+    let queued = line_index(&output, &format!("Queued 127.0.0.1:{third_port}"));
+    assert!(queued < disconnect, "{}", output.join("\n"));
+    stop_promptly(server);
+}
+
+/// Ten clients at once, two workers, a delay d each: never more than two sessions at
+/// once (from the log), both workers used, and the whole takes at least 5 × d — the
+/// model's lower bound, ⌈10 / 2⌉ rounds of d, not a speed.
+#[test]
+fn ten_clients_take_five_rounds_on_two_workers() {
+    let delay = Duration::from_millis(200);
+    let server = start_pool(&["--workers", "2", "--delay", "200ms"]);
+    let addr = server.addr();
+    let began = Instant::now();
+    let clients: Vec<_> = (0..10)
+        .map(|i| thread::spawn(move || (i, one_shot(addr, format!("3|{i}ab\n").as_bytes()))))
+        .collect();
+    for client in clients {
+        let (i, answer) = client.join().expect("a client");
+        assert_eq!(answer, format!("OK ba{i}\n"));
+    }
+    let took = began.elapsed();
+    assert!(took >= delay * 5, "10 clients on 2 workers took {took:?}");
+    wait_for_lines(&server, " disconnected", 10);
+    let output = server.output();
+    assert_eq!(most_at_once(&output), 2, "{}", output.join("\n"));
+    for worker in ["worker-1", "worker-2"] {
+        assert_logged(&server, &format!("[WORKER: {worker}] - Received request"));
+    }
+    stop_promptly(server);
+}
+
+/// Four hundred clients from eight threads against four workers: every one answered,
+/// and the process has exactly five threads (the workers and the main thread) at every
+/// sample taken while they come and go — no thread per client.
+#[test]
+fn thread_count_stays_at_workers_plus_main() {
+    let server = start_pool(&["--quiet", "--workers", "4"]);
+    let addr = server.addr();
+    let pid = server.pid();
+    wait_until("the workers to start", IO_TIMEOUT, || {
+        match thread_count(pid) {
+            5 => Ok(()),
+            n => Err(n),
+        }
+    });
+    let clients: Vec<_> = (0..8)
+        .map(|t| {
+            thread::spawn(move || {
+                for i in 0..50 {
+                    let payload = format!("{t}-{i}");
+                    let answer = one_shot(addr, format!("3|{payload}\n").as_bytes());
+                    assert_eq!(answer, format!("OK {}\n", reverse(&payload)));
+                }
+            })
+        })
+        .collect();
+    let mut samples = 0;
+    while clients.iter().any(|c| !c.is_finished()) {
+        assert_eq!(thread_count(pid), 5, "after {samples} samples");
+        samples += 1;
+        thread::sleep(Duration::from_millis(2));
+    }
+    for client in clients {
+        client.join().expect("a client thread");
+    }
+    assert!(samples > 0);
+    assert_eq!(thread_count(pid), 5);
+    stop_promptly(server);
+}
+
+/// A client that sends half a line and waits holds one worker and only that one: the
+/// other worker serves client after client meanwhile, and the slow client is answered
+/// when it finishes its line.
+#[test]
+fn slow_client_holds_one_worker_not_the_server() {
+    let server = start_pool(&["--workers", "2"]);
+    let addr = server.addr();
+    let mut slow = connect(addr);
+    slow.write_all(b"3|sl").expect("send half a line");
+    let slow_port = port(&slow);
+    let line = server
+        .wait_for_output(
+            &format!("Connection from 127.0.0.1:{slow_port}"),
+            IO_TIMEOUT,
+        )
+        .expect("the slow client is being served");
+    let held = worker_of(&line).to_owned();
+    for i in 0..6 {
+        let mut conn = connect(addr);
+        let me = port(&conn);
+        assert_eq!(
+            ask(&mut conn, format!("3|{i}z\n").as_bytes()),
+            format!("OK z{i}\n")
+        );
+        drop(conn);
+        let served = lines_with(&server, &format!("Connection from 127.0.0.1:{me}"));
+        assert_eq!(served.len(), 1, "{:?}", server.output());
+        assert_ne!(worker_of(&served[0]), held, "served by the held worker");
+        wait_for_lines(&server, &format!("Client 127.0.0.1:{me} disconnected"), 1);
+    }
+    slow.write_all(b"ow\n").expect("finish the line");
+    assert_eq!(read_lines(&slow, 1), ["OK wols\n"]);
+    stop_promptly(server);
+}
+
+/// SIGTERM with two requests in flight on both workers, a third client queued in the
+/// channel's slot and a fourth still in the listen backlog: the three that the server
+/// accepted are all answered (the queued one after a worker frees) and closed; the one
+/// in the backlog is refused without an answer when the listener closes; the server
+/// exits 0.
+#[test]
+fn sigterm_answers_in_flight_and_queued() {
+    let mut server = start_pool(&["--workers", "2", "--delay", "500ms"]);
+    let addr = server.addr();
+    let mut conns: Vec<TcpStream> = (0..2).map(|_| connect(addr)).collect();
+    for conn in &mut conns {
+        conn.write_all(b"3|in flight\n").expect("send");
+    }
+    wait_for_lines(&server, "Received request: 3|in flight", 2);
+    let mut queued = connect(addr);
+    queued.write_all(b"3|queued\n").expect("send");
+    wait_for_lines(&server, &format!("Queued 127.0.0.1:{}", port(&queued)), 1);
+    let mut backlog = connect(addr);
+    backlog.write_all(b"3|backlog\n").expect("send");
+    let backlog_port = port(&backlog);
+    server.signal(Signal::SIGTERM).expect("send SIGTERM");
+    for mut conn in conns {
+        assert_eq!(read_lines(&conn, 1), ["OK thgilf ni\n"]);
+        assert_eq!(read_to_close(&mut conn), b"");
+    }
+    assert_eq!(read_lines(&queued, 1), ["OK deueuq\n"]);
+    assert_eq!(read_to_close(&mut queued), b"");
+    let status = wait_for_exit("server-pool", &mut server);
+    assert_eq!(status.code(), Some(0));
+    // Reset by the kernel when the listener closed, or closed: either way, no answer.
+    let mut got = Vec::new();
+    let _ = backlog.read_to_end(&mut got);
+    assert_eq!(got, b"", "a client in the backlog was answered");
+    assert!(
+        lines_with(
+            &server,
+            &format!("Connection from 127.0.0.1:{backlog_port}")
+        )
+        .is_empty()
+    );
+    assert_logged(&server, "Shut down cleanly");
+}
+
+/// The deepest expression the engine accepts evaluates on a worker's small stack.
+#[test]
+fn deepest_expression_fits_a_workers_stack() {
+    let server = start_pool(&["--quiet", "--workers", "1"]);
+    let mut conn = connect(server.addr());
+    let depth = engine::MAX_DEPTH;
+    let deepest = format!("{}1{}", "(".repeat(depth), ")".repeat(depth));
+    assert_eq!(
+        ask(&mut conn, format!("2|{deepest}\n").as_bytes()),
+        "OK 1\n"
+    );
+    let minus = format!("{}2{}", "-(".repeat(depth), ")".repeat(depth));
+    let want = match engine::execute(engine::Op::Evaluate, &minus) {
+        Ok(v) => format!("OK {v}\n"),
+        Err(e) => format!("ERR {e}\n"),
+    };
+    assert_eq!(ask(&mut conn, format!("2|{minus}\n").as_bytes()), want);
+    stop_promptly(server);
+}
