@@ -126,6 +126,7 @@ impl Client {
                 "a line longer than {limit} bytes"
             ))),
             Err(ResponseError::Malformed(e)) => Err(e.into()),
+            Err(ResponseError::Truncated { .. }) => Err(ClientError::CutOff),
         }
     }
 }

@@ -76,6 +76,12 @@ pub enum ClientError {
     /// The server closed the connection (or reset it) before answering.
     #[error("the server closed the connection — it may have stopped; start it again and reconnect")]
     Closed,
+    /// The server closed the connection after sending part of an answer: what arrived
+    /// is a fragment, not a result.
+    #[error(
+        "the server closed the connection in the middle of an answer — it may have stopped; start it again and reconnect"
+    )]
+    CutOff,
     /// No response arrived within the timeout.
     #[error(
         "no response from the server within {} — is it overloaded or stuck? raise --timeout to wait longer",
