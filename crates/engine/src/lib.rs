@@ -43,8 +43,11 @@
 //! Python 3's arithmetic, with Python's answers: int literals (`42`, `1_000`), float
 //! literals (`3.5`, `.5`, `5.`, `1e3`, `2.5E-3`), unary `+`/`-`, binary `+ - * / // % **`
 //! with Python's precedence and associativity (`-2**2` is `-4`, `2**3**2` is `512`,
-//! `2**-1` is `0.5`), parentheses, any spacing, and `#` comments. As in Python, a line
-//! break may stand only inside parentheses (or before or after the whole expression).
+//! `2**-1` is `0.5`), parentheses, any spacing, and `#` comments. Lines are Python's
+//! too: `\n`, `\r\n` and a lone `\r` each end a line (and a comment); a line break may
+//! stand only inside parentheses, after a backslash, or among blank lines before or after
+//! the whole expression; and a line that starts with a space or tab is an indentation
+//! error (`1\r ` and `\x0c 2` are errors, as in Python, where `1 ` and `\x0c2` are not).
 //!
 //! - **`^` means `**`** here, as on a calculator (the specification asks for it):
 //!   `2^10` is `1024`, with `**`'s precedence. Python would read `^` as bitwise XOR

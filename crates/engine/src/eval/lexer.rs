@@ -75,6 +75,16 @@ pub(crate) fn quote(text: &str) -> String {
     out
 }
 
+/// The error for a token on a line after the line break `c` at `column`, outside
+/// parentheses: Python's eval ends the expression at the break.
+fn line_break_error(c: char, column: usize) -> EvalError {
+    unsupported(
+        "line breaks outside parentheses are not allowed",
+        &c.to_string(),
+        column,
+    )
+}
+
 /// The error for valid Python outside the arithmetic subset, quoting its first token.
 pub(crate) fn unsupported(what: &'static str, token: &str, column: usize) -> EvalError {
     EvalError::Unsupported {
@@ -91,6 +101,8 @@ fn is_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\x0c')
 }
 
+/// A line break as Python reads source text: `\n`, `\r` or `\r\n` (Python turns the
+/// last two into `\n` before tokenizing, so a comment also ends at a lone `\r`).
 fn is_line_break(c: char) -> bool {
     matches!(c, '\n' | '\r')
 }
@@ -107,8 +119,6 @@ struct Lexer<'a> {
     column: usize,
     /// Parentheses opened and not yet closed, as far as the tokens tell.
     open_parens: usize,
-    /// Whether a token has been read: line breaks before the first one are blank lines.
-    started: bool,
 }
 
 impl Lexer<'_> {
@@ -259,6 +269,83 @@ impl Lexer<'_> {
         }
     }
 
+    /// Consumes one line break: `\n`, `\r`, or `\r\n` as one.
+    fn line_break(&mut self) {
+        if self.bump() == Some('\r') {
+            self.eat('\n');
+        }
+    }
+
+    /// Reads from the start of a line outside parentheses to its first token, as Python's
+    /// tokenizer does. Blank lines (space, form feeds and a comment at most) are skipped.
+    /// A line whose first token follows a space or tab is indented, which Python refuses
+    /// (`IndentationError`); a form feed sets the indentation back to none, so `\x0c2` is
+    /// fine and `\x0c 2` is not, and a backslash that continues the indentation onto the
+    /// next line keeps the indentation it has (`\t\\\n2` is indented). `ended` is the
+    /// line break that ended the expression's line and its column, if one did: then only
+    /// blank lines may follow.
+    fn line_start(&mut self, ended: Option<(char, usize)>) -> Result<(), EvalError> {
+        loop {
+            let line_column = self.column;
+            // Whether a space or tab came since the last form feed, and whether one had
+            // come before a line continuation (Python takes the first such indentation).
+            let mut indented = false;
+            let mut indented_before_continuation = false;
+            loop {
+                match self.peek() {
+                    Some(c) if is_space(c) => {
+                        indented = c != '\x0c';
+                        self.bump();
+                    }
+                    Some('\\') if self.peek2().is_some_and(is_line_break) => {
+                        indented_before_continuation |= indented;
+                        self.continuation()?;
+                    }
+                    _ => break,
+                }
+            }
+            let indented = indented || indented_before_continuation;
+            match self.peek() {
+                Some('#') => {
+                    self.take_while(|c| !is_line_break(c));
+                    if self.peek().is_some() {
+                        self.line_break();
+                    }
+                }
+                Some(c) if is_line_break(c) => self.line_break(),
+                // Space alone is an empty expression, and says so.
+                None if indented && ended.is_some() => {
+                    return Err(EvalError::UnexpectedIndent {
+                        column: line_column,
+                    });
+                }
+                None => return Ok(()),
+                Some(_) => {
+                    if let Some((c, column)) = ended {
+                        return Err(line_break_error(c, column));
+                    }
+                    if indented {
+                        return Err(EvalError::UnexpectedIndent {
+                            column: line_column,
+                        });
+                    }
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Consumes a backslash and the line break after it, which join two lines into one.
+    /// Python refuses one at the very end (`1+\\\n`).
+    fn continuation(&mut self) -> Result<(), EvalError> {
+        self.bump();
+        self.line_break();
+        if self.peek().is_none() {
+            return Err(EvalError::UnexpectedEnd);
+        }
+        Ok(())
+    }
+
     fn next_token(&mut self) -> Result<Option<Token>, EvalError> {
         loop {
             match self.peek() {
@@ -266,28 +353,22 @@ impl Lexer<'_> {
                     self.bump();
                 }
                 Some(c) if is_line_break(c) => {
-                    // Inside parentheses, before the first token, or with nothing but
-                    // space after it, a line break is space; elsewhere Python's eval
-                    // ends the expression there and fails on what follows.
-                    let rest = &self.text[self.pos..];
-                    let trailing = rest.chars().all(|c| is_space(c) || is_line_break(c));
-                    if trailing {
-                        // Nothing follows: skip it all at once rather than look ahead
-                        // again at every later line break.
-                        while self.bump().is_some() {}
-                    } else if self.open_parens == 0 && self.started {
-                        return Err(unsupported(
-                            "line breaks outside parentheses are not allowed",
-                            &c.to_string(),
-                            self.column,
-                        ));
-                    } else {
-                        self.bump();
+                    let column = self.column;
+                    self.line_break();
+                    if self.open_parens == 0 {
+                        // Outside parentheses Python's eval ends the expression at a line
+                        // break; only blank lines may follow. (Before the first token,
+                        // `line_start` has already skipped the blank lines.)
+                        self.line_start(Some((c, column)))?;
                     }
                 }
                 Some('#') => {
                     // A comment runs to the end of the line, as in Python source.
-                    self.take_while(|c| c != '\n');
+                    self.take_while(|c| !is_line_break(c));
+                }
+                Some('\\') if self.peek2().is_some_and(is_line_break) => {
+                    // A backslash at the end of a line joins the next one to it.
+                    self.continuation()?;
                 }
                 _ => break,
             }
@@ -382,7 +463,6 @@ impl Lexer<'_> {
                 });
             }
         };
-        self.started = true;
         Ok(Some(Token { kind, column }))
     }
 }
@@ -398,8 +478,10 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<Token>, EvalError> {
         pos: 0,
         column: 1,
         open_parens: 0,
-        started: false,
     };
+    // Python's eval drops leading spaces and tabs (not form feeds) before tokenizing.
+    lexer.take_while(|c| c == ' ' || c == '\t');
+    lexer.line_start(None)?;
     let mut tokens = Vec::new();
     while let Some(token) = lexer.next_token()? {
         tokens.push(token);

@@ -75,6 +75,12 @@ pub enum EvalError {
         /// 1-based column of the character.
         column: usize,
     },
+    /// A line that starts with a space or tab after a line break, or after a form feed at
+    /// the start, e.g. `1\r ` or `\x0c 2` (Python raises `IndentationError`).
+    UnexpectedIndent {
+        /// 1-based column where the indented line starts.
+        column: usize,
+    },
     /// A malformed number, e.g. `1__0`, `1e`, `012`.
     InvalidNumber {
         /// The literal, shortened if long.
@@ -142,6 +148,10 @@ impl fmt::Display for EvalError {
             Self::UnexpectedChar { ch, column } => {
                 write!(f, "unexpected character '{ch}' at column {column}")
             }
+            Self::UnexpectedIndent { column } => write!(
+                f,
+                "unexpected indent at column {column}: a line cannot start with a space or tab"
+            ),
             Self::InvalidNumber {
                 text,
                 column,
