@@ -43,7 +43,10 @@ fn run(args: ServerArgs) -> Result<(), StartError> {
     log.info(&Who::Main, format_args!("Waiting for connections..."));
     while let Some(client) = server.accept() {
         let peer = client.peer;
-        service.serve(client, &Who::MainProcess);
+        // A SIGTERM usually arrives while a client is being served, in this loop's
+        // only thread: the session closes the listener as soon as it notices, so new
+        // clients are refused from then on instead of queueing for a server that is going.
+        service.serve_with(client, &Who::MainProcess, &mut || server.close_listener());
         log.info(
             &Who::Main,
             format_args!("Connection from {peer} closed. Ready for next client."),
