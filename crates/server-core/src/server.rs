@@ -261,6 +261,13 @@ impl Server {
         }
     }
 
+    /// Takes the listening socket out of the server, for an architecture that waits on it
+    /// with its own machinery (a mio `Poll`, a tokio runtime). The server then accepts no
+    /// more itself; its signals, log and shutdown go on as before. `None` if already taken.
+    pub fn take_listener(&mut self) -> Option<TcpListener> {
+        self.listener.take()
+    }
+
     /// Gets the listener ready to be shared by worker processes that each wait in
     /// `accept(2)` on it (server-prefork), before they are forked.
     ///
