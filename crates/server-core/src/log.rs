@@ -125,8 +125,14 @@ pub fn print_plain(text: &str) {
 }
 
 /// Untrusted text (a payload, a result) made safe to put in one log line: control
-/// characters and Unicode line and direction marks are escaped, and text longer than
+/// characters, the Unicode line and paragraph separators, every format character
+/// (direction marks and overrides, zero-width characters, tags…) and the backslash itself
+/// are escaped as Rust escapes them (`\n`, `\\`, `\u{200e}`), and text longer than
 /// [`EXCERPT_CHARS`] characters is cut, with its full size noted: `abc… (70000 bytes)`.
+///
+/// Because the backslash that starts every escape is itself escaped, the shown text reads
+/// back to exactly one payload: a typed `\n` (`\\n`) never looks like a newline (`\n`),
+/// and nothing in a line is invisible.
 ///
 /// Escaping happens while formatting, so nothing is built when the line is not written.
 pub struct Untrusted<'a>(pub &'a str);
@@ -147,11 +153,58 @@ impl Display for Untrusted<'_> {
     }
 }
 
-/// Characters that could end a log line or disguise one: controls (`\n`, `\r`, ESC…),
-/// the Unicode line and paragraph separators, and the bidirectional overrides.
+/// Characters that could end a log line, disguise one, or make two lines look alike:
+/// controls (`\n`, `\r`, ESC…), the Unicode line and paragraph separators, format
+/// characters, and the backslash that starts an escape.
 fn needs_escape(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    c == '\\' || c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') || is_format(c)
+}
+
+/// Unicode's format characters (general category Cf) as inclusive ranges, sorted: from
+/// `extracted/DerivedGeneralCategory.txt` of Unicode 17.0.0, the version of this
+/// toolchain's `std` (`char::UNICODE_VERSION`); the list has not changed since 15.0.0.
+/// They are invisible or reorder text: the soft hyphen, Arabic and Syriac marks, the
+/// Mongolian vowel separator, zero-width space and (non-)joiners, the direction marks,
+/// embeddings, overrides and isolates, word joiner and invisible operators, the byte order
+/// mark, interlinear annotation marks, Egyptian hieroglyph and shorthand format controls,
+/// musical symbol beams, and the language tags.
+const FORMAT_CHARS: &[(char, char)] = &[
+    ('\u{00AD}', '\u{00AD}'),
+    ('\u{0600}', '\u{0605}'),
+    ('\u{061C}', '\u{061C}'),
+    ('\u{06DD}', '\u{06DD}'),
+    ('\u{070F}', '\u{070F}'),
+    ('\u{0890}', '\u{0891}'),
+    ('\u{08E2}', '\u{08E2}'),
+    ('\u{180E}', '\u{180E}'),
+    ('\u{200B}', '\u{200F}'),
+    ('\u{202A}', '\u{202E}'),
+    ('\u{2060}', '\u{2064}'),
+    ('\u{2066}', '\u{206F}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+    ('\u{FFF9}', '\u{FFFB}'),
+    ('\u{110BD}', '\u{110BD}'),
+    ('\u{110CD}', '\u{110CD}'),
+    ('\u{13430}', '\u{1343F}'),
+    ('\u{1BCA0}', '\u{1BCA3}'),
+    ('\u{1D173}', '\u{1D17A}'),
+    ('\u{E0001}', '\u{E0001}'),
+    ('\u{E0020}', '\u{E007F}'),
+];
+
+/// Whether `c` is a format character (Cf), by binary search of [`FORMAT_CHARS`].
+fn is_format(c: char) -> bool {
+    FORMAT_CHARS
+        .binary_search_by(|&(first, last)| {
+            if last < c {
+                std::cmp::Ordering::Less
+            } else if first > c {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        })
+        .is_ok()
 }
 
 /// Writes all of `bytes` to file descriptor 1. A line of up to `PIPE_BUF` (4096) bytes is
@@ -216,6 +269,104 @@ mod tests {
         assert!(!shown.contains(['\n', '\r', '\x1b', '\u{202E}']), "{shown}");
         assert!(shown.starts_with("hi\\n[12:00:00]"), "{shown}");
         assert_eq!(Untrusted("Straße").to_string(), "Straße");
+    }
+
+    /// Reads a shown text back, undoing `char::escape_default` where a backslash starts
+    /// an escape; `None` if the text is not a well-formed rendering.
+    fn unescape(shown: &str) -> Option<String> {
+        let mut out = String::new();
+        let mut chars = shown.chars();
+        while let Some(c) = chars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            match chars.next()? {
+                '\\' => out.push('\\'),
+                'n' => out.push('\n'),
+                'r' => out.push('\r'),
+                't' => out.push('\t'),
+                'u' => {
+                    let rest = chars.as_str().strip_prefix('{')?;
+                    let (hex, after) = rest.split_once('}')?;
+                    out.push(char::from_u32(u32::from_str_radix(hex, 16).ok()?)?);
+                    chars = after.chars();
+                }
+                _ => return None,
+            }
+        }
+        Some(out)
+    }
+
+    /// Two payloads that differ never log alike: every escape starts with a backslash and
+    /// a backslash is escaped too, so each shown text reads back to the one payload it came
+    /// from. A typed backslash-n is `\\n`, a newline `\n`. Checked for every character
+    /// alone, after a backslash and before one, and for hand-picked look-alikes.
+    #[test]
+    fn distinct_payloads_never_log_alike() {
+        assert_eq!(Untrusted("a\\nb").to_string(), r"a\\nb");
+        assert_eq!(Untrusted("a\nb").to_string(), r"a\nb");
+        assert_eq!(Untrusted("\\u{200e}").to_string(), r"\\u{200e}");
+        assert_eq!(Untrusted("\u{200e}").to_string(), r"\u{200e}");
+        let pairs = [
+            ("a\\nb", "a\nb"),
+            ("\\\\", "\\"),
+            ("\\u{1b}", "\x1b"),
+            ("x\u{200b}y", "xy"),
+            ("\\r\n", "\r\\n"),
+        ];
+        for (a, b) in pairs {
+            assert_ne!(
+                Untrusted(a).to_string(),
+                Untrusted(b).to_string(),
+                "{a:?} {b:?}"
+            );
+        }
+        for c in (0..=0x10_FFFF).filter_map(char::from_u32) {
+            for text in [c.to_string(), format!("\\{c}"), format!("{c}\\u")] {
+                let shown = Untrusted(&text).to_string();
+                assert_eq!(unescape(&shown).as_deref(), Some(text.as_str()), "{shown}");
+                let hidden = shown.chars().any(|c| c != '\\' && needs_escape(c));
+                assert!(!hidden, "{text:?} shows as {shown:?}");
+            }
+        }
+    }
+
+    /// Every format character (Cf) is shown as its code point, e.g. `\u{200e}`; letters
+    /// and symbols outside the table are not. The table is sorted and its ranges disjoint,
+    /// as the binary search needs.
+    #[test]
+    fn format_characters_are_escaped() {
+        assert!(FORMAT_CHARS.iter().all(|&(first, last)| first <= last));
+        assert!(FORMAT_CHARS.windows(2).all(|w| w[0].1 < w[1].0));
+        let total: u32 = FORMAT_CHARS
+            .iter()
+            .map(|&(first, last)| u32::from(last) - u32::from(first) + 1)
+            .sum();
+        // DerivedGeneralCategory-17.0.0.txt: "Total code points: 170" for Cf.
+        assert_eq!(total, 170);
+        for &(first, last) in FORMAT_CHARS {
+            for c in (u32::from(first)..=u32::from(last)).filter_map(char::from_u32) {
+                let shown = Untrusted(&c.to_string()).to_string();
+                assert_eq!(shown, format!("\\u{{{:x}}}", u32::from(c)));
+            }
+        }
+        let named = "\u{200B}\u{200E}\u{200F}\u{061C}\u{2060}\u{FEFF}\u{00AD}\u{180E}\u{E0001}";
+        assert_eq!(
+            Untrusted(named).to_string(),
+            r"\u{200b}\u{200e}\u{200f}\u{61c}\u{2060}\u{feff}\u{ad}\u{180e}\u{e0001}"
+        );
+        // Neighbours of the ranges and ordinary text pass as they are.
+        for text in [
+            "\u{2065}",
+            "\u{2070}",
+            "\u{E0000}",
+            "\u{E0080}",
+            "é中😀ع",
+            "\u{200A}",
+        ] {
+            assert_eq!(Untrusted(text).to_string(), text);
+        }
     }
 
     /// Long text is cut to EXCERPT_CHARS characters with its full size noted.
