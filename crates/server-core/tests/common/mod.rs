@@ -12,8 +12,14 @@ use std::time::Duration;
 
 pub use server_core::process::{ServerProcess, workspace_binary};
 
-/// The three architectures' binaries.
-pub const SERVERS: [&str; 3] = ["server-sequential", "server-forking", "server-threaded"];
+/// The architectures' binaries: every "all servers" test runs on each.
+pub const SERVERS: [&str; 5] = [
+    "server-sequential",
+    "server-forking",
+    "server-threaded",
+    "server-prefork",
+    "server-pool",
+];
 
 /// How long any single read in a test may wait before the test fails.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
