@@ -5,7 +5,18 @@
 //! script can tell results from errors by the first word even when a result happens to
 //! read like an error message. A line that cannot be sent (malformed, unknown
 //! operation, not UTF-8, too long) gets its `ERR` line without a round trip, so the
-//! output stays aligned with the input.
+//! output stays aligned with the input. Results are written byte for byte, or escaped
+//! when the output is a terminal (see [`TextMode`]).
+//!
+//! No more than [`MAX_LINE_BYTES`] + 1 bytes of an input line are ever held: a longer line
+//! gets its `ERR request too long` as soon as it passes the limit, and the rest of it is
+//! read and dropped, so a line without end (`client --batch < /dev/zero`) takes bounded
+//! memory, and a batch with one over-long line in it still answers every other line.
+//!
+//! `--timeout` bounds each response: from the moment the reader starts waiting for it,
+//! the whole response line must arrive within the timeout. Writes are not bounded, as a
+//! server that answers a buffer of requests one after another under `--delay` reads the
+//! next ones only when it is done with those.
 //!
 //! In line framing a writer thread sends requests on a clone of the socket while the
 //! calling thread reads responses, so writing and reading overlap and neither waits for
@@ -23,7 +34,9 @@ use std::thread;
 use protocol::{Framing, Response, codec};
 
 use crate::client::Client;
+use crate::display::TextMode;
 use crate::error::ClientError;
+use crate::input::{self, Line};
 
 /// Requests are handed to the socket in writes of about this many bytes.
 const CHUNK_BYTES: usize = 64 * 1024;
@@ -36,9 +49,9 @@ const CHUNKS_IN_FLIGHT: usize = 8;
 /// refused here cannot grow a chunk without bound either.
 const CHUNK_LINES: usize = 8 * 1024;
 
-/// The longest input line sent; longer ones get an `ERR` here, as the servers would
-/// answer them (and then close the connection).
-const MAX_LINE_BYTES: usize = protocol::DEFAULT_MAX_REQUEST_BYTES;
+/// The longest input line sent, not counting its line ending; longer ones get an `ERR`
+/// here, as the servers would answer them (and then close the connection).
+pub const MAX_LINE_BYTES: usize = crate::client::MAX_REQUEST_BYTES;
 
 /// What a finished batch did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -79,7 +92,8 @@ enum Slot {
 
 impl Client {
     /// Sends every line of `input` as a request and writes one line per input line to
-    /// `output`: `OK <result>` or `ERR <message>` (see the [module docs](crate::batch)).
+    /// `output`: `OK <result>` or `ERR <message>`, the server's text as `mode` says (see
+    /// the [module docs](crate::batch)).
     ///
     /// The input is read on a thread of its own, hence `Send + 'static`.
     ///
@@ -87,32 +101,46 @@ impl Client {
     ///
     /// [`BatchError`] when the connection fails, or the input or output does. Output
     /// written before the failure stays written.
-    pub fn run_batch<R, W>(self, input: R, output: W) -> Result<BatchSummary, BatchError>
+    pub fn run_batch<R, W>(
+        self,
+        input: R,
+        output: W,
+        mode: TextMode,
+    ) -> Result<BatchSummary, BatchError>
     where
         R: Read + Send + 'static,
         W: Write,
     {
+        let output = Output {
+            out: io::BufWriter::with_capacity(CHUNK_BYTES, output),
+            mode,
+            summary: BatchSummary::default(),
+        };
         match self.framing() {
             Framing::Line => self.run_pipelined(input, output),
             Framing::Raw => self.run_lockstep(input, output),
         }
     }
 
-    fn run_pipelined<R, W>(mut self, input: R, output: W) -> Result<BatchSummary, BatchError>
+    fn run_pipelined<R, W>(
+        mut self,
+        input: R,
+        output: Output<W>,
+    ) -> Result<BatchSummary, BatchError>
     where
         R: Read + Send + 'static,
         W: Write,
     {
-        let socket = self.conn.get_ref();
+        let socket = &self.conn.get_ref().socket;
         let io_error = |e| BatchError::Connection {
             answered: 0,
             source: ClientError::from_io(e, None),
         };
         let writer_socket = socket.try_clone().map_err(io_error)?;
         // A write may wait on a server that is busy with the requests before it (a
-        // `--delay` server answers a buffer of them one after another), so only reads,
-        // one per response, are bounded by the timeout. The option is the socket's, shared
-        // by both handles.
+        // `--delay` server answers a buffer of them one after another), so only the
+        // responses are bounded by the timeout. The option is the socket's, shared by both
+        // handles; the reader never writes, so never sets it.
         socket.set_write_timeout(None).map_err(io_error)?;
         let (slots_tx, slots_rx) = mpsc::sync_channel(CHUNKS_IN_FLIGHT);
         let writer = thread::Builder::new()
@@ -124,7 +152,7 @@ impl Client {
         if result.is_err() {
             // Unblock a writer stuck on a full socket; it is not joined, since it may be
             // waiting on input that never comes (a terminal).
-            let _ = self.conn.get_ref().shutdown(Shutdown::Both);
+            let _ = self.conn.get_ref().socket.shutdown(Shutdown::Both);
             return result;
         }
         match writer.join() {
@@ -146,17 +174,15 @@ impl Client {
     fn read_responses<W: Write>(
         &mut self,
         slots: Receiver<Vec<Slot>>,
-        output: W,
+        mut output: Output<W>,
     ) -> Result<BatchSummary, BatchError> {
-        let mut out = io::BufWriter::with_capacity(CHUNK_BYTES, output);
-        let mut summary = BatchSummary::default();
         loop {
             let chunk = match slots.try_recv() {
                 Ok(chunk) => chunk,
                 Err(TryRecvError::Disconnected) => break,
                 Err(TryRecvError::Empty) => {
                     // Nothing more is ready: show what is done before waiting.
-                    out.flush().map_err(BatchError::Output)?;
+                    output.flush()?;
                     match slots.recv() {
                         Ok(chunk) => chunk,
                         Err(_) => break,
@@ -170,92 +196,121 @@ impl Client {
                         // A complete line buffered means this read will not block;
                         // otherwise show what is done before waiting on the server.
                         if !self.conn.has_buffered_request() {
-                            out.flush().map_err(BatchError::Output)?;
+                            output.flush()?;
                         }
+                        self.start_response_clock();
                         self.read_response()
                             .map_err(|source| BatchError::Connection {
-                                answered: summary.lines,
+                                answered: output.summary.lines,
                                 source,
                             })?
                     }
                 };
-                write_line(&mut out, &response, &mut summary).map_err(BatchError::Output)?;
+                output.write_line(&response)?;
             }
         }
-        out.flush().map_err(BatchError::Output)?;
-        Ok(summary)
+        output.finish()
     }
 
     /// Raw framing: one request, one response, one after the other.
     fn run_lockstep<R: Read, W: Write>(
         mut self,
         input: R,
-        output: W,
+        mut output: Output<W>,
     ) -> Result<BatchSummary, BatchError> {
         let mut input = BufReader::new(input);
-        let mut out = io::BufWriter::new(output);
-        let mut summary = BatchSummary::default();
         let mut line = Vec::new();
-        while next_line(&mut input, &mut line).map_err(BatchError::Input)? {
-            let response = match decode(&line) {
-                Err(message) => Response::Err(message),
-                Ok(request) => match self.request(&request) {
+        loop {
+            let response = match next_request(&mut input, &mut line).map_err(BatchError::Input)? {
+                None => break,
+                Some(Err(message)) => Response::Err(message),
+                Some(Ok(request)) => match self.request(&request) {
                     Ok(response) => response,
                     Err(e) if !e.is_fatal() => Response::Err(e.to_string()),
                     Err(source) => {
-                        out.flush().map_err(BatchError::Output)?;
+                        output.flush()?;
                         return Err(BatchError::Connection {
-                            answered: summary.lines,
+                            answered: output.summary.lines,
                             source,
                         });
                     }
                 },
             };
-            write_line(&mut out, &response, &mut summary).map_err(BatchError::Output)?;
+            output.write_line(&response)?;
             if input.buffer().is_empty() {
-                out.flush().map_err(BatchError::Output)?;
+                output.flush()?;
             }
         }
-        out.flush().map_err(BatchError::Output)?;
-        Ok(summary)
+        output.finish()
     }
 }
 
-/// Reads the next input line into `line` (replacing what it held), its `\n` included if
-/// it has one; `false` at the end of the input.
-fn next_line(input: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<bool> {
-    line.clear();
-    Ok(input.read_until(b'\n', line)? > 0)
-}
-
-/// One input line, its `\n` included if it had one, as a request, or the message of
-/// the `ERR` a server would answer it with.
-fn decode(line: &[u8]) -> Result<protocol::Request, String> {
-    let line = line.strip_suffix(b"\n").unwrap_or(line);
-    if line.len() > MAX_LINE_BYTES {
-        return Err(format!("request too long (limit {MAX_LINE_BYTES} bytes)"));
-    }
-    codec::decode_line_request(line).map_err(|e| e.to_string())
-}
-
-fn write_line(
-    out: &mut impl Write,
-    response: &Response,
-    summary: &mut BatchSummary,
-) -> io::Result<()> {
-    summary.lines += 1;
-    match response {
-        Response::Ok(result) => {
-            out.write_all(b"OK ")?;
-            out.write_all(result.as_bytes())?;
+/// The next input line as a request, or the message of the `ERR` a server would answer it
+/// with; `None` at the end of the input. An over-long line is read to its end and
+/// dropped.
+fn next_request(
+    input: &mut impl BufRead,
+    line: &mut Vec<u8>,
+) -> io::Result<Option<Result<protocol::Request, String>>> {
+    Ok(match input::read_line(input, line, MAX_LINE_BYTES)? {
+        Line::End => None,
+        Line::Read => Some(codec::decode_line_request(line).map_err(|e| e.to_string())),
+        Line::TooLong => {
+            input::skip_line(input)?;
+            Some(Err(too_long()))
         }
-        Response::Err(message) => {
-            summary.failed += 1;
-            out.write_all(b"ERR ")?;
-            out.write_all(message.as_bytes())?;
-        }
+    })
+}
+
+/// The message of the `ERR` for a line over the limit, the servers' own words.
+fn too_long() -> String {
+    ClientError::TooLong {
+        limit: MAX_LINE_BYTES,
     }
-    out.write_all(b"\n")
+    .to_string()
+}
+
+/// The batch's output and its count.
+struct Output<W: Write> {
+    out: io::BufWriter<W>,
+    mode: TextMode,
+    summary: BatchSummary,
+}
+
+impl<W: Write> Output<W> {
+    /// Writes one response line and counts it.
+    fn write_line(&mut self, response: &Response) -> Result<(), BatchError> {
+        self.summary.lines += 1;
+        let (word, text) = match response {
+            Response::Ok(result) => ("OK", result),
+            Response::Err(message) => {
+                self.summary.failed += 1;
+                ("ERR", message)
+            }
+        };
+        match self.mode {
+            TextMode::Exact => {
+                let out = &mut self.out;
+                out.write_all(word.as_bytes())
+                    .and_then(|()| out.write_all(b" "))
+                    .and_then(|()| out.write_all(text.as_bytes()))
+                    .and_then(|()| out.write_all(b"\n"))
+            }
+            TextMode::Escaped => writeln!(self.out, "{word} {}", self.mode.show(text)),
+        }
+        .map_err(BatchError::Output)
+    }
+
+    /// Shows what is written so far.
+    fn flush(&mut self) -> Result<(), BatchError> {
+        self.out.flush().map_err(BatchError::Output)
+    }
+
+    /// Flushes and returns the count.
+    fn finish(mut self) -> Result<BatchSummary, BatchError> {
+        self.flush()?;
+        Ok(self.summary)
+    }
 }
 
 enum WriterError {
@@ -289,15 +344,26 @@ fn write_requests<R: Read>(
         if input.buffer().is_empty() && !chunk.is_empty() && !hand_over(&mut bytes, &mut chunk)? {
             return Ok(());
         }
-        if !next_line(&mut input, &mut line).map_err(WriterError::Input)? {
-            break;
-        }
-        let slot = match decode(&line) {
-            Err(message) => Slot::Local(message),
-            Ok(request) => match codec::encode_request(&request, Framing::Line, &mut bytes) {
-                Ok(()) => Slot::Sent,
-                Err(e) => Slot::Local(ClientError::Encode(e).to_string()),
+        let slot = match input::read_line(&mut input, &mut line, MAX_LINE_BYTES) {
+            Err(e) => return Err(WriterError::Input(e)),
+            Ok(Line::End) => break,
+            Ok(Line::Read) => match codec::decode_line_request(&line) {
+                Err(e) => Slot::Local(e.to_string()),
+                Ok(request) => match codec::encode_request(&request, Framing::Line, &mut bytes) {
+                    Ok(()) => Slot::Sent,
+                    Err(e) => Slot::Local(ClientError::Encode(e).to_string()),
+                },
             },
+            Ok(Line::TooLong) => {
+                // Refuse the line at once, and everything before it is answered, before
+                // reading the rest of it, which may never end.
+                chunk.push(Slot::Local(too_long()));
+                if !hand_over(&mut bytes, &mut chunk)? {
+                    return Ok(());
+                }
+                input::skip_line(&mut input).map_err(WriterError::Input)?;
+                continue;
+            }
         };
         chunk.push(slot);
         let full = bytes.len() >= CHUNK_BYTES || chunk.len() >= CHUNK_LINES;

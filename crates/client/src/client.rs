@@ -1,8 +1,13 @@
 //! [`Client`]: one connection to a server, and one request at a time over it.
+//!
+//! `--timeout` is a deadline for each whole response, not a limit on each read: a server
+//! that trickles a byte at a time, each well within the timeout, would otherwise hold the
+//! client for as long as it liked. The socket is wrapped in [`Timed`], which gives every
+//! read and write only what is left until the deadline of the response being awaited.
 
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use protocol::{Connection, Framing, Request, Response, ResponseError, WriteRequestError};
 
@@ -13,20 +18,26 @@ use crate::error::{ClientError, ConnectError};
 /// limit.
 pub const MAX_RESPONSE_BYTES: usize = 4 * protocol::DEFAULT_MAX_REQUEST_BYTES;
 
+/// The longest request line sent, not counting its newline: the servers' default limit.
+/// A longer one is refused here ([`ClientError::TooLong`]) rather than sent to a server
+/// that would answer `ERR request too long` and close the connection.
+pub const MAX_REQUEST_BYTES: usize = protocol::DEFAULT_MAX_REQUEST_BYTES;
+
 /// A connection to a taskserver: send requests, get typed responses.
 ///
 /// It speaks only the wire protocol (`protocol`), so it works with any of the three
 /// servers, and in raw framing with the seed's own Python server.
 #[derive(Debug)]
 pub struct Client {
-    pub(crate) conn: Connection<TcpStream>,
+    pub(crate) conn: Connection<Timed>,
     peer: SocketAddr,
     timeout: Option<Duration>,
 }
 
 impl Client {
-    /// Connects to `addr`. `timeout` bounds the connect and, later, the wait for each
-    /// response; `None` waits as long as the operating system does.
+    /// Connects to `addr`. `timeout` bounds the connect and, later, each round trip: the
+    /// whole of a response must arrive within it; `None` waits as long as the operating
+    /// system does.
     ///
     /// # Errors
     ///
@@ -49,13 +60,14 @@ impl Client {
             },
             _ => ConnectError::Io { addr, error },
         })?;
-        let configure = || -> io::Result<()> {
-            // Requests are small and a reply is awaited after each: Nagle would only delay them.
-            stream.set_nodelay(true)?;
-            stream.set_read_timeout(timeout)?;
-            stream.set_write_timeout(timeout)
+        // Requests are small and a reply is awaited after each: Nagle would only delay them.
+        stream
+            .set_nodelay(true)
+            .map_err(|error| ConnectError::Io { addr, error })?;
+        let stream = Timed {
+            socket: stream,
+            deadline: None,
         };
-        configure().map_err(|error| ConnectError::Io { addr, error })?;
         Ok(Client {
             conn: Connection::with_limit(stream, framing, MAX_RESPONSE_BYTES),
             peer: addr,
@@ -100,14 +112,23 @@ impl Client {
         self.conn.framing()
     }
 
-    /// Sends one request and waits for its response.
+    /// Sends one request and waits for its response; sending and the whole response
+    /// share one deadline, the timeout given to [`Client::connect`].
     ///
     /// # Errors
     ///
-    /// [`ClientError::Encode`] when the framing cannot carry the request (nothing is sent
-    /// and the client stays usable); any other [`ClientError`] ends the session (see
-    /// [`ClientError::is_fatal`]).
+    /// [`ClientError::Encode`] when the framing cannot carry the request and
+    /// [`ClientError::TooLong`] when its line is longer than [`MAX_REQUEST_BYTES`]
+    /// (nothing is sent and the client stays usable); any other [`ClientError`] ends the
+    /// session (see [`ClientError::is_fatal`]).
     pub fn request(&mut self, request: &Request) -> Result<Response, ClientError> {
+        // `N|payload`: the op's one-digit code, the bar, the payload.
+        if self.framing() == Framing::Line && request.payload.len() + 2 > MAX_REQUEST_BYTES {
+            return Err(ClientError::TooLong {
+                limit: MAX_REQUEST_BYTES,
+            });
+        }
+        self.start_response_clock();
         self.conn.write_request(request).map_err(|e| match e {
             WriteRequestError::Encode(e) => ClientError::Encode(e),
             WriteRequestError::Io(e) => ClientError::from_io(e, self.timeout),
@@ -116,7 +137,15 @@ impl Client {
         self.read_response()
     }
 
-    /// Reads the next response; the end of the stream here is the server going away.
+    /// Starts the deadline of the next response: from now on, reads and writes get what
+    /// is left of the timeout.
+    pub(crate) fn start_response_clock(&mut self) {
+        // A timeout too long to add to the clock (`--timeout 580000000000y`) is no limit.
+        self.conn.get_mut().deadline = self.timeout.and_then(|t| Instant::now().checked_add(t));
+    }
+
+    /// Reads the next response, within the deadline last started; the end of the stream
+    /// here is the server going away.
     pub(crate) fn read_response(&mut self) -> Result<Response, ClientError> {
         match self.conn.read_response() {
             Ok(Some(response)) => Ok(response),
@@ -128,5 +157,51 @@ impl Client {
             Err(ResponseError::Malformed(e)) => Err(e.into()),
             Err(ResponseError::Truncated { .. }) => Err(ClientError::CutOff),
         }
+    }
+}
+
+/// The client's socket, with the deadline of the response being awaited.
+///
+/// Each read or write first sets the socket's timeout to what is left until the deadline,
+/// so however the server splits its answer, the whole of it must arrive in time. A
+/// deadline already past is a `TimedOut` error without touching the socket. No deadline
+/// means no timeout.
+#[derive(Debug)]
+pub(crate) struct Timed {
+    /// The connected socket, for options, clones and shutdown.
+    pub(crate) socket: TcpStream,
+    /// When the response being awaited is due.
+    pub(crate) deadline: Option<Instant>,
+}
+
+impl Timed {
+    /// What is left until the deadline: `Ok(None)` without one, `TimedOut` once past it.
+    fn left(&self) -> io::Result<Option<Duration>> {
+        let Some(deadline) = self.deadline else {
+            return Ok(None);
+        };
+        // A zero timeout would mean "none" to the socket, so that is an error here.
+        match deadline.checked_duration_since(Instant::now()) {
+            Some(left) if !left.is_zero() => Ok(Some(left)),
+            _ => Err(io::ErrorKind::TimedOut.into()),
+        }
+    }
+}
+
+impl Read for Timed {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.socket.set_read_timeout(self.left()?)?;
+        self.socket.read(buf)
+    }
+}
+
+impl Write for Timed {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.socket.set_write_timeout(self.left()?)?;
+        self.socket.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.socket.flush()
     }
 }

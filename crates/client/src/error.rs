@@ -73,6 +73,13 @@ pub enum ClientError {
     /// The framing cannot carry this request; nothing was sent and the session goes on.
     #[error("cannot send this request: {0}")]
     Encode(EncodeError),
+    /// The request's line is longer than the servers accept; nothing was sent and the
+    /// session goes on.
+    #[error("request too long (limit {limit} bytes)")]
+    TooLong {
+        /// The longest request line sent, in bytes.
+        limit: usize,
+    },
     /// The server closed the connection (or reset it) before answering.
     #[error("the server closed the connection — it may have stopped; start it again and reconnect")]
     Closed,
@@ -102,11 +109,12 @@ pub enum ClientError {
 }
 
 impl ClientError {
-    /// Whether the session is over: every error but [`ClientError::Encode`] leaves the
-    /// connection unusable (a response may still be on its way, so the next one read
-    /// would belong to another request).
+    /// Whether the session is over: every error but [`ClientError::Encode`] and
+    /// [`ClientError::TooLong`] (refusals before sending) leaves the connection unusable
+    /// (a response may still be on its way, so the next one read would belong to another
+    /// request).
     pub fn is_fatal(&self) -> bool {
-        !matches!(self, ClientError::Encode(_))
+        !matches!(self, ClientError::Encode(_) | ClientError::TooLong { .. })
     }
 
     /// Sorts an I/O error on an established connection into the error it means.

@@ -22,6 +22,9 @@
 //!   connection by a writer thread while the caller's thread reads the responses.
 //! - [`menu`]: the seed's menu loop, word for word, over any input and output.
 //! - [`target`]: where to connect: host names and literals, and `--interface` lookup.
+//! - [`display`]: [`TextMode`], the server's text byte for byte or, for a terminal, with
+//!   control characters escaped.
+//! - `input`: reading the user's lines without ever holding more than the request limit.
 //! - `error`: [`ConnectError`] and [`ClientError`], whose messages say what to do.
 //!
 //! Architecture invariant: the client speaks only the wire protocol; it knows nothing of
@@ -29,10 +32,13 @@
 
 pub mod batch;
 mod client;
+pub mod display;
 mod error;
+mod input;
 pub mod menu;
 pub mod target;
 
 pub use batch::{BatchError, BatchSummary};
-pub use client::{Client, MAX_RESPONSE_BYTES};
+pub use client::{Client, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES};
+pub use display::TextMode;
 pub use error::{ClientError, ConnectError, START_SERVER_HINT};

@@ -9,14 +9,14 @@
 //! Architecture invariant: the client speaks only the wire protocol; it knows nothing of
 //! how a server is built.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use client::{Client, menu, target};
+use client::{Client, TextMode, menu, target};
 use protocol::{Framing, Op, Request, Response};
 
 const EXIT_CODES: &str = "\
@@ -30,9 +30,16 @@ OP is 1/case, 2/eval or 3/reverse. Put flags before OP: everything after it is p
 
 Exit codes:
   0  success (the menu ended by choice 4 or end of input; every request answered OK)
-  1  a request was answered with an error (one-shot: message on stderr; batch: any ERR line)
-  2  no connection (refused, unknown host or interface, timeout), the server went away,
-     or the command line was wrong";
+  1  the server answered a request with an error (one-shot: `Error: <message>` on
+     stderr; batch: any ERR line, lines refused by the client included)
+  2  no connection (refused, unknown host or interface), no whole answer within
+     --timeout, the server went away or cut an answer short, or a usage error: a wrong
+     command line, or a one-shot payload the protocol cannot carry (a newline, or a
+     request over 65536 bytes), which is never sent
+
+Output: to a terminal, control characters in the server's answers are shown escaped
+(\\x1b, \\u{202e}) so that a server cannot retitle, clear or otherwise drive it; to a pipe
+or a file, answers are written byte for byte.";
 
 /// The taskserver client.
 #[derive(Debug, Parser)]
@@ -56,8 +63,8 @@ struct Cli {
     #[arg(long, default_value = "line")]
     framing: Framing,
 
-    /// Limit on connecting and on waiting for each response (`500ms`, `10s`, `1m`;
-    /// `0` waits forever)
+    /// Limit on connecting, and on each round trip: the whole answer must arrive within
+    /// it (`500ms`, `10s`, `1m`; `0` waits forever)
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     timeout: Duration,
 
@@ -95,8 +102,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let timeout = (!cli.timeout.is_zero()).then_some(cli.timeout);
     let mut client = Client::connect_any(&addrs, cli.framing, timeout)?;
 
+    let stdout_mode = TextMode::for_output(io::stdout().is_terminal());
     if cli.batch {
-        let summary = client.run_batch(io::stdin(), io::stdout().lock())?;
+        let summary = client.run_batch(io::stdin(), io::stdout().lock(), stdout_mode)?;
         return Ok(if summary.failed == 0 {
             ExitCode::SUCCESS
         } else {
@@ -109,23 +117,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return match client.request(&request) {
             Ok(Response::Ok(result)) => {
                 let mut out = io::stdout().lock();
-                writeln!(out, "{result}").and_then(|()| out.flush())?;
+                writeln!(out, "{}", stdout_mode.show(&result)).and_then(|()| out.flush())?;
                 Ok(ExitCode::SUCCESS)
             }
             Ok(Response::Err(message)) => {
-                let _ = writeln!(io::stderr(), "Error: {message}");
+                let stderr_mode = TextMode::for_output(io::stderr().is_terminal());
+                let _ = writeln!(io::stderr(), "Error: {}", stderr_mode.show(&message));
                 Ok(ExitCode::from(1))
             }
-            Err(e) if !e.is_fatal() => {
-                let _ = writeln!(io::stderr(), "Error: {e}");
-                Ok(ExitCode::from(1))
-            }
+            // A request the client refuses to send (see `ClientError::is_fatal`) is a usage
+            // error like any other wrong argument: exit 2, through `main`.
             Err(e) => Err(e.into()),
         };
     }
 
-    menu::run_menu(&mut client, io::stdin().lock(), io::stdout().lock())
-        .context("the session ended")?;
+    menu::run_menu(
+        &mut client,
+        io::stdin().lock(),
+        io::stdout().lock(),
+        stdout_mode,
+    )
+    .context("the session ended")?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -10,13 +10,24 @@
 //!   response prints `Error: <message>`.
 //! - Input is read as plain lines from stdin (no line-editing library): the terminal's
 //!   own line editing works, and piping a script of choices in behaves exactly as typing.
+//! - No more than [`MAX_REQUEST_BYTES`] of a line is ever held. A longer payload is
+//!   refused here, before anything is sent, with the words the servers would use
+//!   (`Error: request too long (limit 65536 bytes)`), and the menu goes on; so is a
+//!   payload whose request (`N|payload`) would pass the limit. A longer choice is an
+//!   `Invalid choice`. The message comes as soon as the line passes the limit; the rest
+//!   of the line is then read and dropped, so `client < /dev/zero` runs in bounded
+//!   memory (for as long as the zeros last).
+//! - The server's answers are shown escaped when the output is a terminal (see
+//!   [`TextMode`]).
 
 use std::io::{self, BufRead, Write};
 
 use protocol::{Op, Request, Response};
 
-use crate::client::Client;
+use crate::client::{Client, MAX_REQUEST_BYTES};
+use crate::display::TextMode;
 use crate::error::ClientError;
+use crate::input::{self, Line};
 
 /// The menu, shown after a blank line before every choice, as the seed printed it.
 pub const MENU: &str = "1. Change case\n2. Evaluate expression\n3. Reverse string\n4. Exit";
@@ -42,7 +53,8 @@ pub enum MenuError {
 }
 
 /// Runs the menu: prints `Connected to server at HOST:PORT`, then the menu loop, reading
-/// choices and payloads from `input` and writing everything to `output`.
+/// choices and payloads from `input` and writing everything to `output`, the server's
+/// text as `mode` says.
 ///
 /// # Errors
 ///
@@ -52,16 +64,24 @@ pub fn run_menu<I: BufRead, O: Write>(
     client: &mut Client,
     mut input: I,
     mut output: O,
+    mode: TextMode,
 ) -> Result<(), MenuError> {
     let out = &mut output;
+    let mut line = Vec::new();
     say(
         out,
         format_args!("Connected to server at {}\n", client.peer_addr()),
     )?;
     loop {
         say(out, format_args!("\n{MENU}\n{CHOICE_PROMPT}"))?;
-        let Some(choice) = read_line(&mut input)? else {
-            return say(out, format_args!("\n"));
+        let choice = match read_line(&mut input, &mut line)? {
+            Line::Read => String::from_utf8_lossy(strip_cr(&line)),
+            Line::End => return say(out, format_args!("\n")),
+            Line::TooLong => {
+                say(out, format_args!("Invalid choice\n"))?;
+                input::skip_line(&mut input).map_err(MenuError::Input)?;
+                continue;
+            }
         };
         let op = match choice.trim() {
             "4" => return Ok(()),
@@ -74,12 +94,25 @@ pub fn run_menu<I: BufRead, O: Write>(
             }
         };
         say(out, format_args!("{INPUT_PROMPT}"))?;
-        let Some(payload) = read_line(&mut input)? else {
-            return say(out, format_args!("\n"));
+        let payload = match read_line(&mut input, &mut line)? {
+            Line::Read => String::from_utf8_lossy(strip_cr(&line)).into_owned(),
+            Line::End => return say(out, format_args!("\n")),
+            Line::TooLong => {
+                let refused = ClientError::TooLong {
+                    limit: MAX_REQUEST_BYTES,
+                };
+                say(out, format_args!("Error: {refused}\n"))?;
+                input::skip_line(&mut input).map_err(MenuError::Input)?;
+                continue;
+            }
         };
         match client.request(&Request::new(op, payload)) {
-            Ok(Response::Ok(result)) => say(out, format_args!("Result: {result}\n"))?,
-            Ok(Response::Err(message)) => say(out, format_args!("Error: {message}\n"))?,
+            Ok(Response::Ok(result)) => {
+                say(out, format_args!("Result: {}\n", mode.show(&result)))?;
+            }
+            Ok(Response::Err(message)) => {
+                say(out, format_args!("Error: {}\n", mode.show(&message)))?;
+            }
             Err(e) if !e.is_fatal() => say(out, format_args!("Error: {e}\n"))?,
             Err(e) => return Err(e.into()),
         }
@@ -93,18 +126,13 @@ fn say(out: &mut impl Write, text: std::fmt::Arguments<'_>) -> Result<(), MenuEr
         .map_err(MenuError::Output)
 }
 
-/// One line without its `\n` (or `\r\n`); `None` at the end of input. Bytes that are
-/// not UTF-8 become U+FFFD.
-fn read_line(input: &mut impl BufRead) -> Result<Option<String>, MenuError> {
-    let mut line = Vec::new();
-    if input
-        .read_until(b'\n', &mut line)
-        .map_err(MenuError::Input)?
-        == 0
-    {
-        return Ok(None);
-    }
-    let line = line.strip_suffix(b"\n").unwrap_or(&line);
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    Ok(Some(String::from_utf8_lossy(line).into_owned()))
+/// One line into `line`, without its `\n`, holding at most [`MAX_REQUEST_BYTES`] of it.
+/// Bytes that are not UTF-8 become U+FFFD when it is used.
+fn read_line(input: &mut impl BufRead, line: &mut Vec<u8>) -> Result<Line, MenuError> {
+    input::read_line(input, line, MAX_REQUEST_BYTES).map_err(MenuError::Input)
+}
+
+/// A line without the `\r` of a `\r\n` ending.
+fn strip_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
 }

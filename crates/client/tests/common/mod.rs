@@ -79,6 +79,58 @@ pub fn run_command(mut command: Command, stdin: &[u8]) -> Run {
     }
 }
 
+/// Runs `client ARGS` with `prefix`, then `flood` bytes of `x` with no newline, then
+/// `suffix` as its input, and returns the run with the client's peak resident memory
+/// (KiB) measured once the flood has gone into its stdin: a client that holds the
+/// unfinished line shows it there. Every wait is bounded by [`RUN_LIMIT`].
+pub fn run_client_flooded(args: &[&str], prefix: &[u8], flood: usize, suffix: &[u8]) -> (Run, u64) {
+    let mut child = Command::new(client_bin())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the client starts");
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let stdout = drain(child.stdout.take().expect("stdout is piped"));
+    let stderr = drain(child.stderr.take().expect("stderr is piped"));
+    let (flooded_tx, flooded) = std::sync::mpsc::channel();
+    let (go, go_rx) = std::sync::mpsc::channel::<()>();
+    let (prefix, suffix) = (prefix.to_vec(), suffix.to_vec());
+    let writer = thread::spawn(move || {
+        let chunk = vec![b'x'; 1 << 20];
+        let mut result = stdin.write_all(&prefix);
+        let mut left = flood;
+        while result.is_ok() && left > 0 {
+            let n = left.min(chunk.len());
+            result = stdin.write_all(&chunk[..n]);
+            left -= n;
+        }
+        let failed = result.is_err();
+        let _ = flooded_tx.send(result);
+        if !failed && go_rx.recv_timeout(RUN_LIMIT).is_ok() {
+            let _ = stdin.write_all(&suffix);
+        }
+    });
+    let written = flooded.recv_timeout(RUN_LIMIT);
+    let peak = match (&written, child.try_wait()) {
+        (Ok(Ok(())), Ok(None)) => Some(peak_rss_kib(child.id())),
+        _ => None,
+    };
+    let _ = go.send(());
+    let status = wait_bounded(&mut child, RUN_LIMIT);
+    let _ = writer.join();
+    let run = Run {
+        status,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    };
+    let Some(peak) = peak else {
+        panic!("the client did not take the flood and live ({written:?}): {run:?}");
+    };
+    (run, peak)
+}
+
 fn drain(mut stream: impl Read + Send + 'static) -> thread::JoinHandle<String> {
     thread::spawn(move || {
         let mut bytes = Vec::new();
@@ -202,6 +254,36 @@ pub fn closes_after(answers: usize, reply: &'static [u8]) -> TestServer {
         }
     })
     .expect("the closing server starts")
+}
+
+/// A server that reads each request line and answers it with `reply` one byte at a time,
+/// `gap` apart: a server that is alive and sending, but too slowly. It stops when the
+/// client goes away.
+pub fn trickles(reply: &'static [u8], gap: Duration) -> TestServer {
+    TestServer::start("127.0.0.1:0", move |stream| {
+        let mut reader = BufReader::new(&stream);
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap_or(0) > 0 {
+            for byte in reply {
+                if (&stream).write_all(&[*byte]).is_err() {
+                    return;
+                }
+                thread::sleep(gap);
+            }
+            line.clear();
+        }
+    })
+    .expect("the trickling server starts")
+}
+
+/// The peak resident memory of process `pid` so far (`VmHWM`), in KiB.
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc status")
 }
 
 /// The seed's Python server, re-created byte for byte: each `recv(1024)` is one request
