@@ -131,11 +131,12 @@ fn worker(addr: SocketAddr, seed: u64, conns: usize, one_batch_each: bool, until
     checked
 }
 
-/// The memory the server uses: its RSS, and on the forking server the parent's RSS plus
-/// the largest child's (a sum over children would only count how many are alive).
+/// The memory the server uses: its RSS, and on the forking and prefork servers the
+/// parent's RSS plus the largest child's (a sum over children would only count how many
+/// are alive).
 fn server_rss(binary: &str, server: &ServerProcess) -> u64 {
     let mut total = rss_kib(server.pid());
-    if binary == "server-forking" {
+    if matches!(binary, "server-forking" | "server-prefork") {
         let largest = children_of(server.pid())
             .into_iter()
             .filter_map(|(child, _)| try_rss_kib(child))
@@ -199,14 +200,17 @@ fn soak(binary: &str, workers: u64, conns: usize, one_batch_each: bool) {
 /// All three at once (the test harness would run only two at a time on two cores): the
 /// threaded and forking servers under 200 connections from 100 client threads each — on
 /// the forking server, with resets and reconnects, thousands of children, every one
-/// reaped — and the sequential server with four clients taking turns, a batch per
-/// connection.
+/// reaped — the sequential server with four clients taking turns, a batch per
+/// connection, and the prefork server with twelve connections over its sixteen workers.
 #[test]
 fn soak_all_three() {
     let runs = [
         thread::spawn(|| soak("server-threaded", 100, 2, false)),
         thread::spawn(|| soak("server-forking", 100, 2, false)),
         thread::spawn(|| soak("server-sequential", 4, 1, true)),
+        // Twelve persistent connections: fewer than the sixteen workers, since each
+        // worker serves one connection to its end (more would wait for the idle timeout).
+        thread::spawn(|| soak("server-prefork", 12, 1, false)),
     ];
     // Each soak's panic message is printed as it happens; fail once all have ended.
     let failed = runs.into_iter().filter_map(|run| run.join().err()).count();

@@ -200,6 +200,11 @@ fn banner_and_log_lines() {
             "Threaded Server (Main PID: ",
             "[THREAD: client-1]",
         ),
+        (
+            "server-prefork",
+            "Prefork Server (Main PID: ",
+            "[WORKER PID: ",
+        ),
     ];
     for (binary, title, who) in labels {
         let server = start(binary, &[]);

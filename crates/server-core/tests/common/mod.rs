@@ -246,6 +246,14 @@ pub fn wait_for_baseline(binary: &str, server: &ServerProcess, timeout: Duration
             let threads = thread_count(pid);
             if threads == 1 { Ok(()) } else { Err(threads) }
         }),
+        // The workers live on; any that exited has been reaped (and replaced).
+        "server-prefork" => wait_until("every exited worker to be reaped", timeout, || {
+            let zombies: Vec<_> = children_of(pid)
+                .into_iter()
+                .filter(|&(_, state)| state == 'Z')
+                .collect();
+            if zombies.is_empty() { Ok(()) } else { Err(zombies) }
+        }),
         _ => {}
     }
 }

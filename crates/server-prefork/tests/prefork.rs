@@ -1,0 +1,420 @@
+//! The pre-forked architecture: a fixed number of worker processes, each serving one
+//! client at a time, so the workers are the cap (a third client waits for one of two
+//! workers, ten clients take five rounds); the pool stays at its size under hundreds of
+//! clients; a worker that dies is replaced; a slow client holds one worker, not the
+//! server; SIGTERM drains the workers, and the parent leaves no zombie and no orphan.
+//! (The tests every server passes are in server-core's `tests/`.)
+
+#[path = "../../server-core/tests/common/mod.rs"]
+mod common;
+
+use std::collections::HashSet;
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+fn start_prefork(args: &[&str]) -> ServerProcess {
+    start("server-prefork", args)
+}
+
+/// The live (not zombie) children of the server: its workers.
+fn workers_of(server: &ServerProcess) -> Vec<u32> {
+    children_of(server.pid())
+        .into_iter()
+        .filter(|&(_, state)| state != 'Z')
+        .map(|(pid, _)| pid)
+        .collect()
+}
+
+/// Waits until the server has exactly `n` children, none of them a zombie, and returns
+/// their PIDs.
+fn wait_for_workers(server: &ServerProcess, n: usize) -> HashSet<u32> {
+    wait_until("the workers to be forked", IO_TIMEOUT, || {
+        let children = children_of(server.pid());
+        let running = children.iter().filter(|&&(_, state)| state != 'Z').count();
+        if children.len() == n && running == n {
+            Ok(())
+        } else {
+            Err(children)
+        }
+    });
+    workers_of(server).into_iter().collect()
+}
+
+/// The worker PID in a log line written by a worker (`[WORKER PID: n]`).
+fn worker_in(line: &str) -> Option<u32> {
+    line.split("[WORKER PID: ")
+        .nth(1)?
+        .split(']')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The workers that logged a line containing `needle`.
+fn workers_logging(server: &ServerProcess, needle: &str) -> HashSet<u32> {
+    lines_with(server, needle)
+        .iter()
+        .filter_map(|l| worker_in(l))
+        .collect()
+}
+
+/// Whether process `pid` has ended: gone from /proc, or a zombie left to a parent that
+/// is not ours to check (an orphan's reaper).
+fn has_ended(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state == "Z" || state == "X"),
+    }
+}
+
+/// The banner says how many workers; that many children are forked, each logged; the
+/// parent serves no client itself: every connection is served by a worker, which logs
+/// as `[WORKER PID: n]`.
+#[test]
+fn banner_counts_the_workers_and_workers_serve() {
+    let server = start_prefork(&["--workers", "3"]);
+    let pids = wait_for_workers(&server, 3);
+    let out = server.output();
+    assert_eq!(
+        out[0],
+        format!("Prefork Server (Main PID: {})", server.pid())
+    );
+    assert_eq!(
+        out[2],
+        "-- 3 pre-forked worker processes, each serving one client at a time --"
+    );
+    for pid in &pids {
+        assert_logged(&server, &format!("[MAIN] - Forked worker process {pid}"));
+    }
+    for i in 0..6 {
+        assert_eq!(
+            one_shot(server.addr(), format!("3|{i}ab\n").as_bytes()),
+            format!("OK ba{i}\n")
+        );
+    }
+    wait_for_lines(&server, "disconnected", 6);
+    let served = workers_logging(&server, "Connection from 127.0.0.1:");
+    assert!(
+        !served.is_empty() && served.is_subset(&pids),
+        "{served:?} vs {pids:?}"
+    );
+    assert!(!served.contains(&server.pid()));
+    for line in lines_with(&server, "Connection from") {
+        assert!(line.contains("[WORKER PID: "), "{line}");
+    }
+    server.stop(IO_TIMEOUT).expect("stops");
+}
+
+/// `--max-clients` below the worker count forks that many workers (the cap holds);
+/// `--workers 0` and a non-number are refused with a message naming the flag.
+#[test]
+fn max_clients_caps_the_workers_and_bad_counts_are_refused() {
+    let server = start_prefork(&["--workers", "8", "--max-clients", "2"]);
+    wait_for_workers(&server, 2);
+    assert_eq!(
+        server.output()[2],
+        "-- 2 pre-forked worker processes, each serving one client at a time --"
+    );
+    server.stop(IO_TIMEOUT).expect("stops");
+
+    let path = workspace_binary("server-prefork").unwrap_or_else(|e| panic!("{e}"));
+    for bad in ["0", "many", "100000"] {
+        let out = std::process::Command::new(&path)
+            .args(["--port", "0", "--workers", bad])
+            .output()
+            .expect("run server-prefork");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "--workers {bad}: {stderr}");
+        assert!(stderr.contains("--workers"), "--workers {bad}: {stderr}");
+    }
+    let help = std::process::Command::new(&path)
+        .arg("--help")
+        .output()
+        .expect("run server-prefork --help");
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--workers <N>"), "{help}");
+    assert!(help.contains("Not beyond the worker count"), "{help}");
+}
+
+/// With two workers, each holding a request for the delay, a third client is served only
+/// once a worker is free: its answer comes a whole delay after the first answer (a lower
+/// bound, not a speed), and its connection is logged after a disconnect.
+#[test]
+fn third_client_waits_for_a_free_worker() {
+    let delay = Duration::from_millis(300);
+    let server = start_prefork(&["--workers", "2", "--delay", "300ms"]);
+    let addr = server.addr();
+    wait_for_workers(&server, 2);
+    let began = Instant::now();
+    let first: Vec<_> = (0..2)
+        .map(|i| {
+            let mut conn = connect(addr);
+            conn.write_all(format!("3|{i}first\n").as_bytes())
+                .expect("send");
+            thread::spawn(move || {
+                let answer = read_lines(&conn, 1).remove(0);
+                (answer, began.elapsed())
+            })
+        })
+        .collect();
+    wait_for_lines(&server, "Received request: 3|", 2);
+    let mut third = connect(addr);
+    third.write_all(b"3|third\n").expect("send");
+    let third = thread::spawn(move || {
+        let answer = read_lines(&third, 1).remove(0);
+        (answer, began.elapsed())
+    });
+    let mut earliest = Duration::MAX;
+    for (i, client) in first.into_iter().enumerate() {
+        let (answer, at) = client.join().expect("a first client");
+        assert_eq!(answer, format!("OK tsrif{i}\n"));
+        earliest = earliest.min(at);
+    }
+    let (answer, at) = third.join().expect("the third client");
+    assert_eq!(answer, "OK driht\n");
+    assert!(
+        at >= earliest + delay,
+        "the third client was answered {at:?} in, the first {earliest:?}: it did not wait for a worker"
+    );
+    let out = server.output();
+    let first_disconnect = out.iter().position(|l| l.contains(" disconnected"));
+    let third_received = out
+        .iter()
+        .position(|l| l.contains("Received request: 3|third"));
+    assert!(
+        first_disconnect.is_some() && third_received > first_disconnect,
+        "{out:?}"
+    );
+    server.stop(IO_TIMEOUT).expect("stops");
+}
+
+/// Ten clients at once on two workers with a delay d: every one is answered, no more than
+/// two are ever served at once (read from the log, whose lines are written in order), the
+/// two workers serve them all, and the whole takes at least five rounds, 5 × d — the
+/// staircase ⌈10 / 2⌉ × d is a lower bound here, not a speed claim.
+#[test]
+fn ten_clients_on_two_workers_take_five_rounds() {
+    let delay = Duration::from_millis(200);
+    let server = start_prefork(&["--workers", "2", "--delay", "200ms"]);
+    let addr = server.addr();
+    let pids = wait_for_workers(&server, 2);
+    let began = Instant::now();
+    let clients: Vec<_> = (0..10)
+        .map(|i| thread::spawn(move || (i, one_shot(addr, format!("3|{i}x\n").as_bytes()))))
+        .collect();
+    for client in clients {
+        let (i, answer) = client.join().expect("a client");
+        assert_eq!(answer, format!("OK x{i}\n"));
+    }
+    let took = began.elapsed();
+    assert!(
+        took >= delay * 5,
+        "ten clients on two workers took {took:?}"
+    );
+    wait_for_lines(&server, "disconnected", 10);
+    let (mut now, mut most) = (0, 0);
+    for line in server.output() {
+        if line.contains("] - Connection from ") {
+            now += 1;
+        } else if line.contains(" disconnected") {
+            now -= 1;
+        }
+        most = most.max(now);
+    }
+    assert_eq!(most, 2, "{:?}", server.output());
+    assert_eq!(workers_logging(&server, "Connection from"), pids);
+    server.stop(IO_TIMEOUT).expect("stops");
+}
+
+/// Four hundred short clients from twenty threads: the server keeps exactly its four
+/// workers, the same four processes throughout (sampled from /proc while the clients
+/// run), and every client is answered.
+#[test]
+fn worker_count_stays_fixed_under_hundreds_of_clients() {
+    let server = start_prefork(&["--workers", "4", "--quiet"]);
+    let addr = server.addr();
+    let pids = wait_for_workers(&server, 4);
+    let clients: Vec<_> = (0..20)
+        .map(|t| {
+            thread::spawn(move || {
+                for i in 0..20 {
+                    let answer = one_shot(addr, format!("3|{t}-{i}\n").as_bytes());
+                    assert_eq!(answer, format!("OK {}\n", reverse(&format!("{t}-{i}"))));
+                }
+            })
+        })
+        .collect();
+    let mut samples = 0;
+    while clients.iter().any(|c| !c.is_finished()) {
+        let children = children_of(server.pid());
+        let now: HashSet<u32> = children.iter().map(|&(pid, _)| pid).collect();
+        assert_eq!(now, pids, "children changed under load: {children:?}");
+        samples += 1;
+        thread::sleep(Duration::from_millis(5));
+    }
+    for client in clients {
+        client.join().expect("a client thread");
+    }
+    assert!(samples > 0);
+    assert_eq!(wait_for_workers(&server, 4), pids);
+    server.stop(IO_TIMEOUT).expect("stops");
+}
+
+/// A worker killed with SIGKILL is reaped (no zombie), the parent logs which PID died and
+/// how, and forks a replacement with a new PID, which serves: with the surviving worker
+/// held by one client, the next client is served by the new worker.
+#[test]
+fn killed_worker_is_replaced() {
+    let server = start_prefork(&["--workers", "2"]);
+    let addr = server.addr();
+    let before = wait_for_workers(&server, 2);
+    let victim = *before.iter().next().expect("a worker");
+    let pid = i32::try_from(victim).expect("a PID");
+    kill(Pid::from_raw(pid), Signal::SIGKILL).expect("kill a worker");
+    server
+        .wait_for_output(
+            &format!("[MAIN] - Worker {victim} was killed by SIGKILL; forking a replacement"),
+            IO_TIMEOUT,
+        )
+        .unwrap_or_else(|| panic!("no line on the dead worker: {:?}", server.output()));
+    let after = wait_for_workers(&server, 2);
+    assert!(!after.contains(&victim), "{after:?}");
+    let new: Vec<u32> = after.difference(&before).copied().collect();
+    assert_eq!(new.len(), 1, "{before:?} -> {after:?}");
+    assert_logged(
+        &server,
+        &format!("[MAIN] - Forked worker process {}", new[0]),
+    );
+    // Hold the survivor (or the new worker) with one client; the next one gets the other.
+    let mut held = connect(addr);
+    assert_eq!(ask(&mut held, b"3|held\n"), "OK dleh\n");
+    assert_eq!(one_shot(addr, b"3|next\n"), "OK txen\n");
+    wait_for_lines(&server, "Received request: 3|next", 1);
+    let served = workers_logging(&server, "Received request");
+    assert_eq!(served, after, "both workers served, the new one included");
+    drop(held);
+    server.stop(IO_TIMEOUT).expect("stops");
+}
+
+/// A client that sends half a request and then nothing holds one worker, not the server:
+/// with two workers, twenty clients in a row are served by the other one. With both
+/// workers held, the next client waits in the backlog (not refused), and is answered as
+/// soon as a slow client finishes its line and leaves.
+#[test]
+fn slow_client_holds_one_worker_not_the_server() {
+    let server = start_prefork(&["--workers", "2"]);
+    let addr = server.addr();
+    wait_for_workers(&server, 2);
+    let mut slow = connect(addr);
+    slow.write_all(b"3|half a req")
+        .expect("send half a request");
+    wait_for_lines(&server, "Connection from", 1);
+    for i in 0..20 {
+        assert_eq!(
+            one_shot(addr, format!("3|{i}z\n").as_bytes()),
+            format!("OK {}\n", reverse(&format!("{i}z")))
+        );
+    }
+    wait_for_lines(&server, "disconnected", 20);
+    assert_eq!(workers_logging(&server, "Received request").len(), 1);
+
+    let mut second = connect(addr);
+    second.write_all(b"3|also sl").expect("send half a request");
+    wait_for_lines(&server, "Connection from", 22);
+    let mut waiting = connect(addr);
+    waiting.write_all(b"3|waiting\n").expect("send");
+    waiting
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .expect("set a read timeout");
+    let mut byte = [0u8; 1];
+    let early = waiting.read(&mut byte);
+    assert!(
+        matches!(&early, Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)),
+        "a third client was served while both workers were held: {early:?}"
+    );
+    waiting
+        .set_read_timeout(Some(IO_TIMEOUT))
+        .expect("set a read timeout");
+    assert_eq!(ask(&mut slow, b"uest\n"), "OK tseuqer a flah\n");
+    drop(slow);
+    assert_eq!(read_lines(&waiting, 1), ["OK gnitiaw\n"]);
+    drop(second);
+    server.stop(IO_TIMEOUT).expect("stops");
+}
+
+/// SIGTERM to the parent while four workers each hold a request and have a second one
+/// queued behind it: the parent passes it on; every received request is answered and each
+/// connection closed; a client still in the backlog (never received) gets its connection
+/// closed, not an answer; new connections are refused; the parent exits 0, and every
+/// worker has exited and been reaped (none left running, none a zombie).
+#[test]
+fn sigterm_drains_every_worker_and_leaves_no_zombie() {
+    let server = start_prefork(&["--workers", "4", "--delay", "500ms"]);
+    let addr = server.addr();
+    let pids = wait_for_workers(&server, 4);
+    let mut conns: Vec<TcpStream> = (0..4).map(|_| connect(addr)).collect();
+    for (i, conn) in conns.iter_mut().enumerate() {
+        conn.write_all(format!("3|a{i}\n3|b{i}\n").as_bytes())
+            .expect("send two requests");
+    }
+    wait_for_lines(&server, "Received request: 3|a", 4);
+    let mut queued = connect(addr);
+    queued.write_all(b"3|queued\n").expect("send");
+    server.signal(Signal::SIGTERM).expect("send SIGTERM");
+    server
+        .wait_for_output("Shutting down", IO_TIMEOUT)
+        .expect("a shutdown line");
+    match TcpStream::connect(addr) {
+        Err(e) => assert_eq!(e.kind(), ErrorKind::ConnectionRefused, "{e}"),
+        Ok(_) => panic!("accepted a connection while shutting down"),
+    }
+    for (i, conn) in conns.iter().enumerate() {
+        let want = [format!("OK {i}a\n"), format!("OK {i}b\n")];
+        assert_eq!(read_lines(conn, 2), want, "client {i}");
+    }
+    for (i, mut conn) in conns.into_iter().enumerate() {
+        assert_eq!(read_to_close(&mut conn), b"", "client {i}");
+    }
+    let mut rest = Vec::new();
+    match queued.read_to_end(&mut rest) {
+        Ok(_) => assert_eq!(rest, b"", "the queued client was answered"),
+        Err(e) => assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{e}"),
+    }
+    let mut server = server;
+    let status = wait_for_exit("server-prefork", &mut server);
+    assert_eq!(status.code(), Some(0));
+    assert_logged(&server, "Shut down cleanly");
+    for pid in pids {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "worker {pid} outlived the parent"
+        );
+    }
+}
+
+/// Should the parent die without passing the shutdown on (SIGKILL), its workers do not
+/// serve on as orphans: the kernel sends them SIGTERM (the parent-death signal), and they
+/// exit.
+#[test]
+fn workers_exit_when_the_parent_is_killed() {
+    let mut server = start_prefork(&["--workers", "3"]);
+    let pids = wait_for_workers(&server, 3);
+    server.signal(Signal::SIGKILL).expect("kill the parent");
+    server
+        .wait_timeout(IO_TIMEOUT)
+        .expect("wait for the parent")
+        .expect("the parent died");
+    wait_until("the orphaned workers to exit", IO_TIMEOUT, || {
+        let left: Vec<u32> = pids.iter().copied().filter(|&p| !has_ended(p)).collect();
+        if left.is_empty() { Ok(()) } else { Err(left) }
+    });
+}
