@@ -81,6 +81,10 @@ impl Service {
             if !told_shutdown && let Some(deadline) = self.shutdown.deadline() {
                 told_shutdown = true;
                 on_shutdown();
+                // A forked child or worker notices the signal up to a TICK after its
+                // parent, which kills what is left at its own deadline: aim a TICK early,
+                // so a held request is answered before that, not cut off by the kill.
+                let deadline = deadline.checked_sub(TICK).unwrap_or(now).max(now);
                 session.handle_shutdown(now, deadline);
             }
             session.handle_timeout(now);
