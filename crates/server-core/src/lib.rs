@@ -1,7 +1,14 @@
-//! What the three taskserver architectures share: the command line, the listening
-//! socket, the per-connection loop, logging, the banner and graceful shutdown.
+//! What the seven taskserver architectures share: the command line, the listening
+//! socket, the one [`Session`] that every connection is, logging, the banner and
+//! graceful shutdown.
 //!
-//! A server binary parses its `Cli` (with [`ServerArgs`] flattened in), calls
+//! The session is a state machine with no I/O inside ([`session`]): bytes and the time
+//! go in, bytes to send, the next deadline and the end come out. It has three drivers:
+//! [`Service::serve`], a blocking loop for the architectures that give a client a process
+//! or a thread (sequential, forking, threaded, prefork, pool); the mio loop of
+//! `server-evented`; and the tokio task of `server-async`.
+//!
+//! A blocking server binary parses its `Cli` (with [`ServerArgs`] flattened in), calls
 //! [`Server::start`], and then runs its own accept loop around [`Server::accept`] (or
 //! [`Server::next_event`]) and [`Service::serve`]:
 //!
@@ -32,8 +39,11 @@
 //!   [`Config`] read from it (`--interface` is resolved with `if-addrs` while parsing).
 //! - [`listener`]: binding with socket2 (`SO_REUSEADDR`, the backlog), accepting with
 //!   errors sorted into "go on" and "back off", and raising the open-file limit.
-//! - [`blocking`]: [`Service::serve`], one client from connect to disconnect: read,
-//!   delay, run the engine, answer, with the idle timeout and shutdown draining.
+//! - [`session`]: [`Session`], every rule of a connection — framing, the limit, `ERR`
+//!   answers, the delay as a deadline, `--work`, the writing rule, the idle timeout, a
+//!   client that stops reading, draining on shutdown, what is logged — and no I/O.
+//! - [`blocking`]: [`Service`], the blocking driver of a session over a `TcpStream`, and
+//!   the factory the other drivers open sessions from.
 //! - [`log`]: the seed's log lines with a time stamp and who served them, one `write(2)`
 //!   per line, untrusted text escaped and cut.
 //! - [`banner`]: the start-up banner with the PID and the real `Listening on` address.
@@ -64,21 +74,28 @@
 //!    since a `kill` reaches only the parent), gives up on the rest (the forking parent
 //!    SIGKILLs them), and exits 0.
 //!
-//! How does a session blocked in `read` notice? Every read waits at most
-//! [`blocking::TICK`] (250 ms, `SO_RCVTIMEO`), then checks the flag and the idle
-//! timeout and reads again; the protocol's `Connection` keeps a partial line across such
-//! timeouts. A client that trickles bytes never lets such a read time out, so the
-//! session's stream also refuses to read on once a shutdown is requested or the request
-//! being read is overdue (`blocking::Guarded`). We chose the tick over shutting the
-//! sockets down from the main thread because it is one mechanism for all three
-//! architectures (a forked child's socket is out of the parent's reach) and it serves
-//! the idle timeout too; its cost is four wake-ups a second per idle connection, a few
-//! microseconds each.
+//! How does a blocking session notice? Every read, write or wait of the blocking driver
+//! lasts at most [`blocking::TICK`] (250 ms) or until the session's next deadline, then
+//! the driver looks at the flag and tells the session the time. A client that trickles
+//! bytes cannot hold it past a deadline, since the session checks its deadlines after
+//! every read, not only after a timeout. We chose the tick over shutting the sockets down
+//! from the main thread because it works the same in a forked child, whose socket is out
+//! of the parent's reach, and it serves the idle timeout too; its cost is four wake-ups a
+//! second per idle connection, a few microseconds each. The event loop and the tokio
+//! task need no tick: they wait for readiness or the session's next deadline.
 //!
 //! # Decisions where SPEC is silent
 //!
-//! - The idle timeout counts from the last request *received* (or the connection), not
-//!   the last byte: a client trickling one line slower than the timeout is cut off too.
+//! - The idle timeout counts from the last answer *sent* (or the connection), never while
+//!   a request is held or being answered, and not from the last byte: a client trickling
+//!   one line slower than the timeout is cut off too.
+//! - A `--delay` running into the shutdown deadline is cut short: the request is answered
+//!   at once (the blocking driver aims a tick early, so a forked child's answer is out
+//!   before its parent's SIGKILL).
+//! - Duration flags beyond a century mean forever ([`config::FOREVER`]); no deadline can
+//!   overflow.
+//! - `--max-request-bytes` counts a line without its `\n` or `\r\n`. With raw framing a
+//!   request is one read of at most min(1024, N) bytes, as the seed's `recv(1024)`.
 //! - A write that makes no progress for `min(--idle-timeout, --shutdown-timeout)` ends
 //!   the connection: the client has stopped reading its answers.
 //! - After refusing an over-long line the server shuts its sending side and reads and
