@@ -1,0 +1,632 @@
+//! `server-evented`: the taskserver on a few event loops over non-blocking sockets.
+//!
+//! `--workers N` threads (default: the number of cores) each run one `mio::Poll` (epoll)
+//! over the connections they own. A connection is a [`Session`] (server-core's sans-I/O
+//! machine: every rule of the protocol) and a non-blocking socket; the loop only moves
+//! bytes between the two when the socket is ready, and wakes the session when its next
+//! deadline comes. A request's `--delay` is an entry in the loop's timer heap, never a
+//! sleep, so one thread holds thousands of delayed requests at once and a connection
+//! costs only its buffers and a descriptor. This is redis's `ae` loop and an nginx worker;
+//! mio's `examples/tcp_server.rs` is the shape of the code.
+//!
+//! # Who accepts: one acceptor, round-robin
+//!
+//! The main thread accepts, through server-core's [`Server::accept`], and hands each new
+//! socket to the next loop in turn (a short queue under a mutex, and a `mio::Waker` when
+//! the queue was empty). We chose that over a listener per loop (`SO_REUSEPORT`, or a
+//! duplicate of one listener registered in every `Poll`) because:
+//!
+//! - the cap and the accept errors stay in one place, and are server-core's, already
+//!   tested: `--max-clients` is a [`Gate`] place taken *before* accepting, exactly as in
+//!   the threaded server, so at the cap nothing is accepted and clients wait in the
+//!   backlog; `EMFILE` backs off 100 ms and is logged once, on the main thread, never on a
+//!   loop;
+//! - round-robin spreads persistent connections evenly over the loops, where loops racing
+//!   for a shared listener split them by luck and a `SO_REUSEPORT` hash may leave one loop
+//!   with more (and, at its cap, hold a connection back that another loop could take);
+//! - every loop does not wake for every connection (the thundering herd of a listener
+//!   registered in many epoll sets), and `--port 0` needs no second bind to the real port;
+//! - the main thread exists anyway, to wait for SIGINT/SIGTERM.
+//!
+//! It costs a hand-off per connection: a mutex push and, when the loop was idle, an
+//! `eventfd` write. The thread count is `--workers` + 1, whatever the number of clients.
+//!
+//! # A loop
+//!
+//! Sockets are registered once for readable *and* writable, edge-triggered (mio's only
+//! mode). An edge says "ready", not "how much", so each connection remembers it is
+//! readable or writable until a read or write returns `WouldBlock`. The session, not the
+//! socket, decides when to read: [`Session::read_size`] is 0 while a request is held or
+//! answers are waiting, and the socket stays marked readable meanwhile, so when a delay
+//! ends or the output drains the loop reads again without waiting for an edge that will
+//! not come (a pipelining client's next requests are already in the socket buffer).
+//! A connection is driven — timeouts, write until `WouldBlock`, read what the session
+//! allows, again — on every event, timer and hand-off; after [`READ_BUDGET`] reads in a
+//! row it goes to the back of a ready list, so one flooding client cannot starve the rest.
+//!
+//! Timers are a binary heap of (deadline, slot, connection id): after each drive the
+//! connection's [`Session::next_deadline`] is pushed if it is earlier than the one
+//! already armed; an entry that no longer matches (the connection is gone, or a newer
+//! one replaced it) is dropped when it comes up, and the heap is rebuilt when stale
+//! entries outnumber live ones. The `poll` timeout is the nearest deadline.
+//!
+//! # Shutdown
+//!
+//! SIGINT/SIGTERM wake the main thread (server-core's self-pipe), which stops accepting
+//! (the listener closes: new clients are refused), marks every loop's queue closed and
+//! wakes each loop. A loop tells every session [`Session::handle_shutdown`], keeps
+//! driving them — each answers what it has received and ends — and exits when none is
+//! left, or shortly after the deadline, abandoning the rest; the main thread joins the
+//! loops, reports, and the server exits 0.
+//!
+//! Architecture invariant: this file is the event loop and the hand-off to it; every rule
+//! of a connection is the session's, in server-core.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown as Direction, SocketAddr};
+use std::num::NonZeroUsize;
+use std::panic::{self, AssertUnwindSafe};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token, Waker};
+use server_core::{
+    Architecture, Client, Gate, Log, Permit, Server, ServerArgs, Service, Session, Shutdown,
+    StartError, Who,
+};
+
+/// The token of each loop's waker; connections use their slot number.
+const WAKE: Token = Token(usize::MAX);
+
+/// The most readiness events taken from one `poll`.
+const EVENTS: usize = 1024;
+
+/// Each loop's read buffer: one, shared by its connections, since a read's bytes go
+/// straight into the session.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// Reads in a row for one connection before the others get a turn.
+const READ_BUDGET: usize = 16;
+
+/// The most clients accepted in a row before they are handed to the loops.
+const MAX_BATCH: usize = 64;
+
+/// How long past the shutdown deadline a loop waits for sessions giving their last
+/// answers (the session allows itself 100 ms) before it abandons them.
+const GRACE: Duration = Duration::from_millis(200);
+
+/// The loop count, for the banner (an `Architecture`'s `describe` is a plain function).
+static LOOPS: AtomicUsize = AtomicUsize::new(1);
+
+const EVENTED: Architecture = Architecture {
+    title: "Evented Server",
+    pid_label: "PID",
+    describe: |config| {
+        format!(
+            "-- {} event loops over non-blocking sockets (at most {} clients at once) --",
+            LOOPS.load(Ordering::Relaxed),
+            config.max_clients
+        )
+    },
+};
+
+/// The taskserver, serving every client from a few event loops.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    server: ServerArgs,
+
+    /// Event-loop threads, each serving its share of the clients [default: the number of
+    /// cores]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    workers: Option<u16>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let workers = cli.workers.map_or_else(
+        || thread::available_parallelism().map_or(1, NonZeroUsize::get),
+        usize::from,
+    );
+    server_core::exit_status("server-evented", run(cli.server, workers))
+}
+
+/// Starts the loops, accepts and hands clients out until SIGINT/SIGTERM, then drains.
+fn run(args: ServerArgs, workers: usize) -> Result<(), StartError> {
+    LOOPS.store(workers, Ordering::Relaxed);
+    let mut server = Server::start(args, &EVENTED)?;
+    let log = server.log();
+    let loops: Vec<LoopHandle> = (1..=workers)
+        .filter_map(|n| match LoopHandle::start(&server, n) {
+            Ok(handle) => Some(handle),
+            Err(e) => {
+                log.warn(
+                    &Who::Main,
+                    format_args!("cannot start event loop {n}: {e}; going on without it"),
+                );
+                None
+            }
+        })
+        .collect();
+    if loops.is_empty() {
+        eprintln!("server-evented: cannot start any event loop");
+        std::process::exit(1);
+    }
+    let gate = Gate::new(server.config().max_clients);
+    let mut next = 0;
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    // A place first, then a client: at the cap, clients wait in the backlog.
+    while let Some(permit) = gate.acquire(server.shutdown()) {
+        let Some(client) = server.accept() else {
+            break;
+        };
+        batch.push((client, permit));
+        // Take what else is queued before handing out, so a burst empties the backlog
+        // at accept speed.
+        while batch.len() < MAX_BATCH
+            && let Some(permit) = gate.try_acquire()
+            && let Some(client) = server.try_accept()
+        {
+            batch.push((client, permit));
+        }
+        for (client, permit) in batch.drain(..) {
+            // Round-robin over the loops that are still running.
+            let Some(i) = (0..loops.len())
+                .map(|k| (next + k) % loops.len())
+                .find(|&i| !loops[i].thread.is_finished())
+            else {
+                log.warn(&Who::Main, format_args!("every event loop has stopped"));
+                break;
+            };
+            next = i + 1;
+            loops[i].hand_over(client, permit, log);
+        }
+    }
+    server.stop_accepting(gate.in_use());
+    for handle in &loops {
+        handle.close();
+    }
+    let abandoned = loops.into_iter().map(LoopHandle::join).sum();
+    server.finish(abandoned);
+    Ok(())
+}
+
+/// A new client, on its way from the acceptor to a loop.
+struct Arrival {
+    stream: std::net::TcpStream,
+    peer: SocketAddr,
+    permit: Permit,
+}
+
+/// What the acceptor shares with one loop: the clients handed to it, and how to wake it.
+struct Inbox {
+    queue: Mutex<Queue>,
+    waker: Waker,
+}
+
+struct Queue {
+    arrivals: Vec<Arrival>,
+    /// No more will come: once its connections are done, the loop may end.
+    closed: bool,
+}
+
+impl Inbox {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The acceptor's side of a running loop.
+struct LoopHandle {
+    inbox: Arc<Inbox>,
+    thread: JoinHandle<usize>,
+}
+
+impl LoopHandle {
+    /// Starts the thread `loop-{n}`.
+    fn start(server: &Server, n: usize) -> io::Result<LoopHandle> {
+        let poll = Poll::new()?;
+        let waker = Waker::new(poll.registry(), WAKE)?;
+        let inbox = Arc::new(Inbox {
+            queue: Mutex::new(Queue {
+                arrivals: Vec::new(),
+                closed: false,
+            }),
+            waker,
+        });
+        let event_loop = EventLoop {
+            who: Who::Loop(n),
+            poll,
+            inbox: Arc::clone(&inbox),
+            service: server.service(),
+            shutdown: server.shutdown().clone(),
+            log: server.log(),
+            conns: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            next_id: 0,
+            timers: BinaryHeap::new(),
+            ready: Vec::new(),
+            buf: vec![0; READ_BUFFER].into_boxed_slice(),
+            stopping: None,
+        };
+        let thread = thread::Builder::new()
+            .name(format!("loop-{n}"))
+            .spawn(move || event_loop.run())?;
+        Ok(LoopHandle { inbox, thread })
+    }
+
+    /// Gives `client` to this loop. The socket becomes non-blocking here, so a failure
+    /// closes that one connection on the acceptor's side.
+    fn hand_over(&self, client: Client, permit: Permit, log: Log) {
+        let Client { stream, peer } = client;
+        if let Err(e) = stream.set_nonblocking(true) {
+            log.warn(
+                &Who::Main,
+                format_args!("cannot make {peer}'s socket non-blocking: {e}; closed it"),
+            );
+            return;
+        }
+        let was_empty = {
+            let mut queue = self.inbox.lock();
+            queue.arrivals.push(Arrival {
+                stream,
+                peer,
+                permit,
+            });
+            queue.arrivals.len() == 1
+        };
+        // A loop that has not yet taken the earlier arrivals will take this one with them.
+        if was_empty && let Err(e) = self.inbox.waker.wake() {
+            log.warn(&Who::Main, format_args!("cannot wake an event loop: {e}"));
+        }
+    }
+
+    /// Tells the loop no more clients will come, and wakes it to notice the shutdown.
+    fn close(&self) {
+        self.inbox.lock().closed = true;
+        let _ = self.inbox.waker.wake();
+    }
+
+    /// Waits for the loop to end; returns how many clients it abandoned at the deadline.
+    fn join(self) -> usize {
+        // A loop that panicked lost its clients; there is no count to report for it.
+        self.thread.join().unwrap_or(0)
+    }
+}
+
+/// One event loop: its poll, its connections, its timers.
+struct EventLoop {
+    who: Who,
+    poll: Poll,
+    inbox: Arc<Inbox>,
+    service: Service,
+    shutdown: Shutdown,
+    log: Log,
+    /// The connections, by slot; a slot is a connection's `Token`.
+    conns: Vec<Option<Conn>>,
+    /// Empty slots, to reuse before growing `conns`.
+    free: Vec<usize>,
+    /// How many slots hold a connection.
+    live: usize,
+    /// Numbers connections, so a timer entry never fires for a slot's next occupant.
+    next_id: u64,
+    /// (deadline, slot, connection id), earliest first.
+    timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
+    /// Connections that used their read budget and still have input to read.
+    ready: Vec<usize>,
+    buf: Box<[u8]>,
+    /// The shutdown deadline, once the loop has passed the shutdown on to its sessions.
+    stopping: Option<Instant>,
+}
+
+/// A client: its socket, its session, and what the loop knows of the socket's readiness.
+struct Conn {
+    id: u64,
+    stream: TcpStream,
+    session: Session,
+    /// The last edge said readable and no read has since returned `WouldBlock`.
+    readable: bool,
+    /// The same for writing.
+    writable: bool,
+    write_closed: bool,
+    /// The earliest deadline this connection has in the timer heap.
+    armed: Option<Instant>,
+    /// Whether it is in the ready list.
+    queued: bool,
+    /// Its place under `--max-clients`, given back when the connection is dropped.
+    _permit: Permit,
+}
+
+impl EventLoop {
+    /// Runs until shutdown; returns how many clients were abandoned at the deadline.
+    fn run(mut self) -> usize {
+        let mut events = Events::with_capacity(EVENTS);
+        loop {
+            let timeout = self.poll_timeout(Instant::now());
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                // epoll_wait fails only on a bug (a bad descriptor or argument): this
+                // loop cannot go on, and retrying would spin. Its clients are closed; the
+                // acceptor stops handing it new ones.
+                self.log.warn(
+                    &self.who,
+                    format_args!("waiting for events failed: {e}; closing {} client(s)", self.live),
+                );
+                return 0;
+            }
+            let mut woken = false;
+            for event in &events {
+                match event.token() {
+                    WAKE => woken = true,
+                    Token(slot) => {
+                        let Some(Some(conn)) = self.conns.get_mut(slot) else {
+                            continue;
+                        };
+                        // An error or a hang-up is seen by the next read or write.
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            conn.readable = true;
+                        }
+                        if event.is_writable() || event.is_write_closed() || event.is_error() {
+                            conn.writable = true;
+                        }
+                        self.drive(slot, Instant::now());
+                    }
+                }
+            }
+            let now = Instant::now();
+            let closed = if woken { self.take_arrivals(now) } else { false };
+            if self.stopping.is_none()
+                && let Some(deadline) = self.shutdown.deadline()
+            {
+                self.begin_shutdown(now, deadline);
+            }
+            self.fire_timers(now);
+            self.run_ready(now);
+            if let Some(deadline) = self.stopping
+                && (closed || self.inbox.lock().closed)
+            {
+                if self.live == 0 {
+                    return 0;
+                }
+                if Instant::now() >= deadline + GRACE {
+                    return self.live;
+                }
+            }
+        }
+    }
+
+    /// How long `poll` may wait: until the nearest timer (rounded up to a millisecond, so
+    /// it does not wake just before it), at once if connections are ready to read.
+    fn poll_timeout(&self, now: Instant) -> Option<Duration> {
+        if !self.ready.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let grace = self.stopping.map(|deadline| deadline + GRACE);
+        let next = self
+            .timers
+            .peek()
+            .map(|Reverse((deadline, _, _))| *deadline)
+            .into_iter()
+            .chain(grace)
+            .min()?;
+        let wait = next.saturating_duration_since(now);
+        let millis = wait.as_nanos().div_ceil(1_000_000);
+        Some(Duration::from_millis(u64::try_from(millis).unwrap_or(u64::MAX)))
+    }
+
+    /// Registers the clients the acceptor handed over; returns whether the acceptor has
+    /// closed the queue (no more will come).
+    fn take_arrivals(&mut self, now: Instant) -> bool {
+        let (arrivals, closed) = {
+            let mut queue = self.inbox.lock();
+            (std::mem::take(&mut queue.arrivals), queue.closed)
+        };
+        for arrival in arrivals {
+            self.open(arrival, now);
+        }
+        closed
+    }
+
+    /// Takes a new client into a slot, registers it, and drives it once: it may have
+    /// sent its request already, and no edge will say so.
+    fn open(&mut self, arrival: Arrival, now: Instant) {
+        let Arrival {
+            stream,
+            peer,
+            permit,
+        } = arrival;
+        let mut stream = TcpStream::from_std(stream);
+        let slot = self.free.pop().unwrap_or(self.conns.len());
+        if let Err(e) = self.poll.registry().register(
+            &mut stream,
+            Token(slot),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            self.free.push(slot);
+            self.log.warn(
+                &self.who,
+                format_args!("cannot watch {peer}'s socket: {e}; closed it"),
+            );
+            return;
+        }
+        let mut session = self.service.open(peer, self.who.clone(), now);
+        if let Some(deadline) = self.stopping {
+            session.handle_shutdown(now, deadline);
+        }
+        self.next_id += 1;
+        let conn = Conn {
+            id: self.next_id,
+            stream,
+            session,
+            readable: true,
+            writable: true,
+            write_closed: false,
+            armed: None,
+            queued: false,
+            _permit: permit,
+        };
+        if slot == self.conns.len() {
+            self.conns.push(Some(conn));
+        } else {
+            self.conns[slot] = Some(conn);
+        }
+        self.live += 1;
+        self.drive(slot, now);
+    }
+
+    /// Passes the shutdown on to every session, and drives each once.
+    fn begin_shutdown(&mut self, now: Instant, deadline: Instant) {
+        self.stopping = Some(deadline);
+        for slot in 0..self.conns.len() {
+            if let Some(conn) = &mut self.conns[slot] {
+                conn.session.handle_shutdown(now, deadline);
+                self.drive(slot, now);
+            }
+        }
+    }
+
+    /// Drives every connection whose timer is due.
+    fn fire_timers(&mut self, now: Instant) {
+        let mut due = Vec::new();
+        while let Some(&Reverse((deadline, slot, id))) = self.timers.peek()
+            && deadline <= now
+        {
+            self.timers.pop();
+            due.push((deadline, slot, id));
+        }
+        for (deadline, slot, id) in due {
+            let Some(Some(conn)) = self.conns.get_mut(slot) else {
+                continue;
+            };
+            // A stale entry: the slot's next occupant, or a deadline since replaced.
+            if conn.id != id || conn.armed != Some(deadline) {
+                continue;
+            }
+            conn.armed = None;
+            self.drive(slot, now);
+        }
+        // Stale entries outnumbering the live ones: keep only the live.
+        if self.timers.len() > 2 * self.live + 1024 {
+            let conns = &self.conns;
+            self.timers.retain(|Reverse((deadline, slot, id))| {
+                matches!(conns.get(*slot), Some(Some(c)) if c.id == *id && c.armed == Some(*deadline))
+            });
+        }
+    }
+
+    /// Gives the connections that used up their read budget another turn.
+    fn run_ready(&mut self, now: Instant) {
+        for slot in std::mem::take(&mut self.ready) {
+            if let Some(Some(conn)) = self.conns.get_mut(slot) {
+                conn.queued = false;
+                self.drive(slot, now);
+            }
+        }
+    }
+
+    /// Hands what is due to the session in `slot`, and closes it if it is over; otherwise
+    /// arms its next deadline.
+    fn drive(&mut self, slot: usize, now: Instant) {
+        let Some(Some(conn)) = self.conns.get_mut(slot) else {
+            return;
+        };
+        // A panic in one session (a bug: the session never panics on what a client
+        // sends) ends that connection, not the loop and its other clients.
+        let pumped = panic::catch_unwind(AssertUnwindSafe(|| conn.pump(&mut self.buf, now)));
+        let more = match pumped {
+            Ok(more) => more,
+            Err(_) => {
+                self.log.warn(
+                    &self.who,
+                    format_args!("a session panicked; closed {}", conn.session.peer()),
+                );
+                self.close(slot);
+                return;
+            }
+        };
+        if conn.session.is_finished() {
+            self.close(slot);
+            return;
+        }
+        if more && !conn.queued {
+            conn.queued = true;
+            self.ready.push(slot);
+        }
+        if let Some(deadline) = conn.session.next_deadline()
+            && conn.armed.is_none_or(|armed| deadline < armed)
+        {
+            // A deadline already past (it should not be, after a drive) still waits a
+            // millisecond, so a session that kept one could never make the loop spin.
+            let deadline = deadline.max(now + Duration::from_millis(1));
+            conn.armed = Some(deadline);
+            self.timers.push(Reverse((deadline, slot, conn.id)));
+        }
+    }
+
+    /// Drops the connection in `slot`: closing the socket takes it out of the epoll set
+    /// (no other descriptor refers to it), and its `--max-clients` place is given back.
+    fn close(&mut self, slot: usize) {
+        if self.conns[slot].take().is_some() {
+            self.free.push(slot);
+            self.live -= 1;
+        }
+    }
+}
+
+impl Conn {
+    /// Moves bytes between the socket and the session until neither can go on: writes
+    /// until the output is sent or the socket is full, reads what the session allows
+    /// until the socket is empty. Returns whether reading stopped only for the budget.
+    fn pump(&mut self, buf: &mut [u8], now: Instant) -> bool {
+        self.session.handle_timeout(now);
+        let mut reads = 0;
+        loop {
+            while self.writable
+                && let Some(bytes) = self.session.poll_transmit()
+            {
+                match (&self.stream).write(bytes) {
+                    Ok(0) => self
+                        .session
+                        .handle_error(io::ErrorKind::WriteZero.into(), now),
+                    Ok(n) => self.session.handle_transmitted(n, now),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => self.session.handle_error(e, now),
+                }
+            }
+            if self.session.is_finished() {
+                return false;
+            }
+            if self.session.wants_close_write() && !self.write_closed {
+                self.write_closed = true;
+                let _ = self.stream.shutdown(Direction::Write);
+            }
+            let want = self.session.read_size().min(buf.len());
+            if want == 0 || !self.readable {
+                return false;
+            }
+            if reads == READ_BUDGET {
+                return true;
+            }
+            reads += 1;
+            match (&self.stream).read(&mut buf[..want]) {
+                Ok(0) => self.session.handle_eof(now),
+                Ok(n) => self.session.handle_input(&buf[..n], now),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => self.session.handle_error(e, now),
+            }
+        }
+    }
+}
