@@ -693,6 +693,11 @@ mod tests {
             None,
             "a clean end is not an error"
         );
+        let mut conn = Connection::new(Script::new(&[b"3|h", b"el"]), Framing::Line);
+        assert_eq!(
+            conn.read_request().unwrap(),
+            Some(Request::new(Op::Reverse, "hel"))
+        );
     }
 
     /// The client side: requests written in a batch, responses read back in order.
