@@ -120,7 +120,8 @@ fn run(mut args: ServerArgs, workers: usize) -> Result<(), StartError> {
             format_args!("Queued {} for the workers", client.peer),
         );
         // Waits only while a worker that gave its place back has not yet come back to
-        // the channel: each connection in it holds one of the gate's places.
+        // the channel: each connection in it holds one of the gate's places. Fails only
+        // if every worker is gone, and then nothing is left to serve.
         if handoff.send((client, permit)).is_err() {
             break;
         }
