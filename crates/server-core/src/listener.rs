@@ -71,8 +71,9 @@ pub fn accept(listener: &TcpListener) -> Accepted {
     }
 }
 
-/// Sorts an `accept` error by what the accept loop should do about it.
-fn classify(e: io::Error) -> Accepted {
+/// Sorts an `accept` error by what the accept loop should do about it (public for the
+/// accept loops that call `accept` themselves, as server-async's tokio listener does).
+pub fn classify(e: io::Error) -> Accepted {
     let Some(code) = e.raw_os_error() else {
         return Accepted::Failed(e);
     };

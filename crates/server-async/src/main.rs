@@ -1,0 +1,372 @@
+//! `server-async`: the taskserver as a tokio task per client.
+//!
+//! A tokio multi-thread runtime, built by hand with `--workers N` threads (default: the
+//! number of cores), runs one accept loop and one task per connection. A task is a few
+//! hundred bytes of state, not a thread: thousands of clients, most of them waiting on
+//! the network or on their `--delay`, cost the runtime only their sessions and sockets.
+//! This is how a Rust network service is written today; mini-redis's `src/server.rs` is
+//! the model.
+//!
+//! # The task
+//!
+//! Each task drives the one sans-I/O [`Session`] of server-core, which keeps every rule
+//! of a connection (framing, limits, the delay, the engine, the writing rule, timeouts,
+//! draining); the task only moves bytes and tells it the time. It writes what
+//! [`Session::poll_transmit`] offers, reads at most [`Session::read_size`] bytes when
+//! that is above zero, and otherwise waits — in one `select!` — for the socket to be
+//! ready, for `tokio::time::sleep_until` the session's next deadline (a `--delay` is such
+//! a deadline: a timer, never a blocked thread), or for the shutdown notice. Reads land
+//! in a buffer of [`READ_CHUNK`] bytes per runtime thread, not per task: the session
+//! copies what it keeps, so an idle connection owns no read buffer.
+//!
+//! # The cap and the accept loop
+//!
+//! `--max-clients` is a [`Semaphore`] with that many permits. The accept loop takes a
+//! permit *before* it accepts, and the permit travels with the connection into its task:
+//! at the cap the loop stops accepting and the next clients wait in the listen backlog,
+//! delayed, never refused. An accept that fails for want of descriptors or memory
+//! (`EMFILE`, `ENFILE`, …; sorted by server-core's `listener::classify`) backs off
+//! [`ACCEPT_BACKOFF`] instead of spinning, and says so once per run of failures.
+//!
+//! # Signals and shutdown
+//!
+//! `Server::start` has already installed the SIGINT/SIGTERM handlers, which set a flag
+//! and write to a self-pipe; `tokio::signal` would install a second handler, so the main
+//! thread, which is not a runtime thread, simply waits on that pipe. On a signal it
+//! broadcasts on a `watch` channel that the accept loop and every task select on: the
+//! accept loop ends and drops the listener (new connections are refused), each task
+//! calls [`Session::handle_shutdown`] and drains as SPEC §5 says. The main thread then
+//! waits, up to `--shutdown-timeout`, for every permit to come back — one per live
+//! task — and the server exits 0; tasks still busy at the deadline are dropped with the
+//! runtime.
+//!
+//! A task that panicked (a bug: the session never panics on what a client sends) is
+//! caught by tokio; its permit is given back as it unwinds and the server goes on.
+//!
+//! Architecture invariant: this file is the tokio accept loop and the task, nothing else;
+//! everything the servers share is in `server-core`.
+
+use std::cell::RefCell;
+use std::io;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use server_core::listener::{self, Accepted};
+use server_core::{
+    Architecture, Log, Server, ServerArgs, Service, Session, Shutdown, StartError, Who,
+};
+use tokio::io::{AsyncWriteExt, Interest};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+use tokio::time::{self, sleep, sleep_until};
+
+/// How long the accept loop rests after accept failed for want of descriptors or memory:
+/// the connection stays in the backlog, so trying again at once would fail again.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// The most one read asks for; one such buffer per runtime thread.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// How long the main thread waits on the signal pipe before it looks at the shutdown flag
+/// anyway (the pipe wakes it at once; this only bounds a missed wake-up).
+const SIGNAL_CHECK: Duration = Duration::from_millis(250);
+
+/// The runtime's thread count, for the banner (its `describe` is a plain `fn`).
+static WORKERS: OnceLock<usize> = OnceLock::new();
+
+const ASYNC: Architecture = Architecture {
+    title: "Async Server",
+    pid_label: "PID",
+    describe: |config| {
+        let workers = WORKERS.get().copied().unwrap_or(1);
+        format!(
+            "-- A task per client on a tokio runtime of {workers} thread{s} (at most {} clients at once) --",
+            config.max_clients,
+            s = if workers == 1 { "" } else { "s" },
+        )
+    },
+};
+
+/// The taskserver, serving each client in a tokio task on a multi-thread runtime.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    server: ServerArgs,
+
+    /// Runtime worker threads, which run the accept loop and every client's task (default:
+    /// the number of cores)
+    #[arg(long, value_name = "N", default_value_t = cores(),
+          value_parser = clap::value_parser!(u16).range(1..))]
+    workers: u16,
+}
+
+/// The number of cores this process may run on, as a default thread count.
+fn cores() -> u16 {
+    std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .try_into()
+        .unwrap_or(u16::MAX)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    server_core::exit_status("server-async", run(cli.server, cli.workers.into()))
+}
+
+/// What every task shares.
+struct Shared {
+    service: Service,
+    shutdown: Shutdown,
+    log: Log,
+}
+
+fn run(mut args: ServerArgs, workers: usize) -> Result<(), StartError> {
+    // The semaphore's permits are counted in u32 when the main thread waits for them all.
+    args.max_clients = args.max_clients.min(u32::MAX as usize);
+    let _ = WORKERS.set(workers);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name("async-worker")
+        .enable_io()
+        .enable_time()
+        .build()
+        .unwrap_or_else(|e| fail(format_args!("cannot start the tokio runtime: {e}")));
+    let mut server = Server::start(args, &ASYNC)?;
+    let listener = server
+        .take_listener()
+        .ok_or_else(|| io::Error::other("the listener was already taken"))
+        .and_then(|l| {
+            l.set_nonblocking(true)?;
+            let _entered = runtime.enter();
+            TcpListener::from_std(l)
+        })
+        .unwrap_or_else(|e| fail(format_args!("cannot register the listener: {e}")));
+    let max_clients = server.config().max_clients;
+    let limit = Arc::new(Semaphore::new(max_clients));
+    let (stop, stopped) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        service: server.service(),
+        shutdown: server.shutdown().clone(),
+        log: server.log(),
+    });
+    let acceptor = runtime.spawn(accept_loop(listener, shared, Arc::clone(&limit), stopped));
+
+    // The main thread only waits for SIGINT/SIGTERM on server-core's self-pipe.
+    while !server.shutdown().requested() {
+        server.wait_for_signal(SIGNAL_CHECK);
+    }
+    let _ = stop.send(true);
+    // The accept loop ends at once and drops the listener: no new connections.
+    let _ = runtime.block_on(acceptor);
+    let deadline = server.stop_accepting(max_clients - limit.available_permits());
+    // Every permit back means every task has ended.
+    let all = u32::try_from(max_clients).unwrap_or(u32::MAX);
+    let drained = runtime.block_on(async {
+        time::timeout_at(time::Instant::from_std(deadline), limit.acquire_many(all)).await
+    });
+    let abandoned = match drained {
+        Ok(_) => 0,
+        Err(_elapsed) => max_clients - limit.available_permits(),
+    };
+    server.finish(abandoned);
+    // Tasks still busy at the deadline are dropped (their sockets closed), not waited for.
+    runtime.shutdown_background();
+    Ok(())
+}
+
+/// Says why the server cannot run, on standard error, and exits with status 1.
+fn fail(why: std::fmt::Arguments<'_>) -> ! {
+    eprintln!("server-async: {why}");
+    std::process::exit(1)
+}
+
+/// Accepts clients until `stop` says so, each into a task of its own holding one of
+/// `limit`'s permits.
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    limit: Arc<Semaphore>,
+    mut stop: watch::Receiver<bool>,
+) {
+    // Whether the last accept failed for want of resources: warn once per run of failures.
+    let mut failing = false;
+    let mut tasks: u64 = 0;
+    loop {
+        // A permit first, then a client: at the cap, clients wait in the backlog.
+        let permit = tokio::select! {
+            permit = Arc::clone(&limit).acquire_owned() => permit,
+            _ = stop.changed() => return,
+        };
+        let Ok(permit) = permit else {
+            return;
+        };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.changed() => return,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                if std::mem::take(&mut failing) {
+                    shared
+                        .log
+                        .warn(&Who::Main, format_args!("accepting clients again"));
+                }
+                // Without NODELAY the server still works, only slower: not worth a failure.
+                let _ = stream.set_nodelay(true);
+                tasks += 1;
+                let task = serve(
+                    stream,
+                    peer,
+                    Who::Task(tasks),
+                    Arc::clone(&shared),
+                    stop.clone(),
+                );
+                tokio::spawn(async move {
+                    task.await;
+                    drop(permit);
+                });
+            }
+            Err(e) => match listener::classify(e) {
+                Accepted::Retry(e) => {
+                    shared
+                        .log
+                        .debug(&Who::Main, format_args!("accept: {e}; going on"));
+                }
+                Accepted::Exhausted(e) | Accepted::Failed(e) => {
+                    if !std::mem::replace(&mut failing, true) {
+                        shared.log.warn(
+                            &Who::Main,
+                            format_args!(
+                                "accept failed: {e}; clients wait in the backlog, retrying every {}ms",
+                                ACCEPT_BACKOFF.as_millis()
+                            ),
+                        );
+                    }
+                    drop(permit);
+                    tokio::select! {
+                        () = sleep(ACCEPT_BACKOFF) => {}
+                        _ = stop.changed() => return,
+                    }
+                }
+                // `classify` sorts errors; it never makes a client.
+                Accepted::Client(_) => {}
+            },
+        }
+    }
+}
+
+thread_local! {
+    /// The read buffer of the runtime thread a task happens to run on: filled and handed
+    /// to the session between two awaits, never held across one.
+    static READ_BUF: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
+}
+
+/// One client's task: drives its session until the session is finished.
+async fn serve(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    who: Who,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut session = shared.service.open(peer, who, Instant::now());
+    let mut told_shutdown = false;
+    let mut write_closed = false;
+    loop {
+        let now = Instant::now();
+        if !told_shutdown && let Some(deadline) = shared.shutdown.deadline() {
+            told_shutdown = true;
+            session.handle_shutdown(now, deadline);
+        }
+        session.handle_timeout(now);
+        if let Some(bytes) = session.poll_transmit() {
+            match stream.try_write(bytes) {
+                Ok(0) => session.handle_error(io::ErrorKind::WriteZero.into(), Instant::now()),
+                Ok(n) => session.handle_transmitted(n, Instant::now()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    wait(
+                        &stream,
+                        &session,
+                        Some(Interest::WRITABLE),
+                        &mut stop,
+                        told_shutdown,
+                    )
+                    .await;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => session.handle_error(e, Instant::now()),
+            }
+            continue;
+        }
+        if session.is_finished() {
+            break;
+        }
+        if session.wants_close_write() && !write_closed {
+            write_closed = true;
+            // Shuts the sending side at once (tokio's shutdown of a TcpStream never waits).
+            let _ = stream.shutdown().await;
+        }
+        let want = session.read_size();
+        if want == 0 {
+            // A request is held for its delay, or the session waits for a deadline.
+            wait(&stream, &session, None, &mut stop, told_shutdown).await;
+            continue;
+        }
+        match read(&stream, &mut session, want) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                wait(
+                    &stream,
+                    &session,
+                    Some(Interest::READABLE),
+                    &mut stop,
+                    told_shutdown,
+                )
+                .await;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => session.handle_error(e, Instant::now()),
+            Ok(()) => {}
+        }
+    }
+}
+
+/// Reads at most `want` bytes into the thread's buffer and hands them to the session
+/// (none: the client closed its side). `WouldBlock` means wait for readiness.
+fn read(stream: &TcpStream, session: &mut Session, want: usize) -> io::Result<()> {
+    READ_BUF.with_borrow_mut(|buf| {
+        let want = want.min(buf.len());
+        let n = stream.try_read(&mut buf[..want])?;
+        match n {
+            0 => session.handle_eof(Instant::now()),
+            n => session.handle_input(&buf[..n], Instant::now()),
+        }
+        Ok(())
+    })
+}
+
+/// Waits until the socket is ready for `interest` (if any), the session's next deadline
+/// passes, or — unless the session was already told — shutdown is announced.
+async fn wait(
+    stream: &TcpStream,
+    session: &Session,
+    interest: Option<Interest>,
+    stop: &mut watch::Receiver<bool>,
+    told_shutdown: bool,
+) {
+    let deadline = session.next_deadline().map(time::Instant::from_std);
+    tokio::select! {
+        // An error here shows again on the next read or write, which hands it to the session.
+        _ = async { if let Some(interest) = interest { let _ = stream.ready(interest).await; } },
+            if interest.is_some() => {}
+        // (A disabled branch's future is still built, never polled: the fallback is unused.)
+        () = sleep_until(deadline.unwrap_or_else(time::Instant::now)), if deadline.is_some() => {}
+        _ = stop.changed(), if !told_shutdown => {}
+        // Nothing to wait for cannot happen (a session that neither reads nor writes holds a
+        // deadline); should it, look again a little later instead of spinning.
+        else => sleep(SIGNAL_CHECK).await,
+    }
+}
