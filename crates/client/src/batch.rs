@@ -26,7 +26,7 @@
 //! raw framing cannot pipeline (a response has no terminator), so there the batch goes
 //! one request at a time.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::thread;
@@ -221,10 +221,21 @@ impl Client {
         let mut input = BufReader::new(input);
         let mut line = Vec::new();
         loop {
-            let response = match next_request(&mut input, &mut line).map_err(BatchError::Input)? {
-                None => break,
-                Some(Err(message)) => Response::Err(message),
-                Some(Ok(request)) => match self.request(&request) {
+            let read = input::read_line(&mut input, &mut line, MAX_LINE_BYTES);
+            let decoded = match read.map_err(BatchError::Input)? {
+                Line::End => break,
+                Line::Read => codec::decode_line_request(&line).map_err(|e| e.to_string()),
+                Line::TooLong => {
+                    // Shown before the rest of the line is read, which may never end.
+                    output.write_line(&Response::Err(too_long()))?;
+                    output.flush()?;
+                    input::skip_line(&mut input).map_err(BatchError::Input)?;
+                    continue;
+                }
+            };
+            let response = match decoded {
+                Err(message) => Response::Err(message),
+                Ok(request) => match self.request(&request) {
                     Ok(response) => response,
                     Err(e) if !e.is_fatal() => Response::Err(e.to_string()),
                     Err(source) => {
@@ -243,23 +254,6 @@ impl Client {
         }
         output.finish()
     }
-}
-
-/// The next input line as a request, or the message of the `ERR` a server would answer it
-/// with; `None` at the end of the input. An over-long line is read to its end and
-/// dropped.
-fn next_request(
-    input: &mut impl BufRead,
-    line: &mut Vec<u8>,
-) -> io::Result<Option<Result<protocol::Request, String>>> {
-    Ok(match input::read_line(input, line, MAX_LINE_BYTES)? {
-        Line::End => None,
-        Line::Read => Some(codec::decode_line_request(line).map_err(|e| e.to_string())),
-        Line::TooLong => {
-            input::skip_line(input)?;
-            Some(Err(too_long()))
-        }
-    })
 }
 
 /// The message of the `ERR` for a line over the limit, the servers' own words.
@@ -355,8 +349,8 @@ fn write_requests<R: Read>(
                 },
             },
             Ok(Line::TooLong) => {
-                // Refuse the line at once, and everything before it is answered, before
-                // reading the rest of it, which may never end.
+                // Hand the refusal over at once, with the lines before it, so that it shows
+                // before the rest of the line is read: that may never end.
                 chunk.push(Slot::Local(too_long()));
                 if !hand_over(&mut bytes, &mut chunk)? {
                     return Ok(());

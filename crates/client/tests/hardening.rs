@@ -265,3 +265,22 @@ fn exit_codes_follow_one_rule() {
         );
     }
 }
+
+/// Raw framing's one-at-a-time batch refuses an over-long line the same way, and goes on
+/// with the next line (a guard for the bounded reading, which raw framing shares).
+#[test]
+fn raw_batch_refuses_overlong_lines() {
+    let server = common::seed_server(std::sync::Arc::default());
+    let mut input = b"3|ab\n3|".to_vec();
+    input.extend(std::iter::repeat_n(b'x', 70_000));
+    input.extend_from_slice(b"\n3|cd\n");
+    let run = run_client(
+        ["--framing", "raw", "--batch", "--port", &server.port()],
+        &input,
+    );
+    assert_eq!(
+        run.stdout, "OK ba\nERR request too long (limit 65536 bytes)\nOK dc\n",
+        "{run:?}"
+    );
+    assert_eq!(run.code(), 1, "{run:?}");
+}
