@@ -13,11 +13,53 @@
 //! two threads, each write whole lines, and there is nothing buffered to flush (or to
 //! duplicate) at `fork`. Time stamps are local time (`localtime_r`), as the seed's
 //! `datetime.now()`.
+//!
+//! # A log nobody reads never stops the server
+//!
+//! A server whose stdout is a pipe that is not read (`server | sleep 1000`, a paused
+//! `| less`), a terminal paused with Ctrl-S, or a stuck socket (journald's) would block in
+//! `write(2)` with a client half-served, and SIGTERM could not stop it. So log lines are
+//! never waited for: a line that cannot be written at once is dropped and counted, and the
+//! next line that can be written is preceded by
+//! `[12:26:25] [LOG] 1234 lines dropped: stdout was not being read`.
+//!
+//! How, decided once per process at the first write ([`Sink`]):
+//!
+//! - A pipe, FIFO or terminal is opened again through `/proc/self/fd/1` with `O_NONBLOCK`:
+//!   a new open file description of the same pipe or terminal, non-blocking for the log
+//!   alone. Setting `O_NONBLOCK` on fd 1 itself would change the description that other
+//!   processes share — the shell's terminal, or stderr after `2>&1`, whose writers (Rust's
+//!   `eprintln!` among them) do not expect `EAGAIN`.
+//! - A socket gets `send(MSG_DONTWAIT)`, which never blocks and changes no flag.
+//! - Without `/proc`, a pipe gets `O_NONBLOCK` on fd 1 after all (the lesser evil); a
+//!   terminal stays blocking there, as it is the user's shell's too.
+//! - A regular file or `/dev/null` is written as before: such writes do not wait for a
+//!   reader.
+//!
+//! A line is at most a few KiB (untrusted text is cut to [`EXCERPT_CHARS`] characters), so
+//! on a pipe it is under `PIPE_BUF` and one write is atomic: all of it or `EAGAIN`, never
+//! half a line. Where a write can be partial (a terminal, a socket), the rest gets up to
+//! [`PARTIAL_LINE_WAIT`]; failing that, the line is counted as dropped and the next line
+//! starts on a line of its own.
+//!
+//! A terminal paused with Ctrl-S is treated like an unread pipe: lines are dropped while it
+//! is paused and their count is shown after Ctrl-Q, because a paused terminal must not
+//! pause every client (a blocking log would also stop SIGTERM from ending the server).
+//!
+//! The count is an atomic in a page of memory shared with every process forked after the
+//! banner, so threads, a forking server's children and prefork's workers add to one count,
+//! and whichever of them next writes a line reports it. No thread is started: the forking
+//! parent stays single-threaded. The banner ([`print_plain`]) is the exception that is always
+//! written whole: it comes before the server serves anyone, and scripts wait for its
+//! `Listening on` line.
 
 use std::fmt::{self, Display, Write as _};
-use std::io;
-use std::os::fd::AsFd;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use nix::errno::Errno;
 
 pub use crate::config::Level;
 
@@ -97,9 +139,8 @@ impl Log {
             return;
         }
         let mut line = String::with_capacity(128);
-        let (h, m, s) = local_time();
-        let _ = writeln!(line, "[{h:02}:{m:02}:{s:02}] {who} - {message}");
-        write_stdout(line.as_bytes());
+        let _ = writeln!(line, "{} {who} - {message}", TimeStamp);
+        emit(&line);
     }
 
     /// [`Log::line`] at [`Level::Warn`].
@@ -119,9 +160,25 @@ impl Log {
 }
 
 /// Writes `text` to standard output as is (no time stamp), with one `write(2)`; for the
-/// banner, which scripts read.
+/// banner, which scripts read. Unlike log lines it is always written whole, waiting for
+/// the reader if need be: it comes before the server serves anyone.
 pub fn print_plain(text: &str) {
-    write_stdout(text.as_bytes());
+    // Decide the output now, before any fork, so that children inherit the decision.
+    let _ = output();
+    let stdout = stdout_fd();
+    let mut bytes = text.as_bytes();
+    while !bytes.is_empty() {
+        match nix::unistd::write(stdout, bytes) {
+            Ok(0) => return,
+            Ok(n) => bytes = &bytes[n..],
+            Err(Errno::EINTR) => {}
+            // Only when fd 1 itself was made non-blocking (no /proc): wait, as before.
+            Err(Errno::EAGAIN) => {
+                let _ = wait_writable(stdout, None);
+            }
+            Err(_) => return,
+        }
+    }
 }
 
 /// Untrusted text (a payload, a result) made safe to put in one log line: control
@@ -207,20 +264,283 @@ fn is_format(c: char) -> bool {
         .is_ok()
 }
 
-/// Writes all of `bytes` to file descriptor 1. A line of up to `PIPE_BUF` (4096) bytes is
-/// one atomic write on a pipe; a longer one may be split by the kernel, but log lines are
-/// short because untrusted text is cut. Errors (a closed stdout) are dropped: logging must
+/// How long the rest of a partly written line may be waited for (terminals and sockets
+/// only: a line on a pipe is written whole or not at all).
+pub const PARTIAL_LINE_WAIT: Duration = Duration::from_millis(100);
+
+/// Where log lines go: standard output, as decided once per process at the first write.
+#[derive(Debug)]
+enum Sink {
+    /// A pipe, FIFO or terminal opened again through `/proc/self/fd/1` as a non-blocking
+    /// open file description of its own.
+    Reopened(OwnedFd),
+    /// A socket: `send` with `MSG_DONTWAIT`.
+    Socket,
+    /// fd 1 itself, with `O_NONBLOCK` set on it (a pipe, when `/proc` is not there).
+    NonBlocking,
+    /// fd 1 with blocking writes: a regular file, `/dev/null`, a terminal without `/proc`,
+    /// or a standard output that is closed.
+    Blocking,
+}
+
+impl Sink {
+    /// The descriptor that lines are written to.
+    fn fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Sink::Reopened(fd) => fd.as_fd(),
+            Sink::Socket | Sink::NonBlocking | Sink::Blocking => stdout_fd(),
+        }
+    }
+
+    /// Looks at fd 1 and picks how to write to it without waiting.
+    fn decide() -> Sink {
+        use nix::fcntl::{FcntlArg, OFlag, fcntl};
+        use nix::sys::stat::{Mode, SFlag, fstat};
+
+        let stdout = stdout_fd();
+        let Ok(stat) = fstat(stdout) else {
+            return Sink::Blocking;
+        };
+        let kind = SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT;
+        let is_pipe = kind == SFlag::S_IFIFO;
+        let is_terminal = kind == SFlag::S_IFCHR && nix::unistd::isatty(stdout).unwrap_or(false);
+        if kind == SFlag::S_IFSOCK {
+            return Sink::Socket;
+        }
+        if !is_pipe && !is_terminal {
+            return Sink::Blocking;
+        }
+        let flags = OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
+        if let Ok(fd) = nix::fcntl::open("/proc/self/fd/1", flags, Mode::empty()) {
+            return Sink::Reopened(fd);
+        }
+        if is_pipe && let Ok(bits) = fcntl(stdout, FcntlArg::F_GETFL) {
+            let flags = OFlag::from_bits_truncate(bits) | OFlag::O_NONBLOCK;
+            if fcntl(stdout, FcntlArg::F_SETFL(flags)).is_ok() {
+                return Sink::NonBlocking;
+            }
+        }
+        Sink::Blocking
+    }
+
+    /// One attempt to write `bytes`, never waiting (except for [`Sink::Blocking`]).
+    fn write(&self, bytes: &[u8]) -> nix::Result<usize> {
+        match self {
+            Sink::Socket => {
+                // SAFETY: fd 1 is open for the life of the process and `bytes` is a live
+                // slice of `bytes.len()` bytes; send only reads from it.
+                let sent = unsafe {
+                    libc::send(
+                        libc::STDOUT_FILENO,
+                        bytes.as_ptr().cast(),
+                        bytes.len(),
+                        libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                    )
+                };
+                Errno::result(sent).map(|n| n.unsigned_abs())
+            }
+            _ => nix::unistd::write(self.fd(), bytes),
+        }
+    }
+}
+
+/// Standard output, which the process keeps open for its whole life.
+fn stdout_fd() -> BorrowedFd<'static> {
+    // SAFETY: fd 1 is never closed by this program; writing to it when it was closed
+    // by whoever started the server gives EBADF, which is handled as a failed write.
+    unsafe { BorrowedFd::borrow_raw(libc::STDOUT_FILENO) }
+}
+
+/// Lines dropped and not yet reported, and whether one was cut half-way (so that the
+/// next line must start afresh).
+#[derive(Debug)]
+struct Drops {
+    lines: AtomicU64,
+    cut: AtomicBool,
+}
+
+impl Drops {
+    /// Records `lines` dropped lines, and whether one of them was cut half-way.
+    fn record(&self, lines: u64, cut: bool) {
+        self.lines.fetch_add(lines, Ordering::Relaxed);
+        if cut {
+            self.cut.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Takes what is pending (lines dropped, a cut line), for the caller to report.
+    fn take(&self) -> (u64, bool) {
+        if self.lines.load(Ordering::Relaxed) == 0 && !self.cut.load(Ordering::Relaxed) {
+            return (0, false);
+        }
+        (
+            self.lines.swap(0, Ordering::Relaxed),
+            self.cut.swap(false, Ordering::Relaxed),
+        )
+    }
+
+    /// A record in memory shared with the processes this one forks after it, so that the
+    /// count covers a forking server's children and prefork's workers too, and is reported
+    /// by whichever process writes next. Allocated once and never freed; `None` if the
+    /// mapping cannot be made.
+    fn shared() -> Option<&'static Drops> {
+        // SAFETY: an anonymous shared mapping with no address hint has no preconditions;
+        // the result is checked against MAP_FAILED before use.
+        let page = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                std::mem::size_of::<Drops>(),
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if page == libc::MAP_FAILED {
+            return None;
+        }
+        // SAFETY: the mapping is page-aligned, at least one page long, zero-filled (which
+        // is a valid `Drops`: all atomics at zero and false), lives until the process
+        // ends, and is only ever accessed through atomics, from any process.
+        Some(unsafe { &*page.cast::<Drops>() })
+    }
+}
+
+/// Where this process writes log lines and counts the ones it drops.
+#[derive(Debug)]
+struct Output {
+    sink: Sink,
+    drops: &'static Drops,
+}
+
+/// The output of this process, decided at the first use (the banner, before any fork).
+/// A forked child inherits it: the reopened descriptor and the shared drop record.
+fn output() -> &'static Output {
+    static OUTPUT: OnceLock<Output> = OnceLock::new();
+    static PRIVATE_DROPS: Drops = Drops {
+        lines: AtomicU64::new(0),
+        cut: AtomicBool::new(false),
+    };
+    OUTPUT.get_or_init(|| Output {
+        sink: Sink::decide(),
+        drops: Drops::shared().unwrap_or(&PRIVATE_DROPS),
+    })
+}
+
+/// Writes one log line (newline-terminated) without waiting for stdout: if it cannot be
+/// written now, it is dropped and counted. The first line written after drops is
+/// preceded, in the same write, by the count.
+fn emit(line: &str) {
+    let Output { sink, drops } = output();
+    if let Sink::Blocking = sink {
+        write_all_blocking(sink.fd(), line.as_bytes());
+        return;
+    }
+    let (dropped, cut) = drops.take();
+    let notice;
+    let bytes = if dropped == 0 && !cut {
+        line.as_bytes()
+    } else {
+        notice = drop_notice(dropped, cut, line);
+        notice.as_bytes()
+    };
+    loop {
+        match sink.write(bytes) {
+            Ok(n) if n == bytes.len() => return,
+            Ok(n) => {
+                if !finish_partial(sink, &bytes[n..]) {
+                    // The count went out if the cut came after it.
+                    let reported = n >= bytes.len() - line.len();
+                    drops.record(if reported { 1 } else { dropped + 1 }, true);
+                }
+                return;
+            }
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => {
+                drops.record(dropped + 1, cut);
+                return;
+            }
+            // stdout is gone (EPIPE, EBADF): there is no one to tell.
+            Err(_) => return,
+        }
+    }
+}
+
+/// What goes out after drops: a line break if a line was cut, the count, and the line.
+fn drop_notice(dropped: u64, cut: bool, line: &str) -> String {
+    let mut text = String::with_capacity(line.len() + 80);
+    if cut {
+        text.push('\n');
+    }
+    if dropped > 0 {
+        let lines = if dropped == 1 { "line" } else { "lines" };
+        let _ = writeln!(
+            text,
+            "{TimeStamp} [LOG] {dropped} {lines} dropped: stdout was not being read"
+        );
+    }
+    text.push_str(line);
+    text
+}
+
+/// Writes the rest of a partly written line, waiting at most [`PARTIAL_LINE_WAIT`] in
+/// all; whether it was all written.
+fn finish_partial(sink: &Sink, mut rest: &[u8]) -> bool {
+    let deadline = Instant::now() + PARTIAL_LINE_WAIT;
+    while !rest.is_empty() {
+        match sink.write(rest) {
+            Ok(0) => return false,
+            Ok(n) => rest = &rest[n..],
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() || !wait_writable(sink.fd(), Some(left)) {
+                    return false;
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+/// Waits until `fd` can be written to, at most `timeout` (`None`: as long as it takes);
+/// whether it can.
+fn wait_writable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> bool {
+    let millis = timeout.map_or(-1, |t| {
+        i32::try_from(t.as_millis().max(1)).unwrap_or(i32::MAX)
+    });
+    let mut poll = libc::pollfd {
+        fd: std::os::fd::AsRawFd::as_raw_fd(&fd),
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: `poll` points to one live, initialised pollfd, and the count is 1.
+    let ready = unsafe { libc::poll(&mut poll, 1, millis) };
+    ready > 0 && poll.revents & libc::POLLOUT != 0
+}
+
+/// Writes all of `bytes`, waiting as long as it takes: for a regular file or `/dev/null`,
+/// which do not wait for a reader. Errors (a closed stdout) are dropped: logging must
 /// never take the server down.
-fn write_stdout(mut bytes: &[u8]) {
-    let stdout = io::stdout();
-    let fd = stdout.as_fd();
+fn write_all_blocking(fd: BorrowedFd<'_>, mut bytes: &[u8]) {
     while !bytes.is_empty() {
         match nix::unistd::write(fd, bytes) {
             Ok(0) => return,
             Ok(n) => bytes = &bytes[n..],
-            Err(nix::errno::Errno::EINTR) => {}
+            Err(Errno::EINTR) => {}
             Err(_) => return,
         }
+    }
+}
+
+/// A log line's time stamp, `[HH:MM:SS]` in local time.
+struct TimeStamp;
+
+impl Display for TimeStamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (h, m, s) = local_time();
+        write!(f, "[{h:02}:{m:02}:{s:02}]")
     }
 }
 
@@ -300,7 +620,7 @@ mod tests {
 
     /// Two payloads that differ never log alike: every escape starts with a backslash and
     /// a backslash is escaped too, so each shown text reads back to the one payload it came
-    /// from. A typed backslash-n is `\\n`, a newline `\n`. Checked for every character
+    /// from. A typed backslash-n is `\\n`, a newline `\n`. Checked for many characters
     /// alone, after a backslash and before one, and for hand-picked look-alikes.
     #[test]
     fn distinct_payloads_never_log_alike() {
@@ -322,7 +642,12 @@ mod tests {
                 "{a:?} {b:?}"
             );
         }
-        for c in (0..=0x10_FFFF).filter_map(char::from_u32) {
+        // Every character up to U+3000 (controls, Latin, punctuation, the marks), every
+        // format character, and a sample of the rest.
+        let sample = (0..=0x10_FFFF)
+            .filter_map(char::from_u32)
+            .filter(|&c| u32::from(c) < 0x3000 || u32::from(c) % 61 == 0 || is_format(c));
+        for c in sample {
             for text in [c.to_string(), format!("\\{c}"), format!("{c}\\u")] {
                 let shown = Untrusted(&text).to_string();
                 assert_eq!(unescape(&shown).as_deref(), Some(text.as_str()), "{shown}");
@@ -376,6 +701,40 @@ mod tests {
         let shown = Untrusted(&long).to_string();
         assert_eq!(shown.chars().filter(|&c| c == 'é').count(), EXCERPT_CHARS);
         assert!(shown.ends_with("… (140000 bytes)"), "{shown}");
+    }
+
+    /// After drops, the next line written is preceded by the count in the log's style,
+    /// and by a line break when a line was cut half-way; the count is taken once.
+    #[test]
+    fn drop_count_is_reported_once_before_the_next_line() {
+        let line = "[12:00:00] [MAIN] - next\n";
+        let notice = drop_notice(1234, false, line);
+        let (count, rest) = notice.split_once('\n').expect("two lines");
+        assert_eq!(rest, line);
+        assert!(
+            count.starts_with('[') && count.as_bytes()[9] == b']',
+            "{count}"
+        );
+        assert_eq!(
+            &count[10..],
+            " [LOG] 1234 lines dropped: stdout was not being read"
+        );
+        assert!(drop_notice(1, false, line).contains("] [LOG] 1 line dropped: stdout"));
+        assert_eq!(drop_notice(0, true, line), format!("\n{line}"));
+
+        let drops = Drops {
+            lines: AtomicU64::new(0),
+            cut: AtomicBool::new(false),
+        };
+        assert_eq!(drops.take(), (0, false));
+        drops.record(3, false);
+        drops.record(1, true);
+        assert_eq!(drops.take(), (4, true));
+        assert_eq!(drops.take(), (0, false));
+        let shared = Drops::shared().expect("an anonymous shared mapping");
+        assert_eq!(shared.take(), (0, false));
+        shared.record(2, false);
+        assert_eq!(shared.take(), (2, false));
     }
 
     /// Levels filter: quiet (warn) drops info and debug, keeps warnings and errors.
