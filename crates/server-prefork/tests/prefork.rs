@@ -484,7 +484,7 @@ fn failed_forks_are_retried_with_back_off() {
         "--workers",
         "4",
     ];
-    let server = ServerProcess::start(std::path::Path::new("/usr/bin/setpriv"), &args)
+    let server = ServerProcess::start(std::path::Path::new("/usr/bin/setpriv"), args)
         .unwrap_or_else(|e| panic!("server-prefork as nobody: {e}"));
     wait_for_lines(&server, "cannot fork a worker", 2);
     assert_eq!(workers_of(&server).len(), 2, "{:?}", server.output());
