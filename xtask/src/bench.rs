@@ -1,15 +1,18 @@
-//! `cargo xtask bench`: the seed's Problem 2 experiment, end to end. Builds the release
-//! binaries once, then for each server: start it on a free loopback port with
-//! `--delay`, run the `bench` binary with `--json` at each client count (and repeat)
-//! while sampling the server from `/proc`, stop it with SIGTERM and check it exited 0.
-//! Writes `results.csv`, `results.json`, `plot.svg`, `plot-detail.svg` and `REPORT.md`,
-//! also when the sweep stops early on a failure.
+//! `cargo xtask bench`: the seed's Problem 2 experiment, end to end, for the seven
+//! architectures. Checks the machine's limits, builds the release binaries once, then for
+//! each server: start it on a free loopback port with `--delay` (and `--work`,
+//! `--workers`), run the `bench` binary with `--json` at each client count (and repeat)
+//! while sampling the server from `/proc` and reading its CPU time before and after, stop
+//! it with SIGTERM and check it exited 0. Writes `results.csv`, `results.json`,
+//! `plot.svg`, `plot-overhead.svg`, `plot-detail.svg` and `REPORT.md`, also when the
+//! sweep stops early on a failure.
 
 use std::fs;
 use std::io::{IsTerminal, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::str::FromStr;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -19,10 +22,11 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use server_core::process::ServerProcess;
 
-use crate::procfs::{Peaks, Sampler};
+use crate::procfs::{self, Peaks, Sampler};
+use crate::report::Params;
 use crate::results::{Metadata, Results, Row, Run};
 use crate::util;
-use crate::{plot, report, results};
+use crate::{limits, plot, report, results};
 
 /// How long a server may take to exit after SIGTERM: in-flight requests finish first.
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -39,21 +43,146 @@ pub enum Server {
     Forking,
     /// A thread per client.
     Threaded,
+    /// Pre-forked worker processes, each serving one client at a time.
+    Prefork,
+    /// A fixed pool of worker threads fed by the accepting thread.
+    Pool,
+    /// Event loops (mio), one per core by default.
+    Evented,
+    /// A tokio runtime, a task per client.
+    Async,
 }
 
 impl Server {
-    /// `sequential`, `forking` or `threaded`.
+    /// The architecture's name: `sequential`, `forking`, `threaded`, `prefork`, `pool`,
+    /// `evented` or `async`.
     pub fn name(self) -> &'static str {
         match self {
             Server::Sequential => "sequential",
             Server::Forking => "forking",
             Server::Threaded => "threaded",
+            Server::Prefork => "prefork",
+            Server::Pool => "pool",
+            Server::Evented => "evented",
+            Server::Async => "async",
         }
     }
 
     /// The binary's name, `server-<name>`.
     pub fn binary(self) -> String {
         format!("server-{}", self.name())
+    }
+
+    /// Whether the server takes `--workers N`.
+    pub fn takes_workers(self) -> bool {
+        matches!(
+            self,
+            Server::Prefork | Server::Pool | Server::Evented | Server::Async
+        )
+    }
+
+    /// Whether the workspace has the server's crate, `crates/server-<name>`.
+    pub fn in_workspace(self) -> bool {
+        util::project_root()
+            .join("crates")
+            .join(self.binary())
+            .join("Cargo.toml")
+            .is_file()
+    }
+}
+
+/// The `--servers` choice: `all`, or the servers named, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerChoice {
+    /// Every architecture whose crate is in the workspace.
+    All,
+    /// These, each of which must exist.
+    List(Vec<Server>),
+}
+
+impl FromStr for ServerChoice {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<ServerChoice, String> {
+        if text.trim() == "all" {
+            return Ok(ServerChoice::All);
+        }
+        let names = || {
+            Server::value_variants()
+                .iter()
+                .map(|s| s.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut list = Vec::new();
+        for name in text.split(',').map(str::trim) {
+            let server = Server::from_str(name, false).map_err(|_| {
+                format!("'{name}' is not a server: name some of {}, or all", names())
+            })?;
+            if list.contains(&server) {
+                return Err(format!("'{name}' is named twice"));
+            }
+            list.push(server);
+        }
+        Ok(ServerChoice::List(list))
+    }
+}
+
+impl ServerChoice {
+    /// The servers to run and those left out of `all` because their crate is not in the
+    /// workspace. A server named explicitly must have its crate, or (with `--no-build`)
+    /// a binary in `bin_dir`.
+    ///
+    /// # Errors
+    ///
+    /// When a server named explicitly exists neither as a crate nor as a binary, or when
+    /// `all` finds none.
+    pub fn resolve(
+        &self,
+        bin_dir: &Path,
+        no_build: bool,
+    ) -> anyhow::Result<(Vec<Server>, Vec<Server>)> {
+        let exists: Vec<Server> = Server::value_variants()
+            .iter()
+            .copied()
+            .filter(|s| s.in_workspace())
+            .collect();
+        let present = || {
+            exists
+                .iter()
+                .map(|s| s.name())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        match self {
+            ServerChoice::All => {
+                let skipped: Vec<Server> = Server::value_variants()
+                    .iter()
+                    .copied()
+                    .filter(|s| !exists.contains(s))
+                    .collect();
+                if exists.is_empty() {
+                    bail!("--servers all: no crates/server-* is in this workspace");
+                }
+                Ok((exists, skipped))
+            }
+            ServerChoice::List(list) => {
+                for server in list {
+                    let prebuilt = no_build && bin_dir.join(server.binary()).is_file();
+                    if !exists.contains(server) && !prebuilt {
+                        bail!(
+                            "--servers: {name} does not exist yet: there is no crates/{binary} \
+                             in this workspace (and no {binary} binary to run with --no-build); \
+                             the servers that exist are {}",
+                            present(),
+                            name = server.name(),
+                            binary = server.binary()
+                        );
+                    }
+                }
+                Ok((list.clone(), Vec::new()))
+            }
+        }
     }
 }
 
@@ -68,15 +197,22 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 10)]
     pub step: u64,
     /// The servers' delay per request (`3s`, `250ms`).
-    #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
     pub delay: Duration,
-    /// Servers to run, in order.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "sequential,forking,threaded"
-    )]
-    pub servers: Vec<Server>,
+    /// CPU time each request computes after its delay, passed to every server as
+    /// `--work D` (measured on the serving thread's CPU clock); `0s` computes nothing.
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    pub work: Duration,
+    /// Workers of prefork and pool (their default: 16) and loops or runtime threads of
+    /// evented and async (their default: one per core), passed to those four as
+    /// `--workers N`; the model of prefork and pool uses it.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub workers: Option<u64>,
+    /// Servers to run, in order: a list of sequential, forking, threaded, prefork, pool,
+    /// evented, async; or `all`, the seven in that order (those whose crate is not in the
+    /// workspace yet are left out, and the report says so).
+    #[arg(long, default_value = "all")]
+    pub servers: ServerChoice,
     /// Runs per point; the row reports the run with the median total.
     #[arg(long, default_value_t = 1)]
     pub repeat: u64,
@@ -92,6 +228,16 @@ pub struct BenchArgs {
     /// Do not build: use the binaries already in --bin-dir.
     #[arg(long)]
     pub no_build: bool,
+}
+
+/// A duration flag (`3s`, `250ms`), at most a day: a sweep is made of many points, each
+/// a few delays long, and bench's timeout is derived from them.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if duration > Duration::from_secs(24 * 3600) {
+        return Err("too long for a benchmark point: at most 24h".into());
+    }
+    Ok(duration)
 }
 
 /// Expands a `--clients` spec with `step` into the client counts, in order.
@@ -186,23 +332,36 @@ impl Progress {
     }
 }
 
+/// The model's parameters for this sweep.
+fn params(args: &BenchArgs) -> Params {
+    Params {
+        delay_s: args.delay.as_secs_f64(),
+        work_s: args.work.as_secs_f64(),
+        workers: args.workers,
+        cores: cores(),
+    }
+}
+
+/// CPUs available to the sweep.
+fn cores() -> u64 {
+    thread::available_parallelism().map_or(1, |n| n.get() as u64)
+}
+
 /// What a point is expected to take: the model plus a little for start and stop.
-fn expected_s(server: Server, clients: u64, delay: Duration) -> f64 {
-    report::model_s(server.name(), clients, delay.as_secs_f64()) + 0.2
+fn expected_s(server: Server, clients: u64, params: &Params) -> f64 {
+    report::model_s(server.name(), clients, params) + 0.2
 }
 
 /// Runs `cargo xtask bench`.
 ///
 /// # Errors
 ///
-/// When the arguments are wrong, the build fails, or the sweep stops on a failed
-/// server start, a crashed server, a bench that could not run, or a server that did not
-/// stop cleanly; the results gathered so far are written first.
+/// When the arguments are wrong, a server named does not exist, the machine's limits are
+/// too low, the build fails, or the sweep stops on a failed server start, a crashed
+/// server, a bench that could not run, or a server that did not stop cleanly; the results
+/// gathered so far are written first.
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let clients = parse_clients(&args.clients, args.step).map_err(|e| anyhow!("--clients: {e}"))?;
-    if args.servers.is_empty() {
-        bail!("--servers: name at least one of sequential, forking, threaded");
-    }
     if args.repeat == 0 {
         bail!("--repeat must be at least 1");
     }
@@ -211,38 +370,58 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         .bin_dir
         .clone()
         .unwrap_or_else(|| util::target_dir().join("release"));
+    let (servers, skipped) = args.servers.resolve(&bin_dir, args.no_build)?;
+    for server in &skipped {
+        eprintln!(
+            "note: {} is left out of --servers all: crates/{} is not in this workspace yet",
+            server.name(),
+            server.binary()
+        );
+    }
+    let largest = clients.iter().copied().max().unwrap_or(1);
+    let points = clients.len() as u64 * args.repeat;
+    for warning in limits::check(
+        &limits::Machine::read(),
+        largest,
+        points,
+        &servers,
+        args.backlog,
+    )? {
+        eprintln!("warning: {warning}");
+    }
     if !args.no_build {
         let mut build = util::cargo();
         build.args(["build", "--release"]);
-        for server in Server::value_variants() {
+        for server in &servers {
             build.args(["-p", &server.binary()]);
         }
         build.args(["-p", "bench"]);
         util::run(build)?;
     }
-    let binaries = Binaries::find(&bin_dir, &args.servers)?;
+    let binaries = Binaries::find(&bin_dir, &servers)?;
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| util::target_dir().join("bench").join(util::stamp(started)));
     fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
 
+    let params = params(args);
     let mut results = Results {
-        metadata: metadata(args, &clients, started),
+        metadata: metadata(args, &servers, &skipped, &clients, started),
         complete: false,
         stopped_because: None,
         rows: Vec::new(),
         runs: Vec::new(),
     };
-    let total_s: f64 = args
-        .servers
+    let total_s: f64 = servers
         .iter()
-        .flat_map(|&s| clients.iter().map(move |&n| expected_s(s, n, args.delay)))
+        .flat_map(|&s| clients.iter().map(move |&n| (s, n)))
+        .map(|(s, n)| expected_s(s, n, &params))
         .sum::<f64>()
         * args.repeat as f64;
     eprintln!(
-        "sweep: {} × clients {:?} × {} repeat(s), delay {}; about {:.0} s; results in {}",
-        args.servers
+        "sweep: {} × clients {:?} × {} repeat(s), delay {}, work {}; about {:.0} s; results in {}",
+        servers
             .iter()
             .map(|s| s.name())
             .collect::<Vec<_>>()
@@ -250,6 +429,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         clients,
         args.repeat,
         humantime::format_duration(args.delay),
+        humantime::format_duration(args.work),
         total_s,
         out.display()
     );
@@ -297,6 +477,32 @@ impl Binaries {
     }
 }
 
+/// The command line a server is started with.
+fn server_args(server: Server, args: &BenchArgs) -> Vec<String> {
+    let mut line = vec![
+        "--port".to_owned(),
+        "0".into(),
+        "--quiet".into(),
+        "--delay".into(),
+        humantime::format_duration(args.delay).to_string(),
+        "--backlog".into(),
+        args.backlog.to_string(),
+    ];
+    // Only when asked for, so that a sweep without work runs on servers of any age.
+    if !args.work.is_zero() {
+        line.extend([
+            "--work".into(),
+            humantime::format_duration(args.work).to_string(),
+        ]);
+    }
+    if let Some(workers) = args.workers
+        && server.takes_workers()
+    {
+        line.extend(["--workers".into(), workers.to_string()]);
+    }
+    line
+}
+
 /// Every server, every client count, every repeat; stops at the first failure.
 fn sweep(
     args: &BenchArgs,
@@ -305,26 +511,19 @@ fn sweep(
     results: &mut Results,
     progress: &mut Progress,
 ) -> anyhow::Result<()> {
-    let delay = humantime::format_duration(args.delay).to_string();
+    let params = params(args);
     for (server, binary) in &binaries.servers {
-        let server_args = [
-            "--port".to_owned(),
-            "0".into(),
-            "--quiet".into(),
-            "--delay".into(),
-            delay.clone(),
-            "--backlog".into(),
-            args.backlog.to_string(),
-        ];
+        let server_args = server_args(*server, args);
         progress.println(&format!("$ {} {}", binary.display(), server_args.join(" ")));
         let mut process = ServerProcess::start(binary, &server_args)
             .with_context(|| format!("starting {}", server.binary()))?;
         for &n in clients {
-            let mut reports = Vec::new();
+            let mut runs = Vec::new();
             let mut peaks = Peaks::default();
-            let expected = expected_s(*server, n, args.delay);
+            let expected = expected_s(*server, n, &params);
             for repeat in 1..=args.repeat {
                 let label = format!("{} {n} clients ({repeat}/{})", server.name(), args.repeat);
+                let cpu_before = procfs::cpu_s(process.pid());
                 let sampler = Sampler::start(process.pid());
                 let report = run_bench(
                     &binaries.bench,
@@ -335,6 +534,7 @@ fn sweep(
                     progress,
                 );
                 peaks = peaks.max(sampler.stop());
+                let cpu_after = procfs::cpu_s(process.pid());
                 if let Some(status) = process.try_wait()? {
                     bail!(
                         "{} exited ({status}) during the {n}-client run; its last output:\n{}",
@@ -344,21 +544,24 @@ fn sweep(
                 }
                 let report = report
                     .with_context(|| format!("bench against {} at {n} clients", server.binary()))?;
+                let cpu_s = match (cpu_before, cpu_after) {
+                    (Some(before), Some(after)) => after - before,
+                    _ => 0.0,
+                };
                 progress.println(&format!(
-                    "{label}: total {:.6} s, p99 {:.6} s, errors {}",
-                    report.total_s, report.latency.p99_s, report.errors
+                    "{label}: total {:.6} s, p99 {:.6} s, server CPU {:.3} s, errors {}",
+                    report.total_s, report.latency.p99_s, cpu_s, report.errors
                 ));
                 results.runs.push(Run {
                     server: server.name().into(),
                     repeat,
                     report: report.clone(),
+                    server_cpu_s: Some(cpu_s),
                 });
-                reports.push(report);
+                runs.push((report, cpu_s));
                 progress.point_done(expected);
             }
-            if let Some(row) =
-                Row::from_reports(server.name(), args.delay.as_secs_f64(), &reports, peaks)
-            {
+            if let Some(row) = Row::from_reports(server.name(), &params, &runs, peaks) {
                 results.rows.push(row);
             }
         }
@@ -442,7 +645,13 @@ fn read_all(stream: Option<&mut impl Read>) -> String {
 }
 
 /// Where and how the sweep runs.
-fn metadata(args: &BenchArgs, clients: &[u64], started: SystemTime) -> Metadata {
+fn metadata(
+    args: &BenchArgs,
+    servers: &[Server],
+    skipped: &[Server],
+    clients: &[u64],
+    started: SystemTime,
+) -> Metadata {
     let read = |path: &str| fs::read_to_string(path).ok().map(|s| s.trim().to_owned());
     let mut git = Command::new("git");
     git.args(["rev-parse", "HEAD"]);
@@ -462,15 +671,18 @@ fn metadata(args: &BenchArgs, clients: &[u64], started: SystemTime) -> Metadata 
             read("/proc/sys/kernel/ostype").unwrap_or_else(|| "unknown".into()),
             read("/proc/sys/kernel/osrelease").unwrap_or_default()
         ),
-        cores: thread::available_parallelism().map_or(1, |n| n.get() as u64),
+        cores: cores(),
         rlimit_nofile: nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
             .unwrap_or((0, 0)),
         somaxconn: bench::limits::somaxconn(),
         backlog: args.backlog,
         ip_local_port_range: bench::limits::ephemeral_ports(),
         delay_s: args.delay.as_secs_f64(),
+        work_s: args.work.as_secs_f64(),
+        workers: args.workers,
+        skipped: skipped.iter().map(|s| s.name().to_owned()).collect(),
         clients: clients.to_vec(),
-        servers: args.servers.iter().map(|s| s.name().to_owned()).collect(),
+        servers: servers.iter().map(|s| s.name().to_owned()).collect(),
         repeat: args.repeat,
         command: std::iter::once("cargo xtask".to_owned())
             .chain(std::env::args().skip(1))
@@ -492,7 +704,7 @@ pub fn rerender(dir: &Path) -> anyhow::Result<()> {
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
     write_outputs(dir, &results)?;
     eprintln!(
-        "rewrote REPORT.md, results.csv and the plots in {}",
+        "rewrote REPORT.md, results.csv and the three plots in {}",
         dir.display()
     );
     Ok(())
@@ -509,6 +721,7 @@ fn write_outputs(out: &Path, results: &Results) -> anyhow::Result<()> {
         &results.rows,
         results.metadata.delay_s,
     )?;
+    plot::overhead(&out.join("plot-overhead.svg"), &results.rows)?;
     plot::detail(&out.join("plot-detail.svg"), &results.rows)?;
     Ok(())
 }
@@ -566,27 +779,113 @@ mod tests {
         assert!(parse_clients("10,,20", 10).is_err());
     }
 
-    /// The defaults reproduce the seed: 10..=100 by 10, 3 s, all three servers.
-    #[test]
-    fn defaults_are_the_seed() {
+    /// A `cargo xtask bench` command line.
+    fn parse(args: &[&str]) -> Result<BenchArgs, clap::Error> {
         use clap::Parser;
         #[derive(Parser)]
         struct Cli {
             #[command(flatten)]
             bench: BenchArgs,
         }
-        let args = Cli::try_parse_from(["bench"]).unwrap().bench;
+        Cli::try_parse_from(std::iter::once("bench").chain(args.iter().copied())).map(|c| c.bench)
+    }
+
+    /// The defaults reproduce the seed (10..=100 by 10, 3 s) over all seven servers, with
+    /// no work and the servers' own worker counts.
+    #[test]
+    fn defaults_are_the_seed() {
+        let args = parse(&[]).unwrap();
         assert_eq!(parse_clients(&args.clients, args.step).unwrap().len(), 10);
         assert_eq!(args.delay, Duration::from_secs(3));
+        assert_eq!(args.servers, ServerChoice::All);
+        assert_eq!(args.work, Duration::ZERO);
+        assert_eq!(args.workers, None);
+        let args = parse(&["--servers", "forking,threaded", "--delay", "250ms"]).unwrap();
         assert_eq!(
             args.servers,
-            vec![Server::Sequential, Server::Forking, Server::Threaded]
+            ServerChoice::List(vec![Server::Forking, Server::Threaded])
         );
-        let args =
-            Cli::try_parse_from(["bench", "--servers", "forking,threaded", "--delay", "250ms"])
-                .unwrap()
-                .bench;
-        assert_eq!(args.servers, vec![Server::Forking, Server::Threaded]);
         assert_eq!(args.delay, Duration::from_millis(250));
+        let args = parse(&[
+            "--servers",
+            "async, pool",
+            "--work",
+            "20ms",
+            "--workers",
+            "4",
+        ])
+        .unwrap();
+        assert_eq!(
+            args.servers,
+            ServerChoice::List(vec![Server::Async, Server::Pool])
+        );
+        assert_eq!(args.work, Duration::from_millis(20));
+        assert_eq!(args.workers, Some(4));
+    }
+
+    /// Unknown, repeated or missing server names, zero workers and absurd durations are
+    /// refused with a message that says what is expected.
+    #[test]
+    fn bad_arguments() {
+        let err = parse(&["--servers", "threaded,nginx"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("'nginx' is not a server"), "{err}");
+        assert!(err.contains("evented, async, or all"), "{err}");
+        let err = parse(&["--servers", "pool,pool"]).unwrap_err().to_string();
+        assert!(err.contains("named twice"), "{err}");
+        assert!(parse(&["--servers", ""]).is_err());
+        assert!(parse(&["--workers", "0"]).is_err());
+        let err = parse(&["--delay", "580000000000y"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at most 24h"), "{err}");
+        assert!(parse(&["--work", "soon"]).is_err());
+    }
+
+    /// Every server gets the delay; `--work` and `--workers` only when asked for, and
+    /// `--workers` only to the four servers that have workers.
+    #[test]
+    fn server_command_lines() {
+        let args = parse(&["--delay", "100ms"]).unwrap();
+        let line = server_args(Server::Threaded, &args).join(" ");
+        assert_eq!(line, "--port 0 --quiet --delay 100ms --backlog 4096");
+        let args = parse(&["--delay", "1s", "--work", "20ms", "--workers", "2"]).unwrap();
+        for server in Server::value_variants() {
+            let line = server_args(*server, &args).join(" ");
+            assert!(line.contains("--work 20ms"), "{line}");
+            assert_eq!(
+                line.contains("--workers 2"),
+                server.takes_workers(),
+                "{server:?}: {line}"
+            );
+        }
+    }
+
+    /// `all` runs the servers whose crate exists, in the SPEC's order, and names the rest;
+    /// a server named explicitly that does not exist is a clear error.
+    #[test]
+    fn server_resolution() {
+        let nowhere = Path::new("/nonexistent");
+        let (run, skipped) = ServerChoice::All.resolve(nowhere, false).unwrap();
+        assert!(run.starts_with(&[Server::Sequential, Server::Forking, Server::Threaded]));
+        assert_eq!(run.len() + skipped.len(), 7);
+        assert!(run.iter().all(|s| s.in_workspace()));
+        assert!(skipped.iter().all(|s| !s.in_workspace()));
+        if let Some(&missing) = skipped.first() {
+            let err = ServerChoice::List(vec![Server::Threaded, missing])
+                .resolve(nowhere, true)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("does not exist yet"), "{err}");
+            assert!(
+                err.contains(&format!("crates/{}", missing.binary())),
+                "{err}"
+            );
+        }
+        let (run, skipped) = ServerChoice::List(vec![Server::Threaded])
+            .resolve(nowhere, false)
+            .unwrap();
+        assert_eq!((run, skipped), (vec![Server::Threaded], vec![]));
     }
 }

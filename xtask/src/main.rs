@@ -3,12 +3,14 @@
 //!
 //! # Layout
 //!
-//! - [`bench`](mod@bench): `cargo xtask bench`, the seed's benchmark sweep across the three
+//! - [`bench`](mod@bench): `cargo xtask bench`, the seed's benchmark sweep across the seven
 //!   servers, and `cargo xtask report DIR`, which re-renders a run's files from its JSON.
+//! - [`limits`]: open files, ports, somaxconn and task limits, checked before a sweep.
 //! - [`results`]: one row per (server, clients), run metadata, `results.csv`/`results.json`.
-//! - [`report`]: `REPORT.md` and the model check (sequential ≈ N × delay, others ≈ delay).
-//! - [`plot`]: `plot.svg` and `plot-detail.svg`.
-//! - [`procfs`]: peak RSS, threads and children of a server, read from `/proc`.
+//! - [`report`]: `REPORT.md` and each architecture's model (sequential N × delay, prefork
+//!   and pool ⌈N / workers⌉ × delay, the others one delay; plus `--work`).
+//! - [`plot`]: `plot.svg`, `plot-overhead.svg` and `plot-detail.svg`.
+//! - [`procfs`]: a server's CPU time, peak RSS and PSS, threads and children, from `/proc`.
 //! - [`util`]: project root, running commands (echoed), UTC time stamps.
 //! - `tidy` (tests only): convention checks over the whole tree: module docs, no
 //!   `unwrap()` on the serving path, leaves that depend on std only.
@@ -19,6 +21,7 @@
 //! child processes, never its own dev-profile code.
 
 mod bench;
+mod limits;
 mod plot;
 mod procfs;
 mod report;

@@ -1,5 +1,7 @@
-//! `plot.svg` (clients vs execution time, one line per architecture, as the seed's plot)
-//! and `plot-detail.svg` (p99 per-client latency and peak server memory vs clients).
+//! `plot.svg` (clients vs execution time, one line per architecture, as the seed's plot),
+//! `plot-overhead.svg` (total − model in ms on a log scale, which shows what the seed
+//! plot's N × delay axis flattens) and `plot-detail.svg` (p99 per-client latency, peak
+//! PSS and server CPU per request vs clients).
 
 use std::path::Path;
 
@@ -16,6 +18,10 @@ fn colour(server: &str) -> RGBColor {
         "sequential" => RGBColor(214, 39, 40),
         "forking" => RGBColor(31, 119, 180),
         "threaded" => RGBColor(44, 160, 44),
+        "prefork" => RGBColor(148, 103, 189),
+        "pool" => RGBColor(140, 86, 75),
+        "evented" => RGBColor(255, 127, 14),
+        "async" => RGBColor(23, 190, 207),
         _ => RGBColor(90, 90, 90),
     }
 }
@@ -88,28 +94,103 @@ pub fn execution_time(path: &Path, rows: &[Row], delay_s: f64) -> anyhow::Result
         .map_err(|e| anyhow!("writing {}: {e}", path.display()))
 }
 
-/// Writes `plot-detail.svg`: p99 per-client latency and peak server RSS, side by side.
+/// The smallest overhead drawn, ms: a log scale has no zero, so overheads at or below it
+/// (a point exactly on its model, or faster) sit on the bottom line.
+pub const OVERHEAD_FLOOR_MS: f64 = 0.01;
+
+/// Writes `plot-overhead.svg`: overhead (total − model) in ms against clients, one line
+/// per server, on a log scale, so that one server's 1 ms and another's 100 ms both show.
+///
+/// # Errors
+///
+/// When the file cannot be drawn or written.
+pub fn overhead(path: &Path, rows: &[Row]) -> anyhow::Result<()> {
+    let caption = "Overhead over each architecture's model (total − model)";
+    let err = |e: &dyn std::fmt::Display| anyhow!("drawing {caption}: {e}");
+    let root = SVGBackend::new(path, (900, 600)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let value = |r: &Row| (r.overhead_s * 1e3).max(OVERHEAD_FLOOR_MS);
+    let x_max = rows.iter().map(|r| r.clients).max().unwrap_or(1).max(1) as f64;
+    let y_max = rows.iter().map(value).fold(1.0, f64::max) * 2.0;
+    let y_min = rows.iter().map(value).fold(y_max, f64::min).min(1.0) / 2.0;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(caption, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(72)
+        .build_cartesian_2d(0.0..x_max * 1.05, (y_min..y_max).log_scale())
+        .map_err(|e| err(&e))?;
+    chart
+        .configure_mesh()
+        .x_desc("Concurrent clients")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_desc("Overhead (ms, log scale)")
+        .y_label_formatter(&|y| format!("{y}"))
+        .label_style(("sans-serif", 13))
+        .axis_desc_style(("sans-serif", 15))
+        .draw()
+        .map_err(|e| err(&e))?;
+    for (server, rows) in by_server(rows) {
+        let colour = colour(server);
+        let points: Vec<(f64, f64)> = rows.iter().map(|r| (r.clients as f64, value(r))).collect();
+        chart
+            .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))
+            .map_err(|e| err(&e))?
+            .label(server)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(2)));
+        chart
+            .draw_series(
+                points
+                    .into_iter()
+                    .map(|p| Circle::new(p, 3, colour.filled())),
+            )
+            .map_err(|e| err(&e))?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()
+        .map_err(|e| err(&e))?;
+    root.present()
+        .map_err(|e| anyhow!("writing {}: {e}", path.display()))
+}
+
+/// Writes `plot-detail.svg`: p99 per-client latency, peak PSS of the server's processes
+/// and server CPU per request, side by side.
 ///
 /// # Errors
 ///
 /// When the file cannot be drawn or written.
 pub fn detail(path: &Path, rows: &[Row]) -> anyhow::Result<()> {
-    let root = SVGBackend::new(path, (1200, 500)).into_drawing_area();
+    let root = SVGBackend::new(path, (1500, 500)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
-    let (left, right) = root.split_horizontally(600);
+    let areas = root.split_evenly((1, 3));
+    let [p99, pss, cpu] = areas.as_slice() else {
+        return Err(anyhow!("drawing {}: expected three panels", path.display()));
+    };
     panel(
-        &left,
+        p99,
         rows,
         "p99 per-client latency",
         "p99 latency (s)",
         |r| r.p99_s,
     )?;
     panel(
-        &right,
+        pss,
         rows,
-        "Peak server memory (RSS, with children)",
-        "Peak RSS (MiB)",
-        |r| r.peak_rss_kib as f64 / 1024.0,
+        "Peak server memory (PSS, with children)",
+        "Peak PSS (MiB)",
+        |r| r.peak_pss_mib,
+    )?;
+    panel(
+        cpu,
+        rows,
+        "Server CPU per request (user + system)",
+        "CPU per request (µs)",
+        |r| r.cpu_us_per_request,
     )?;
     root.present()
         .map_err(|e| anyhow!("writing {}: {e}", path.display()))
@@ -121,30 +202,47 @@ mod tests {
     use crate::procfs::Peaks;
     use crate::results::tests::report;
 
-    /// Both plots are written as SVG with one line per server and the axis names.
+    /// The three plots are written as SVG with one line per server and the axis names;
+    /// the overhead plot's log axis takes overheads of zero and below.
     #[test]
     fn writes_svgs() {
+        let params = crate::report::Params {
+            delay_s: 0.1,
+            work_s: 0.0,
+            workers: Some(2),
+            cores: 2,
+        };
         let rows: Vec<Row> = [
             ("sequential", 2, 0.2),
-            ("sequential", 4, 0.4),
+            ("sequential", 4, 0.4005),
             ("threaded", 2, 0.1),
+            ("pool", 4, 0.25),
         ]
         .iter()
-        .map(|&(s, n, t)| Row::from_reports(s, 0.1, &[report(n, t, t)], Peaks::default()).unwrap())
+        .map(|&(s, n, t)| {
+            let peaks = Peaks {
+                pss_kib: 2048,
+                ..Peaks::default()
+            };
+            Row::from_reports(s, &params, &[(report(n, t, t), 0.002)], peaks).unwrap()
+        })
         .collect();
         let dir = std::env::temp_dir().join(format!("xtask-plot-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         execution_time(&dir.join("plot.svg"), &rows, 0.1).unwrap();
         detail(&dir.join("plot-detail.svg"), &rows).unwrap();
+        overhead(&dir.join("plot-overhead.svg"), &rows).unwrap();
         let svg = std::fs::read_to_string(dir.join("plot.svg")).unwrap();
         assert!(svg.starts_with("<svg"), "{}", &svg[..100.min(svg.len())]);
         assert!(svg.contains("Execution time (s)"));
         assert!(svg.contains("sequential") && svg.contains("threaded"));
-        assert!(
-            std::fs::read_to_string(dir.join("plot-detail.svg"))
-                .unwrap()
-                .contains("Peak RSS")
-        );
+        let detail = std::fs::read_to_string(dir.join("plot-detail.svg")).unwrap();
+        for axis in ["p99 latency (s)", "Peak PSS (MiB)", "CPU per request (µs)"] {
+            assert!(detail.contains(axis), "{axis}");
+        }
+        let overhead = std::fs::read_to_string(dir.join("plot-overhead.svg")).unwrap();
+        assert!(overhead.contains("Overhead (ms, log scale)"));
+        assert!(overhead.contains("pool") && overhead.contains("threaded"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,17 +1,34 @@
-//! Samples a running server's memory, threads and live children from `/proc` while a
-//! benchmark point runs, and keeps the peaks. Reading counters the kernel already keeps
-//! is not measuring: every time in the results still comes from `bench`.
+//! Reads a running server from `/proc` while a benchmark point runs: its memory (RSS, and
+//! PSS from `smaps_rollup`), its thread count, its live children, and the CPU time it and
+//! every process it ran have used. Reading counters the kernel already keeps is not
+//! measuring: every time in the results still comes from `bench`.
+//!
+//! Sampling must not disturb what it samples. The thread count comes from the `Threads:`
+//! line of `/proc/PID/status`, never from listing `/proc/PID/task` (10,000 entries for a
+//! C10K threaded server); with many threads only the main thread's children are listed
+//! and samples are taken less often; and `smaps_rollup`, which walks the whole address
+//! space under the process's memory-map lock, is read at most 2 % of the time.
 
 use std::fs;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-/// How often the server is sampled.
+/// How often a server with few threads is sampled.
 const INTERVAL: Duration = Duration::from_millis(20);
+
+/// Above this many threads, only a server's main thread's children are listed.
+const MANY_THREADS: u64 = 64;
+
+/// The longest sampling interval, for the largest servers.
+const MAX_INTERVAL: Duration = Duration::from_millis(250);
+
+/// After a PSS reading that took `t`, the next waits at least `PSS_BACKOFF × t`: the
+/// sampler holds the server's memory-map lock at most 1 / `PSS_BACKOFF` of the time.
+const PSS_BACKOFF: u32 = 50;
 
 /// The highest values seen while sampling.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,6 +36,10 @@ pub struct Peaks {
     /// Resident memory in KiB, summed over the server and its children (pages shared
     /// between a forking parent and its children are counted once per process).
     pub rss_kib: u64,
+    /// Proportional memory in KiB, summed over the server and its children at the sample
+    /// where that sum was highest: each shared page is shared out among its users.
+    #[serde(default)]
+    pub pss_kib: u64,
     /// Threads of the server process.
     pub threads: u64,
     /// Live child processes of the server.
@@ -30,6 +51,7 @@ impl Peaks {
     pub fn max(self, other: Peaks) -> Peaks {
         Peaks {
             rss_kib: self.rss_kib.max(other.rss_kib),
+            pss_kib: self.pss_kib.max(other.pss_kib),
             threads: self.threads.max(other.threads),
             children: self.children.max(other.children),
         }
@@ -49,42 +71,138 @@ fn parse_status(status: &str) -> (u64, u64) {
     (field("VmRSS:"), field("Threads:"))
 }
 
-/// The server's children: listed per thread in `/proc/<pid>/task/<tid>/children`.
-fn children(pid: u32) -> Vec<u32> {
-    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
-        return Vec::new();
+/// `(VmRSS KiB, Threads)` of `pid`, or `None` when it is gone.
+fn status(pid: u32) -> Option<(u64, u64)> {
+    Some(parse_status(
+        &fs::read_to_string(format!("/proc/{pid}/status")).ok()?,
+    ))
+}
+
+/// The `Pss:` line of `/proc/<pid>/smaps_rollup`, KiB.
+fn parse_pss(rollup: &str) -> Option<u64> {
+    rollup
+        .lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// The proportional set size of `pid` in KiB, or `None` when it is gone or unreadable.
+pub fn pss_kib(pid: u32) -> Option<u64> {
+    parse_pss(&fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?)
+}
+
+/// The server's live children. Each thread lists the children it forked in
+/// `/proc/<pid>/task/<tid>/children`; a server with many threads (the threaded one) is
+/// asked only about its main thread, since reading 10,000 lists would cost more than it
+/// tells and servers fork from their main thread.
+fn children(pid: u32, threads: u64) -> Vec<u32> {
+    let lists: Vec<String> = if threads <= MANY_THREADS {
+        let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+            return Vec::new();
+        };
+        tasks
+            .flatten()
+            .filter_map(|task| fs::read_to_string(task.path().join("children")).ok())
+            .collect()
+    } else {
+        fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .ok()
+            .into_iter()
+            .collect()
     };
-    tasks
-        .flatten()
-        .filter_map(|task| fs::read_to_string(task.path().join("children")).ok())
-        .flat_map(|text| {
-            text.split_whitespace()
-                .filter_map(|p| p.parse().ok())
-                .collect::<Vec<u32>>()
-        })
+    lists
+        .iter()
+        .flat_map(|text| text.split_whitespace().filter_map(|p| p.parse().ok()))
         .collect()
 }
 
-/// One sample of `pid` and its children, or `None` when the process is gone.
-pub fn sample(pid: u32) -> Option<Peaks> {
-    let (rss, threads) = parse_status(&fs::read_to_string(format!("/proc/{pid}/status")).ok()?);
-    // Only a server with few threads forks; reading every thread's children list of a
-    // threaded server with thousands of threads would cost more than it tells.
-    let kids = if threads <= 8 {
-        children(pid)
-    } else {
-        Vec::new()
-    };
-    let kids_rss: u64 = kids
-        .iter()
-        .filter_map(|k| fs::read_to_string(format!("/proc/{k}/status")).ok())
-        .map(|s| parse_status(&s).0)
+/// CPU times from `/proc/<pid>/stat`, in clock ticks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatTimes {
+    /// User time of the process (all its threads).
+    pub utime: u64,
+    /// System time of the process.
+    pub stime: u64,
+    /// User time of its children that it has reaped (and of theirs).
+    pub cutime: u64,
+    /// System time of its reaped children.
+    pub cstime: u64,
+}
+
+/// The times of a `/proc/<pid>/stat` line: fields 14 to 17, counted after the command
+/// name's closing parenthesis (the name itself may hold spaces and parentheses).
+fn parse_stat(stat: &str) -> Option<StatTimes> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    // `rest` starts at field 3 (state), so field 14 is its 12th word.
+    let mut fields = rest.split_whitespace().skip(11).map(str::parse::<u64>);
+    let mut next = || fields.next()?.ok();
+    Some(StatTimes {
+        utime: next()?,
+        stime: next()?,
+        cutime: next()?,
+        cstime: next()?,
+    })
+}
+
+/// The CPU times of `pid`, or `None` when it is gone.
+pub fn stat_times(pid: u32) -> Option<StatTimes> {
+    parse_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// Clock ticks per second of the `/proc` CPU times (`USER_HZ`, 100 on Linux).
+pub fn ticks_per_second() -> u64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .and_then(|t| u64::try_from(t).ok())
+        .filter(|&t| t > 0)
+        .unwrap_or(100)
+}
+
+/// The CPU time, in seconds, that `pid` and every process it ran have used so far: its
+/// own user and system time, its reaped children's (the kernel folds a child's time into
+/// the parent's `cutime`/`cstime` when the parent reaps it), and its live children's
+/// (prefork's workers, forking's children still serving). The difference of two readings
+/// is the CPU used between them; a child that was live at the first and reaped by the
+/// second moves from the live sum into `cutime` with all its time. `None` when the
+/// process is gone.
+pub fn cpu_s(pid: u32) -> Option<f64> {
+    let own = stat_times(pid)?;
+    let (_, threads) = status(pid)?;
+    let kids: u64 = children(pid, threads)
+        .into_iter()
+        .filter_map(stat_times)
+        .map(|t| t.utime + t.stime + t.cutime + t.cstime)
         .sum();
+    let ticks = own.utime + own.stime + own.cutime + own.cstime + kids;
+    Some(ticks as f64 / ticks_per_second() as f64)
+}
+
+/// One sample of `pid` and its children (PSS only when `with_pss`), or `None` when the
+/// process is gone.
+pub fn sample(pid: u32, with_pss: bool) -> Option<Peaks> {
+    let (rss, threads) = status(pid)?;
+    let kids = children(pid, threads);
+    let kids_rss: u64 = kids.iter().filter_map(|&k| status(k)).map(|s| s.0).sum();
+    let pss = if with_pss {
+        pss_kib(pid).unwrap_or(0) + kids.iter().filter_map(|&k| pss_kib(k)).sum::<u64>()
+    } else {
+        0
+    };
     Some(Peaks {
         rss_kib: rss + kids_rss,
+        pss_kib: pss,
         threads,
         children: kids.len() as u64,
     })
+}
+
+/// How long to wait after a sample of a server with `threads` threads: 20 ms, growing
+/// in proportion from 400 threads up to 250 ms (5,000 threads and more).
+fn interval(threads: u64) -> Duration {
+    let scaled = INTERVAL.as_secs_f64() * threads as f64 / 400.0;
+    Duration::from_secs_f64(scaled).clamp(INTERVAL, MAX_INTERVAL)
 }
 
 /// A thread sampling one process until stopped.
@@ -94,7 +212,8 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    /// Starts sampling `pid` every 20 ms.
+    /// Starts sampling `pid`: RSS, threads and children every 20 ms (less often for a
+    /// server with many threads), PSS as often as keeps its reading under 2 % of the time.
     pub fn start(pid: u32) -> Sampler {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
@@ -102,11 +221,26 @@ impl Sampler {
             .name("proc-sampler".into())
             .spawn(move || {
                 let mut peaks = Peaks::default();
+                let mut next_pss = Instant::now();
                 while !flag.load(Ordering::Relaxed) {
-                    if let Some(now) = sample(pid) {
-                        peaks = peaks.max(now);
+                    let started = Instant::now();
+                    let with_pss = started >= next_pss;
+                    let Some(now) = sample(pid, with_pss) else {
+                        thread::sleep(INTERVAL);
+                        continue;
+                    };
+                    if with_pss {
+                        next_pss = Instant::now() + started.elapsed() * PSS_BACKOFF;
                     }
-                    thread::sleep(INTERVAL);
+                    peaks = peaks.max(now);
+                    thread::sleep(interval(now.threads));
+                }
+                // One last reading, so that a point shorter than the PSS back-off still
+                // has one.
+                if peaks.pss_kib == 0
+                    && let Some(now) = sample(pid, true)
+                {
+                    peaks = peaks.max(now);
                 }
                 peaks
             })
@@ -126,7 +260,33 @@ impl Sampler {
 
 #[cfg(test)]
 mod tests {
+    use std::process::{Child, Command, Stdio};
+
     use super::*;
+
+    /// A child of this test process that kills itself when dropped.
+    struct Kid(Child);
+
+    impl Kid {
+        fn start(script: &str) -> Kid {
+            Kid(Command::new("sh")
+                .args(["-c", script])
+                .stdin(Stdio::null())
+                .spawn()
+                .unwrap())
+        }
+
+        fn pid(&self) -> u32 {
+            self.0.id()
+        }
+    }
+
+    impl Drop for Kid {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 
     /// VmRSS and Threads are read from a status file's text.
     #[test]
@@ -136,11 +296,107 @@ mod tests {
         assert_eq!(parse_status("Name: x\n"), (0, 0));
     }
 
-    /// This test process can be sampled: it has memory and at least one thread.
+    /// The Pss line of smaps_rollup is found among its neighbours (Pss_Anon and such).
+    #[test]
+    fn pss_field() {
+        let text = "55d0-7ffe ---p 00000000 00:00 0  [rollup]\nRss:  4096 kB\n\
+                    Pss:  1234 kB\nPss_Anon:  1000 kB\n";
+        assert_eq!(parse_pss(text), Some(1234));
+        assert_eq!(parse_pss("Rss: 1 kB\n"), None);
+    }
+
+    /// utime, stime, cutime and cstime are fields 14 to 17, even when the command name
+    /// holds spaces and parentheses.
+    #[test]
+    fn stat_fields() {
+        let text = "4242 (a) b (c) S 1 4242 4242 0 -1 4194560 100 0 0 0 \
+                    11 22 33 44 20 0 1 0 5 0 0";
+        assert_eq!(
+            parse_stat(text),
+            Some(StatTimes {
+                utime: 11,
+                stime: 22,
+                cutime: 33,
+                cstime: 44
+            })
+        );
+        assert_eq!(parse_stat("4242 (x) S 1 2"), None);
+        assert_eq!(parse_stat("no parenthesis"), None);
+    }
+
+    /// This test process can be sampled: it has memory, proportional memory no larger
+    /// than its resident memory, at least one thread, and some CPU time.
     #[test]
     fn samples_self() {
-        let peaks = sample(std::process::id()).unwrap();
+        let me = std::process::id();
+        let peaks = sample(me, true).unwrap();
         assert!(peaks.rss_kib > 0);
         assert!(peaks.threads >= 1);
+        let pss = pss_kib(me).unwrap();
+        assert!(pss > 0 && pss <= status(me).unwrap().0 + 1024, "{pss}");
+        let before = cpu_s(me).unwrap();
+        // Spin for 20 ticks of CPU time (on the thread's clock, so a busy machine only
+        // makes it take longer); the reading must grow by at least most of it.
+        let spin_until = stat_times(me).unwrap();
+        let target = spin_until.utime + spin_until.stime + 20;
+        let mut x = 0u64;
+        while stat_times(me).is_some_and(|t| t.utime + t.stime < target) {
+            for i in 0..100_000u64 {
+                x = x.wrapping_mul(31).wrapping_add(i);
+            }
+        }
+        std::hint::black_box(x);
+        let after = cpu_s(me).unwrap();
+        let tick = 1.0 / ticks_per_second() as f64;
+        assert!(after - before >= 19.0 * tick, "{before} → {after}");
+        assert!(cpu_s(u32::MAX).is_none());
+    }
+
+    /// A child's memory is summed in, and its CPU time is counted while it runs (as a
+    /// live child) and still counted after it has been reaped (in cutime/cstime).
+    #[test]
+    fn children_are_counted_live_and_reaped() {
+        let me = std::process::id();
+        let sleeper = Kid::start("exec sleep 30");
+        let kids = children(me, status(me).unwrap().1);
+        assert!(kids.contains(&sleeper.pid()), "{kids:?}");
+        assert!(pss_kib(sleeper.pid()).is_some_and(|p| p > 0));
+        let with_kid = sample(me, true).unwrap();
+        assert!(with_kid.children >= 1);
+        drop(sleeper);
+
+        let before = cpu_s(me).unwrap();
+        let mut spinner = Kid::start("while :; do :; done");
+        // Wait (bounded) until the spinner has used 10 ticks of its own.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let spent = loop {
+            let t = stat_times(spinner.pid()).unwrap_or_default();
+            if t.utime + t.stime >= 10 || Instant::now() > deadline {
+                break t.utime + t.stime;
+            }
+            thread::sleep(Duration::from_millis(20));
+        };
+        assert!(spent >= 10, "the spinner got no CPU in 20 s");
+        let tick = 1.0 / ticks_per_second() as f64;
+        let live = cpu_s(me).unwrap();
+        assert!(live - before >= spent as f64 * tick, "{before} → {live}");
+        let _ = spinner.0.kill();
+        let _ = spinner.0.wait();
+        let reaped = cpu_s(me).unwrap();
+        assert!(
+            reaped - before >= spent as f64 * tick,
+            "{before} → {reaped}"
+        );
+        assert!(!children(me, 1).contains(&spinner.pid()));
+    }
+
+    /// The sampling interval grows with the thread count and stays within its bounds.
+    #[test]
+    fn fewer_samples_for_many_threads() {
+        assert_eq!(interval(1), INTERVAL);
+        assert_eq!(interval(MANY_THREADS), INTERVAL);
+        assert!(interval(2_000) > INTERVAL);
+        assert_eq!(interval(10_000), MAX_INTERVAL);
+        assert_eq!(interval(u64::MAX), MAX_INTERVAL);
     }
 }

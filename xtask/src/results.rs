@@ -9,16 +9,21 @@ use bench::BurstReport;
 use serde::{Deserialize, Serialize};
 
 use crate::procfs::Peaks;
-use crate::report::model_check;
+use crate::report::{self, Params, model_check};
 
 /// One point of the sweep: a server at one client count, over its repeats.
 ///
-/// With several repeats the times are those of the repeat with the median total (a
-/// whole run's numbers, consistent with each other), `total_min_s`/`total_max_s` give
-/// the spread, and `errors` counts over every repeat.
+/// With several repeats the times and the server's CPU time are those of the repeat with
+/// the median total (a whole run's numbers, consistent with each other),
+/// `total_min_s`/`total_max_s` give the spread, `errors` counts over every repeat, and
+/// the peaks are the highest of any repeat.
+///
+/// The fields after `peak_children` came with the seven-server sweep; `#[serde(default)]`
+/// lets `cargo xtask report` still read runs made before them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Row {
-    /// `sequential`, `forking` or `threaded`.
+    /// The architecture: `sequential`, `forking`, `threaded`, `prefork`, `pool`,
+    /// `evented` or `async`.
     pub server: String,
     /// Clients released together.
     pub clients: u64,
@@ -54,7 +59,9 @@ pub struct Row {
     pub total_min_s: f64,
     /// Longest total over the repeats.
     pub total_max_s: f64,
-    /// What the architecture's model predicts: N × delay for sequential, delay otherwise.
+    /// What the architecture's model predicts ([`report::model_s`]): N × delay for
+    /// sequential, ⌈N / workers⌉ × delay for prefork and pool, one delay for the others,
+    /// plus the work.
     pub model_s: f64,
     /// total − model.
     pub overhead_s: f64,
@@ -66,25 +73,51 @@ pub struct Row {
     pub peak_threads: u64,
     /// Peak number of live children of the server.
     pub peak_children: u64,
+    /// CPU work per request (`--work`), seconds.
+    #[serde(default)]
+    pub work_s: f64,
+    /// Workers the server ran with (prefork, pool, evented, async); empty for the others.
+    #[serde(default)]
+    pub workers: Option<u64>,
+    /// The least time any server can take for the point's work: N × work / cores.
+    #[serde(default)]
+    pub cpu_bound_s: f64,
+    /// total − cpu_bound: how far the server is from the bound.
+    #[serde(default)]
+    pub above_cpu_bound_s: f64,
+    /// User + system CPU time of the server and every process it ran over the point
+    /// (reaped children included), seconds.
+    #[serde(default)]
+    pub server_cpu_s: f64,
+    /// `server_cpu_s` per request, microseconds.
+    #[serde(default)]
+    pub cpu_us_per_request: f64,
+    /// Sum of PSS over the server's processes at the sample where it was highest, MiB.
+    #[serde(default)]
+    pub peak_pss_mib: f64,
 }
 
 impl Row {
-    /// The row for `reports` (one per repeat, at least one) of `server` at `clients`.
+    /// The row for `runs` (one per repeat, at least one: bench's report and the server's
+    /// CPU seconds over it) of `server`, with the sweep's `params` and the sampled peaks.
     pub fn from_reports(
         server: &str,
-        delay_s: f64,
-        reports: &[BurstReport],
+        params: &Params,
+        runs: &[(BurstReport, f64)],
         peaks: Peaks,
     ) -> Option<Row> {
-        let mut by_total: Vec<&BurstReport> = reports.iter().collect();
-        by_total.sort_by(|a, b| a.total_s.total_cmp(&b.total_s));
-        let median = by_total.get(by_total.len() / 2)?;
-        let errors = reports.iter().map(|r| r.errors.total()).sum();
-        let model = model_check(server, median.clients, delay_s, median.total_s, errors);
+        let mut by_total: Vec<&(BurstReport, f64)> = runs.iter().collect();
+        by_total.sort_by(|a, b| a.0.total_s.total_cmp(&b.0.total_s));
+        let &&(ref median, cpu_s) = by_total.get(by_total.len() / 2)?;
+        let errors = runs.iter().map(|r| r.0.errors.total()).sum();
+        let model_s = report::model_s(server, median.clients, params);
+        let cpu_bound_s = report::cpu_bound_s(median.clients, params.work_s, params.cores);
+        let model = model_check(median.total_s, model_s, cpu_bound_s, errors);
+        let requests = (median.clients * median.requests_per_client).max(1);
         Some(Row {
             server: server.to_owned(),
             clients: median.clients,
-            delay_s,
+            delay_s: params.delay_s,
             total_s: median.total_s,
             mean_s: median.latency.mean_s,
             p50_s: median.latency.p50_s,
@@ -96,16 +129,23 @@ impl Row {
             min_s: median.latency.min_s,
             connect_p50_s: median.connect.p50_s,
             connect_max_s: median.connect.max_s,
-            slow_connects: reports.iter().map(|r| r.slow_connects).sum(),
-            repeats: reports.len() as u64,
-            total_min_s: by_total.first().map_or(0.0, |r| r.total_s),
-            total_max_s: by_total.last().map_or(0.0, |r| r.total_s),
+            slow_connects: runs.iter().map(|r| r.0.slow_connects).sum(),
+            repeats: runs.len() as u64,
+            total_min_s: by_total.first().map_or(0.0, |r| r.0.total_s),
+            total_max_s: by_total.last().map_or(0.0, |r| r.0.total_s),
             model_s: model.expected_s,
             overhead_s: model.overhead_s,
             on_model: model.on_model,
             peak_rss_kib: peaks.rss_kib,
             peak_threads: peaks.threads,
             peak_children: peaks.children,
+            work_s: params.work_s,
+            workers: report::workers(server, params),
+            cpu_bound_s,
+            above_cpu_bound_s: median.total_s - cpu_bound_s,
+            server_cpu_s: cpu_s,
+            cpu_us_per_request: cpu_s / requests as f64 * 1e6,
+            peak_pss_mib: peaks.pss_kib as f64 / 1024.0,
         })
     }
 }
@@ -131,6 +171,15 @@ pub struct Metadata {
     pub ip_local_port_range: Option<(u32, u32)>,
     /// The server delay per request, seconds.
     pub delay_s: f64,
+    /// The CPU work per request (`--work`), seconds.
+    #[serde(default)]
+    pub work_s: f64,
+    /// `--workers`, passed to prefork, pool, evented and async, when given.
+    #[serde(default)]
+    pub workers: Option<u64>,
+    /// Servers of `--servers all` left out because their crate is not in the workspace.
+    #[serde(default)]
+    pub skipped: Vec<String>,
     /// The client counts of the sweep.
     pub clients: Vec<u64>,
     /// The servers of the sweep.
@@ -150,6 +199,9 @@ pub struct Run {
     pub repeat: u64,
     /// bench's report.
     pub report: BurstReport,
+    /// The server's CPU seconds over this run (`None` in runs made before it was read).
+    #[serde(default)]
+    pub server_cpu_s: Option<f64>,
 }
 
 /// Everything `results.json` holds.
@@ -189,7 +241,7 @@ pub fn write_csv(path: &Path, rows: &[Row]) -> anyhow::Result<()> {
 
 /// The CSV columns in order: the SPEC's first, then the extras (the order of [`Row`]'s
 /// fields, which a test checks).
-pub const COLUMNS: [&str; 24] = [
+pub const COLUMNS: [&str; 31] = [
     "server",
     "clients",
     "delay_s",
@@ -214,6 +266,13 @@ pub const COLUMNS: [&str; 24] = [
     "peak_rss_kib",
     "peak_threads",
     "peak_children",
+    "work_s",
+    "workers",
+    "cpu_bound_s",
+    "above_cpu_bound_s",
+    "server_cpu_s",
+    "cpu_us_per_request",
+    "peak_pss_mib",
 ];
 
 /// Writes `results` as pretty JSON.
@@ -231,6 +290,7 @@ pub(crate) mod tests {
     use bench::{ErrorCounts, Summary};
 
     use super::*;
+    use crate::report::tests::params;
 
     /// A burst report with the given total and per-client p99.
     pub(crate) fn report(clients: u64, total_s: f64, p99_s: f64) -> BurstReport {
@@ -255,32 +315,91 @@ pub(crate) mod tests {
         }
     }
 
-    /// With three repeats the row takes the median run and the spread of the totals.
+    /// Metadata of a small sweep.
+    pub(crate) fn metadata() -> Metadata {
+        Metadata {
+            date: "2025-01-01T00:00:00Z".into(),
+            git_revision: "abc".into(),
+            kernel: "Linux 6.1".into(),
+            cores: 2,
+            rlimit_nofile: (1024, 4096),
+            somaxconn: Some(4096),
+            backlog: 4096,
+            ip_local_port_range: Some((32768, 60999)),
+            delay_s: 3.0,
+            work_s: 0.0,
+            workers: None,
+            skipped: Vec::new(),
+            clients: vec![10],
+            servers: vec!["threaded".into()],
+            repeat: 1,
+            command: "cargo xtask bench".into(),
+        }
+    }
+
+    /// One run: a report and no CPU.
+    fn run(clients: u64, total_s: f64, p99_s: f64) -> (BurstReport, f64) {
+        (report(clients, total_s, p99_s), 0.0)
+    }
+
+    /// With three repeats the row takes the median run (its times and its CPU) and the
+    /// spread of the totals.
     #[test]
     fn row_takes_the_median_repeat() {
-        let reports = [
-            report(10, 3.2, 3.1),
-            report(10, 3.0, 2.9),
-            report(10, 3.1, 3.05),
+        let runs = [
+            (report(10, 3.2, 3.1), 0.3),
+            (report(10, 3.0, 2.9), 0.1),
+            (report(10, 3.1, 3.05), 0.2),
         ];
-        let row = Row::from_reports("threaded", 3.0, &reports, Peaks::default()).unwrap();
+        let p = params(0.0, None);
+        let row = Row::from_reports("threaded", &p, &runs, Peaks::default()).unwrap();
         assert_eq!(row.total_s, 3.1);
         assert_eq!(row.p99_s, 3.05);
         assert_eq!((row.total_min_s, row.total_max_s), (3.0, 3.2));
         assert_eq!(row.repeats, 3);
-        assert!(Row::from_reports("threaded", 3.0, &[], Peaks::default()).is_none());
+        assert_eq!(row.server_cpu_s, 0.2);
+        assert!(Row::from_reports("threaded", &p, &[], Peaks::default()).is_none());
     }
 
-    /// The CSV starts with the SPEC's columns in the SPEC's order, then one line per row.
+    /// The new columns: CPU per request, PSS in MiB, the work, the pool's workers, the
+    /// CPU bound and the distance from it.
+    #[test]
+    fn cpu_pss_and_work_columns() {
+        let peaks = Peaks {
+            pss_kib: 1536,
+            rss_kib: 4096,
+            ..Peaks::default()
+        };
+        let p = params(0.02, Some(4));
+        let row = Row::from_reports("pool", &p, &[(report(100, 4.0, 3.9), 2.5)], peaks).unwrap();
+        assert_eq!(row.peak_pss_mib, 1.5);
+        assert_eq!(row.peak_rss_kib, 4096);
+        assert_eq!(row.server_cpu_s, 2.5);
+        assert!((row.cpu_us_per_request - 25_000.0).abs() < 1e-6);
+        assert_eq!(row.work_s, 0.02);
+        assert_eq!(row.workers, Some(4));
+        assert!((row.cpu_bound_s - 1.0).abs() < 1e-9);
+        assert!((row.above_cpu_bound_s - 3.0).abs() < 1e-9);
+        // 25 rounds of 4 clients: 3 s of delay and 4 × 20 ms of work on 2 cores each.
+        assert!((row.model_s - 25.0 * 3.04).abs() < 1e-9, "{}", row.model_s);
+    }
+
+    /// The CSV starts with the SPEC's columns in the SPEC's order, then the rest, the new
+    /// columns at the end; one line per row.
     #[test]
     fn csv_has_spec_columns() {
         let dir = std::env::temp_dir().join(format!("xtask-csv-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         let path = dir.join("results.csv");
+        let p = params(0.0, None);
         let rows: Vec<Row> = [(10, 30.01), (20, 60.02)]
             .iter()
             .map(|&(n, t)| {
-                Row::from_reports("sequential", 3.0, &[report(n, t, t)], Peaks::default()).unwrap()
+                let peaks = Peaks {
+                    pss_kib: 512,
+                    ..Peaks::default()
+                };
+                Row::from_reports("sequential", &p, &[(report(n, t, t), 0.05)], peaks).unwrap()
             })
             .collect();
         write_csv(&path, &rows).unwrap();
@@ -294,11 +413,16 @@ pub(crate) mod tests {
             "{text}"
         );
         assert_eq!(header, COLUMNS.join(","));
+        assert!(header.ends_with(
+            ",work_s,workers,cpu_bound_s,above_cpu_bound_s,server_cpu_s,cpu_us_per_request,\
+             peak_pss_mib"
+        ));
+        let first = lines.next().unwrap();
+        assert!(first.starts_with("sequential,10,3.0,30.01,"), "{first}");
+        // No work, no workers (an empty field), 50 ms of CPU over 10 requests, 0.5 MiB.
         assert!(
-            lines
-                .next()
-                .unwrap()
-                .starts_with("sequential,10,3.0,30.01,")
+            first.ends_with(",0.0,,0.0,30.01,0.05,5000.0,0.5"),
+            "{first}"
         );
         assert_eq!(lines.count(), 1);
         write_csv(&path, &[]).unwrap();
@@ -306,30 +430,17 @@ pub(crate) mod tests {
         fs::remove_dir_all(&dir).unwrap();
     }
 
-    /// results.json holds metadata and rows and reads back the same.
+    /// results.json holds metadata and rows and reads back the same; a results.json
+    /// written before the CPU and PSS columns still reads.
     #[test]
     fn json_round_trip() {
+        let p = params(0.0, None);
         let results = Results {
-            metadata: Metadata {
-                date: "2025-01-01T00:00:00Z".into(),
-                git_revision: "abc".into(),
-                kernel: "Linux 6.1".into(),
-                cores: 2,
-                rlimit_nofile: (1024, 4096),
-                somaxconn: Some(4096),
-                backlog: 4096,
-                ip_local_port_range: Some((32768, 60999)),
-                delay_s: 3.0,
-                clients: vec![10],
-                servers: vec!["threaded".into()],
-                repeat: 1,
-                command: "cargo xtask bench".into(),
-            },
+            metadata: metadata(),
             complete: false,
             stopped_because: Some("server-threaded crashed".into()),
             rows: vec![
-                Row::from_reports("threaded", 3.0, &[report(10, 3.01, 3.0)], Peaks::default())
-                    .unwrap(),
+                Row::from_reports("threaded", &p, &[run(10, 3.01, 3.0)], Peaks::default()).unwrap(),
             ],
             runs: Vec::new(),
         };
@@ -339,6 +450,7 @@ pub(crate) mod tests {
         write_json(&path, &results).unwrap();
         let text = fs::read_to_string(&path).unwrap();
         assert!(text.contains("\"somaxconn\": 4096"), "{text}");
+        assert!(text.contains("\"peak_pss_mib\": 0.0"), "{text}");
         let back: Results = serde_json::from_str(&text).unwrap();
         assert_eq!(back.metadata, results.metadata);
         assert_eq!(back.stopped_because, results.stopped_because);
@@ -346,6 +458,16 @@ pub(crate) mod tests {
         assert_eq!(back.rows[0].total_s, 3.01);
         // serde_json's default float parsing may differ from the original in the last bit.
         assert!((back.rows[0].overhead_s - results.rows[0].overhead_s).abs() < 1e-12);
+
+        let mut old: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for key in ["work_s", "workers", "skipped"] {
+            old["metadata"].as_object_mut().unwrap().remove(key);
+        }
+        for key in ["work_s", "server_cpu_s", "peak_pss_mib", "cpu_bound_s"] {
+            old["rows"][0].as_object_mut().unwrap().remove(key);
+        }
+        let back: Results = serde_json::from_value(old).unwrap();
+        assert_eq!(back.rows[0].peak_pss_mib, 0.0);
         fs::remove_dir_all(&dir).unwrap();
     }
 }

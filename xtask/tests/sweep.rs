@@ -37,16 +37,65 @@ fn xtask_bench(bin_dir: &Path, out: &Path, args: &[&str]) -> Output {
         .expect("xtask runs")
 }
 
-/// The whole sweep over the three servers at 2 and 4 clients: every file is written, the
-/// CSV has the SPEC's columns and one row per (server, clients), and the model holds:
-/// sequential takes at least N × delay, forking and threaded well under it.
+/// The servers whose crate is in the workspace, in the SPEC's order: what `--servers all`
+/// runs (the four newer ones may still be being written).
+fn existing_servers() -> Vec<&'static str> {
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates");
+    [
+        "sequential",
+        "forking",
+        "threaded",
+        "prefork",
+        "pool",
+        "evented",
+        "async",
+    ]
+    .into_iter()
+    .filter(|s| crates.join(format!("server-{s}/Cargo.toml")).is_file())
+    .collect()
+}
+
+/// results.csv as one map from column to value per row.
+fn csv_rows(out: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let mut csv = csv::Reader::from_path(out.join("results.csv")).expect("results.csv opens");
+    let header: Vec<String> = csv
+        .headers()
+        .expect("results.csv has a header")
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    csv.records()
+        .map(|record| {
+            let record = record.expect("a CSV record");
+            header
+                .iter()
+                .cloned()
+                .zip(record.iter().map(str::to_owned))
+                .collect()
+        })
+        .collect()
+}
+
+/// A number from a CSV row.
+fn num(row: &std::collections::HashMap<String, String>, column: &str) -> f64 {
+    row[column]
+        .parse()
+        .unwrap_or_else(|_| panic!("{column} = {:?} is not a number", row[column]))
+}
+
+/// The whole sweep over every server that exists at 1 and 3 clients, 2 workers: every
+/// file is written, the CSV has the SPEC's columns and one row per (server, clients), and
+/// every point is on its architecture's model — sequential N × delay, prefork and pool
+/// ⌈N / 2⌉ × delay (3 clients take two rounds), the others one delay — within half a
+/// delay, which tells the three models apart. Every point has the server's CPU time and a
+/// PSS reading.
 #[test]
 fn small_sweep_writes_results_that_follow_the_model() {
     let out = out_dir("sweep");
     let run = xtask_bench(
         &bin_dir(),
         &out,
-        &["--clients", "2..=4", "--step", "2", "--delay", "100ms"],
+        &["--clients", "1,3", "--delay", "200ms", "--workers", "2"],
     );
     assert!(
         run.status.success(),
@@ -57,56 +106,69 @@ fn small_sweep_writes_results_that_follow_the_model() {
         "results.csv",
         "results.json",
         "plot.svg",
+        "plot-overhead.svg",
         "plot-detail.svg",
         "REPORT.md",
     ] {
         assert!(out.join(file).is_file(), "{file} missing");
     }
-    let mut csv = csv::Reader::from_path(out.join("results.csv")).unwrap();
-    let header: Vec<String> = csv.headers().unwrap().iter().map(str::to_owned).collect();
-    let spec = "server,clients,delay_s,total_s,mean_s,p50_s,p90_s,p99_s,max_s,connect_p99_s,errors";
-    assert_eq!(header[..11].join(","), spec);
-    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let header = fs::read_to_string(out.join("results.csv")).unwrap();
+    let spec =
+        "server,clients,delay_s,total_s,mean_s,p50_s,p90_s,p99_s,max_s,connect_p99_s,errors,";
+    assert!(header.starts_with(spec), "{header}");
     let mut points = Vec::new();
-    for record in csv.records() {
-        let record = record.unwrap();
-        let server = record[col("server")].to_owned();
-        let clients: u64 = record[col("clients")].parse().unwrap();
-        let total: f64 = record[col("total_s")].parse().unwrap();
-        assert_eq!(&record[col("errors")], "0");
-        let n_delays = clients as f64 * 0.1;
-        if server == "sequential" {
-            assert!(
-                total >= n_delays,
-                "sequential {clients}: {total} < {n_delays}"
-            );
-        } else {
-            assert!(
-                total >= 0.1,
-                "{server} {clients}: {total} is faster than one delay"
-            );
-            assert!(
-                total < n_delays,
-                "{server} {clients}: {total} >= {n_delays}"
-            );
+    for row in csv_rows(&out) {
+        let server = row["server"].clone();
+        let clients = num(&row, "clients") as u64;
+        let total = num(&row, "total_s");
+        assert_eq!(row["errors"], "0", "{row:?}");
+        let rounds = match server.as_str() {
+            "sequential" => clients,
+            "prefork" | "pool" => clients.div_ceil(2),
+            _ => 1,
+        };
+        let model = rounds as f64 * 0.2;
+        assert!(
+            (num(&row, "model_s") - model).abs() < 1e-9,
+            "{server} {clients}: {row:?}"
+        );
+        assert!(
+            total >= model - 0.001 && total < model + 0.1,
+            "{server} {clients}: total {total} is off its model {model}"
+        );
+        let workers = row["workers"].as_str();
+        match server.as_str() {
+            "prefork" | "pool" | "evented" | "async" => assert_eq!(workers, "2"),
+            _ => assert_eq!(workers, "", "{server}"),
         }
+        assert!(num(&row, "server_cpu_s") >= 0.0, "{row:?}");
+        assert!(num(&row, "peak_pss_mib") > 0.0, "{row:?}");
         points.push((server, clients));
     }
-    let expected: Vec<(String, u64)> = ["sequential", "forking", "threaded"]
+    let expected: Vec<(String, u64)> = existing_servers()
         .iter()
-        .flat_map(|s| [2, 4].map(|n| (s.to_string(), n)))
+        .flat_map(|s| [1, 3].map(|n| (s.to_string(), n)))
         .collect();
     assert_eq!(points, expected);
     let json: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
     assert_eq!(json["complete"], true);
-    assert_eq!(json["metadata"]["delay_s"], 0.1);
+    assert_eq!(json["metadata"]["delay_s"], 0.2);
+    assert_eq!(json["metadata"]["workers"], 2);
     assert!(json["metadata"]["git_revision"].is_string());
+    assert!(json["runs"][0]["server_cpu_s"].is_number());
     let report = fs::read_to_string(out.join("REPORT.md")).unwrap();
     assert!(report.contains("| Clients | Execution Time (s) |"));
+    assert!(report.contains("## Server CPU time per request (µs)"));
+    assert!(!report.contains("**OFF**: "), "{report}");
 
     // `cargo xtask report` writes the same report and plots again from results.json.
-    for file in ["REPORT.md", "plot.svg", "plot-detail.svg"] {
+    for file in [
+        "REPORT.md",
+        "plot.svg",
+        "plot-overhead.svg",
+        "plot-detail.svg",
+    ] {
         fs::remove_file(out.join(file)).unwrap();
     }
     let rerun = Command::new(env!("CARGO_BIN_EXE_xtask"))
@@ -120,7 +182,42 @@ fn small_sweep_writes_results_that_follow_the_model() {
         String::from_utf8_lossy(&rerun.stderr)
     );
     assert_eq!(fs::read_to_string(out.join("REPORT.md")).unwrap(), report);
-    assert!(out.join("plot.svg").is_file() && out.join("plot-detail.svg").is_file());
+    for file in ["plot.svg", "plot-overhead.svg", "plot-detail.svg"] {
+        assert!(out.join(file).is_file(), "{file} not rewritten");
+    }
+    fs::remove_dir_all(&out).unwrap();
+}
+
+/// `--work 50ms` reaches every server, and the server's CPU time over a point of 4
+/// clients grows by about N × work: at least half of 4 × 50 ms (the kernel counts in
+/// 10 ms ticks; the work itself is measured on the serving thread's CPU clock, so a busy
+/// machine makes it slower, never cheaper). The report gives the CPU bound N × work / cores.
+#[test]
+fn work_makes_every_server_compute() {
+    let out = out_dir("work");
+    let run = xtask_bench(
+        &bin_dir(),
+        &out,
+        &["--clients", "4", "--delay", "10ms", "--work", "50ms"],
+    );
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let rows = csv_rows(&out);
+    assert_eq!(rows.len(), existing_servers().len());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    for row in rows {
+        let cpu = num(&row, "server_cpu_s");
+        assert!(cpu >= 0.5 * 4.0 * 0.05, "{}: {cpu} s of CPU", row["server"]);
+        assert!(num(&row, "cpu_us_per_request") >= 25_000.0, "{row:?}");
+        assert_eq!(num(&row, "work_s"), 0.05);
+        assert!((num(&row, "cpu_bound_s") - 4.0 * 0.05 / cores).abs() < 1e-9);
+        assert!(num(&row, "above_cpu_bound_s") > 0.0);
+    }
+    let report = fs::read_to_string(out.join("REPORT.md")).unwrap();
+    assert!(report.contains("distance from the CPU bound"), "{report}");
     fs::remove_dir_all(&out).unwrap();
 }
 
@@ -155,4 +252,106 @@ fn failed_server_start_still_writes_results() {
     );
     fs::remove_dir_all(&out).unwrap();
     fs::remove_dir_all(&fake).unwrap();
+}
+
+/// The first child of `parent` whose command name starts with `name`, from the children
+/// lists of its threads.
+fn child_named(parent: u32, name: &str) -> Option<u32> {
+    let tasks = fs::read_dir(format!("/proc/{parent}/task")).ok()?;
+    tasks
+        .flatten()
+        .filter_map(|task| fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|p| p.parse::<u32>().ok())
+                .collect::<Vec<_>>()
+        })
+        .find(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.starts_with(name))
+        })
+}
+
+/// A server killed mid-sweep (after its 1-client point, during its 40-client point) stops
+/// the sweep with a message naming it, and every point gathered before is on disk: in
+/// results.csv, results.json (marked incomplete, with the reason) and REPORT.md.
+#[test]
+fn server_dying_mid_sweep_keeps_the_points_gathered() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let out = out_dir("dying");
+    let mut xtask = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["bench", "--servers", "sequential", "--clients", "1,40"])
+        .args(["--delay", "100ms", "--no-build", "--bin-dir"])
+        .arg(bin_dir())
+        .arg("--out")
+        .arg(&out)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("xtask runs");
+    let stderr = xtask.stderr.take().expect("stderr is piped");
+    let (lines, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    // The 1-client point is done: kill the server while the 40-client point (4 s) runs.
+    loop {
+        let line = received
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| {
+                let _ = xtask.kill();
+                panic!("no 1-client point in 60 s: {seen:#?}")
+            });
+        let done = line.starts_with("sequential 1 clients (1/1): total");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    let server = child_named(xtask.id(), "server-sequenti").expect("the server runs");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(server as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    while let Ok(line) = received.recv_timeout(Duration::from_secs(60)) {
+        seen.push(line);
+    }
+    let status = xtask.wait().unwrap();
+    let stderr = seen.join("\n");
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        stderr.contains("server-sequential exited (signal: 9") && stderr.contains("40-client"),
+        "{stderr}"
+    );
+    let rows = csv_rows(&out);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        (rows[0]["server"].as_str(), rows[0]["clients"].as_str()),
+        ("sequential", "1")
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(json["complete"], false);
+    assert_eq!(json["rows"].as_array().map(Vec::len), Some(1));
+    assert!(
+        json["stopped_because"]
+            .as_str()
+            .is_some_and(|r| r.contains("exited")),
+        "{json}"
+    );
+    let report = fs::read_to_string(out.join("REPORT.md")).unwrap();
+    assert!(report.contains("**Incomplete"), "{report}");
+    assert!(report.contains("| 1 | 0.1"), "{report}");
+    for plot in ["plot.svg", "plot-overhead.svg", "plot-detail.svg"] {
+        assert!(out.join(plot).is_file(), "{plot}");
+    }
+    fs::remove_dir_all(&out).unwrap();
 }
