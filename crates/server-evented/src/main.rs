@@ -361,7 +361,10 @@ impl EventLoop {
                 // acceptor stops handing it new ones.
                 self.log.warn(
                     &self.who,
-                    format_args!("waiting for events failed: {e}; closing {} client(s)", self.live),
+                    format_args!(
+                        "waiting for events failed: {e}; closing {} client(s)",
+                        self.live
+                    ),
                 );
                 return 0;
             }
@@ -385,7 +388,11 @@ impl EventLoop {
                 }
             }
             let now = Instant::now();
-            let closed = if woken { self.take_arrivals(now) } else { false };
+            let closed = if woken {
+                self.take_arrivals(now)
+            } else {
+                false
+            };
             if self.stopping.is_none()
                 && let Some(deadline) = self.shutdown.deadline()
             {
@@ -422,7 +429,9 @@ impl EventLoop {
             .min()?;
         let wait = next.saturating_duration_since(now);
         let millis = wait.as_nanos().div_ceil(1_000_000);
-        Some(Duration::from_millis(u64::try_from(millis).unwrap_or(u64::MAX)))
+        Some(Duration::from_millis(
+            u64::try_from(millis).unwrap_or(u64::MAX),
+        ))
     }
 
     /// Registers the clients the acceptor handed over; returns whether the acceptor has

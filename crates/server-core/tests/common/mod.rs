@@ -13,12 +13,14 @@ use std::time::Duration;
 pub use server_core::process::{ServerProcess, workspace_binary};
 
 /// The architectures' binaries: every "all servers" test runs on each.
-pub const SERVERS: [&str; 5] = [
+pub const SERVERS: [&str; 7] = [
     "server-sequential",
     "server-forking",
     "server-threaded",
     "server-prefork",
     "server-pool",
+    "server-evented",
+    "server-async",
 ];
 
 /// How long any single read in a test may wait before the test fails.
