@@ -14,8 +14,9 @@
 //! is what makes `fork` safe), reaps whenever SIGCHLD wakes it (and at least once a
 //! second), logs which worker died and why, and forks a replacement at once, so the pool
 //! is back to full strength well within 100 ms. A worker that cannot be forked is
-//! retried with a doubling back-off (50 ms up to 5 s), as is a worker that keeps dying
-//! young, so a crash loop cannot become a fork loop; the others go on serving meanwhile.
+//! retried with a doubling back-off (50 ms up to 5 s), as are workers that keep dying
+//! within 100 ms of their fork, so a crash loop cannot become a fork loop; the others go
+//! on serving meanwhile.
 //!
 //! On SIGINT/SIGTERM the parent passes SIGTERM on to the workers and shuts the shared
 //! listener (`shutdown(SHUT_RD)`), which refuses new connections at once and wakes every
@@ -58,9 +59,11 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// A worker that dies sooner than this after its fork died young: a crash at start, say.
-/// Dying young counts as a failure toward the back-off; the pool counts as steady again
-/// once every worker has lived this long.
-const YOUNG: Duration = Duration::from_secs(1);
+/// Dying young counts as a failure toward the back-off, so a worker that cannot live
+/// costs a fork every few seconds, not a fork loop; the pool counts as steady again once
+/// every worker has lived this long. Short, so that a worker killed after it started
+/// serving (by an operator, the OOM killer or a crash on a request) is replaced at once.
+const YOUNG: Duration = Duration::from_millis(100);
 
 /// The longest the parent goes without reaping, should a SIGCHLD wake-up be missed.
 const REAP_INTERVAL: Duration = Duration::from_secs(1);
