@@ -15,7 +15,7 @@ use std::time::Duration;
 use common::*;
 
 /// The architectures that serve many clients at once.
-const CONCURRENT: [&str; 2] = ["server-forking", "server-threaded"];
+const CONCURRENT: [&str; 3] = ["server-forking", "server-threaded", "server-async"];
 
 /// Three hundred idle clients — connected and silent, or stopped halfway through a
 /// request — do not stop a new client from being served on the forking and threaded
@@ -196,7 +196,7 @@ fn require(tool: &str) -> String {
 /// Under `prlimit --nofile=64`, 80 held connections: the server neither spins (under
 /// 0.2 s of CPU in a second) nor dies, keeps serving the clients it has, says once that
 /// accept failed and, once the descriptors are free, that it accepts again (the threaded
-/// server; the forking parent closes each client's socket after the fork and the
+/// and async servers; the forking parent closes each client's socket after the fork and the
 /// sequential server holds one at a time, so they never run out), and serves new clients
 /// once the descriptors are free.
 #[test]
@@ -210,7 +210,7 @@ fn out_of_descriptors_neither_spins_nor_dies() {
             conn.write_all(b"3|ab\n").expect("send a request");
         }
         assert_eq!(read_lines(&held[0], 1), ["OK ba\n"], "{binary}");
-        if binary == "server-threaded" {
+        if matches!(binary, "server-threaded" | "server-async") {
             server
                 .wait_for_output("accept failed", IO_TIMEOUT)
                 .expect("the server ran out of descriptors and said so");
@@ -234,7 +234,7 @@ fn out_of_descriptors_neither_spins_nor_dies() {
         );
         drop(held);
         assert_eq!(one_shot(addr, b"3|after\n"), "OK retfa\n", "{binary}");
-        if binary == "server-threaded" {
+        if matches!(binary, "server-threaded" | "server-async") {
             server
                 .wait_for_output("accepting clients again", IO_TIMEOUT)
                 .expect("recovery is logged");

@@ -18,7 +18,7 @@ const CLIENTS: usize = 300;
 /// while the server drains is refused; the server exits 0.
 #[test]
 fn sigterm_with_hundreds_in_flight() {
-    for binary in ["server-forking", "server-threaded"] {
+    for binary in ["server-forking", "server-threaded", "server-async"] {
         let mut server = start(binary, &["--delay", "1s"]);
         let addr = server.addr();
         let mut conns: Vec<TcpStream> = (0..CLIENTS).map(|_| connect(addr)).collect();
