@@ -198,10 +198,10 @@ pub fn sample(pid: u32, with_pss: bool) -> Option<Peaks> {
     })
 }
 
-/// How long to wait after a sample of a server with `threads` threads: 20 ms, growing
-/// in proportion from 400 threads up to 250 ms (5,000 threads and more).
-fn interval(threads: u64) -> Duration {
-    let scaled = INTERVAL.as_secs_f64() * threads as f64 / 400.0;
+/// How long to wait after a sample of a server with `tasks` threads and children: 20 ms,
+/// growing in proportion from 400 up to 250 ms (5,000 and more).
+fn interval(tasks: u64) -> Duration {
+    let scaled = INTERVAL.as_secs_f64() * tasks as f64 / 400.0;
     Duration::from_secs_f64(scaled).clamp(INTERVAL, MAX_INTERVAL)
 }
 
@@ -233,7 +233,8 @@ impl Sampler {
                         next_pss = Instant::now() + started.elapsed() * PSS_BACKOFF;
                     }
                     peaks = peaks.max(now);
-                    thread::sleep(interval(now.threads));
+                    // A forking server's children cost a read each, as threads do.
+                    thread::sleep(interval(now.threads + now.children));
                 }
                 // One last reading, so that a point shorter than the PSS back-off still
                 // has one.
