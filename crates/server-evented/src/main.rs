@@ -35,7 +35,9 @@
 //!
 //! Sockets are registered once for readable *and* writable, edge-triggered (mio's only
 //! mode). An edge says "ready", not "how much", so each connection remembers it is
-//! readable or writable until a read or write returns `WouldBlock`. The session, not the
+//! readable or writable until a read or write returns `WouldBlock` or comes back short
+//! (the socket was emptied or filled, so the next change brings a new edge; a hang-up is
+//! remembered for good, since no edge follows it). The session, not the
 //! socket, decides when to read: [`Session::read_size`] is 0 while a request is held or
 //! answers are waiting, and the socket stays marked readable meanwhile, so when a delay
 //! ends or the output drains the loop reads again without waiting for an edge that will
@@ -333,8 +335,11 @@ struct Conn {
     id: u64,
     stream: TcpStream,
     session: Session,
-    /// The last edge said readable and no read has since returned `WouldBlock`.
+    /// The last edge said readable and no read has since found the socket empty.
     readable: bool,
+    /// An edge said the peer closed or the connection failed: final, so reads go on until
+    /// they say so (0 bytes or the error), however short the reads before.
+    hung_up: bool,
     /// The same for writing.
     writable: bool,
     write_closed: bool,
@@ -377,7 +382,10 @@ impl EventLoop {
                             continue;
                         };
                         // An error or a hang-up is seen by the next read or write.
-                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                        if event.is_read_closed() || event.is_error() {
+                            conn.hung_up = true;
+                        }
+                        if event.is_readable() || conn.hung_up {
                             conn.readable = true;
                         }
                         if event.is_writable() || event.is_write_closed() || event.is_error() {
@@ -479,6 +487,7 @@ impl EventLoop {
             stream,
             session,
             readable: true,
+            hung_up: false,
             writable: true,
             write_closed: false,
             armed: None,
@@ -608,7 +617,13 @@ impl Conn {
                     Ok(0) => self
                         .session
                         .handle_error(io::ErrorKind::WriteZero.into(), now),
-                    Ok(n) => self.session.handle_transmitted(n, now),
+                    Ok(n) => {
+                        // A short write filled the socket: wait for the next edge.
+                        if n < bytes.len() {
+                            self.writable = false;
+                        }
+                        self.session.handle_transmitted(n, now);
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => self.session.handle_error(e, now),
@@ -631,7 +646,15 @@ impl Conn {
             reads += 1;
             match (&self.stream).read(&mut buf[..want]) {
                 Ok(0) => self.session.handle_eof(now),
-                Ok(n) => self.session.handle_input(&buf[..n], now),
+                Ok(n) => {
+                    // A read shorter than asked emptied the socket: the next byte to
+                    // arrive brings a new edge, so the read that would only say
+                    // `WouldBlock` is saved (one syscall per request; tokio does the same).
+                    if n < want && !self.hung_up {
+                        self.readable = false;
+                    }
+                    self.session.handle_input(&buf[..n], now);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => self.session.handle_error(e, now),

@@ -282,3 +282,27 @@ fn byte_by_byte_pipelining_on_one_loop() {
     assert_eq!(read_lines(&conn, 3), ["OK cba\n", "OK 3\n", "OK mIxED\n"]);
     server.stop(IO_TIMEOUT).expect("stops");
 }
+
+/// A client that sends its last request and closes its sending side at once — before
+/// the connection is handed to a loop, and later, after the loop has found the socket
+/// empty — is answered and then closed: the end of its stream is not lost between two
+/// edges, whichever way the bytes and the FIN arrive.
+#[test]
+fn a_request_and_the_end_of_the_stream_in_one_go() {
+    let server = start_evented(&["--workers", "1", "--quiet"]);
+    for pause in [Duration::ZERO, Duration::from_millis(50)] {
+        for i in 0..20 {
+            let mut conn = connect(server.addr());
+            thread::sleep(pause);
+            conn.write_all(b"3|abc\n3|last").expect("send the requests");
+            conn.shutdown(std::net::Shutdown::Write)
+                .expect("close the sending side");
+            assert_eq!(
+                read_to_close(&mut conn),
+                b"OK cba\nOK tsal\n",
+                "pause {pause:?}, client {i}"
+            );
+        }
+    }
+    server.stop(IO_TIMEOUT).expect("stops");
+}
