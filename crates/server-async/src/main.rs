@@ -153,7 +153,14 @@ fn run(mut args: ServerArgs, workers: usize) -> Result<(), StartError> {
         shutdown: server.shutdown().clone(),
         log: server.log(),
     });
-    let acceptor = runtime.spawn(accept_loop(listener, shared, Arc::clone(&limit), stopped));
+    // Unconstrained: the accept loop is not made to yield by tokio's cooperative budget
+    // (128 operations), so it empties the backlog before the tasks it started run.
+    let acceptor = runtime.spawn(tokio::task::unconstrained(accept_loop(
+        listener,
+        shared,
+        Arc::clone(&limit),
+        stopped,
+    )));
 
     // The main thread only waits for SIGINT/SIGTERM on server-core's self-pipe.
     while !server.shutdown().requested() {
