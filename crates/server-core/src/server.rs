@@ -9,10 +9,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::banner::{self, Architecture};
+use crate::blocking::{Service, TICK};
 use crate::config::{Config, ServerArgs};
 use crate::listener::{self, Accepted, Client};
 use crate::log::{self, Level, Log, Who};
-use crate::blocking::{Service, TICK};
 use crate::shutdown::{Shutdown, Signals, wait_readable};
 
 /// How long the accept loop rests after accept failed for want of descriptors or
