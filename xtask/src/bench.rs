@@ -545,18 +545,21 @@ fn sweep(
                 let report = report
                     .with_context(|| format!("bench against {} at {n} clients", server.binary()))?;
                 let cpu_s = match (cpu_before, cpu_after) {
-                    (Some(before), Some(after)) => after - before,
-                    _ => 0.0,
+                    (Some(before), Some(after)) => Some(after - before),
+                    _ => None,
                 };
                 progress.println(&format!(
-                    "{label}: total {:.6} s, p99 {:.6} s, server CPU {:.3} s, errors {}",
-                    report.total_s, report.latency.p99_s, cpu_s, report.errors
+                    "{label}: total {:.6} s, p99 {:.6} s, server CPU {}, errors {}",
+                    report.total_s,
+                    report.latency.p99_s,
+                    cpu_s.map_or("unread".into(), |c| format!("{c:.3} s")),
+                    report.errors
                 ));
                 results.runs.push(Run {
                     server: server.name().into(),
                     repeat,
                     report: report.clone(),
-                    server_cpu_s: Some(cpu_s),
+                    server_cpu_s: cpu_s,
                 });
                 runs.push((report, cpu_s));
                 progress.point_done(expected);

@@ -32,11 +32,11 @@ fn panel(
     rows: &[Row],
     caption: &str,
     y_desc: &str,
-    value: impl Fn(&Row) -> f64,
+    value: impl Fn(&Row) -> Option<f64>,
 ) -> anyhow::Result<()> {
     let err = |e: &dyn std::fmt::Display| anyhow!("drawing {caption}: {e}");
     let x_max = rows.iter().map(|r| r.clients).max().unwrap_or(1).max(1) as f64;
-    let y_max = rows.iter().map(&value).fold(0.0, f64::max).max(1e-3) * 1.08;
+    let y_max = rows.iter().filter_map(&value).fold(0.0, f64::max).max(1e-3) * 1.08;
     let mut chart = ChartBuilder::on(area)
         .caption(caption, ("sans-serif", 20))
         .margin(12)
@@ -55,7 +55,11 @@ fn panel(
         .map_err(|e| err(&e))?;
     for (server, rows) in by_server(rows) {
         let colour = colour(server);
-        let points: Vec<(f64, f64)> = rows.iter().map(|r| (r.clients as f64, value(r))).collect();
+        // A point not measured (a run made before PSS or CPU were read) is left out.
+        let points: Vec<(f64, f64)> = rows
+            .iter()
+            .filter_map(|r| Some((r.clients as f64, value(r)?)))
+            .collect();
         chart
             .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))
             .map_err(|e| err(&e))?
@@ -89,7 +93,9 @@ pub fn execution_time(path: &Path, rows: &[Row], delay_s: f64) -> anyhow::Result
     let root = SVGBackend::new(path, (900, 600)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
     let caption = format!("Concurrent clients vs execution time ({delay_s} s per request)");
-    panel(&root, rows, &caption, "Execution time (s)", |r| r.total_s)?;
+    panel(&root, rows, &caption, "Execution time (s)", |r| {
+        Some(r.total_s)
+    })?;
     root.present()
         .map_err(|e| anyhow!("writing {}: {e}", path.display()))
 }
@@ -176,7 +182,7 @@ pub fn detail(path: &Path, rows: &[Row]) -> anyhow::Result<()> {
         rows,
         "p99 per-client latency",
         "p99 latency (s)",
-        |r| r.p99_s,
+        |r| Some(r.p99_s),
     )?;
     panel(
         pss,
@@ -224,7 +230,7 @@ mod tests {
                 pss_kib: 2048,
                 ..Peaks::default()
             };
-            Row::from_reports(s, &params, &[(report(n, t, t), 0.002)], peaks).unwrap()
+            Row::from_reports(s, &params, &[(report(n, t, t), Some(0.002))], peaks).unwrap()
         })
         .collect();
         let dir = std::env::temp_dir().join(format!("xtask-plot-{}", std::process::id()));

@@ -163,6 +163,11 @@ pub fn by_server(rows: &[Row]) -> Vec<(&str, Vec<&Row>)> {
     groups
 }
 
+/// `value` with `decimals` decimals, or `—` when it was not measured.
+fn or_dash(value: Option<f64>, decimals: usize) -> String {
+    value.map_or("—".into(), |v| format!("{v:.decimals$}"))
+}
+
 /// The whole of `REPORT.md`.
 pub fn render(results: &Results) -> String {
     let m = &results.metadata;
@@ -242,7 +247,7 @@ pub fn render(results: &Results) -> String {
     for row in &results.rows {
         let _ = writeln!(
             out,
-            "| {} | {} | {:.6} | {:.3} | {:.3} | {:.6} | {:.6} | {:.3} | {:.1} | {:.2} | {:.1} | \
+            "| {} | {} | {:.6} | {:.3} | {:.3} | {:.6} | {:.6} | {:.3} | {} | {} | {:.1} | \
              {} | {} | {} | {} |",
             row.server,
             row.clients,
@@ -252,8 +257,8 @@ pub fn render(results: &Results) -> String {
             row.p50_s,
             row.p99_s,
             row.connect_p99_s * 1e3,
-            row.server_cpu_s * 1e3,
-            row.peak_pss_mib,
+            or_dash(row.server_cpu_s.map(|s| s * 1e3), 1),
+            or_dash(row.peak_pss_mib, 2),
             row.peak_rss_kib as f64 / 1024.0,
             row.peak_threads,
             row.peak_children,
@@ -312,7 +317,7 @@ fn render_cpu_table(out: &mut String, rows: &[Row]) {
                 rows.iter()
                     .find(|r| r.clients == n)
                     .map_or(" — |".into(), |r| {
-                        format!(" {:.0} |", r.cpu_us_per_request)
+                        format!(" {} |", or_dash(r.cpu_us_per_request, 0))
                     })
             })
             .collect();
@@ -350,13 +355,13 @@ fn render_cpu_bound(out: &mut String, results: &Results) {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {:.3} | {:.3} | {:.3} | {ratio} | {:.3} |",
+            "| {} | {} | {:.3} | {:.3} | {:.3} | {ratio} | {} |",
             row.server,
             row.clients,
             row.total_s,
             row.cpu_bound_s,
             row.above_cpu_bound_s,
-            row.server_cpu_s
+            or_dash(row.server_cpu_s, 3)
         );
     }
 }
@@ -466,7 +471,7 @@ pub(crate) mod tests {
                 pss_kib: 3 * 1024,
                 ..Peaks::default()
             };
-            Row::from_reports(server, &p, &[(report(n, total, total), cpu_s)], peaks).unwrap()
+            Row::from_reports(server, &p, &[(report(n, total, total), Some(cpu_s))], peaks).unwrap()
         };
         let mut results = Results {
             metadata: metadata(),
@@ -480,7 +485,17 @@ pub(crate) mod tests {
             ],
             runs: Vec::new(),
         };
-        results.metadata.skipped = vec!["evented".into(), "async".into()];
+        // A point whose CPU and PSS were not read (a run made before they were) shows a dash.
+        results.rows.push(
+            Row::from_reports(
+                "async",
+                &p,
+                &[(report(10, 3.001, 3.0), None)],
+                Peaks::default(),
+            )
+            .unwrap(),
+        );
+        results.metadata.skipped = vec!["evented".into()];
         let md = render(&results);
         assert!(md.contains("## Sequential server"), "{md}");
         assert!(md.contains("## Thread-pool server"), "{md}");
@@ -488,7 +503,15 @@ pub(crate) mod tests {
         assert!(md.contains("| 10 | 30.010000 |"));
         assert!(md.contains("| 20 | 3.500000 |"));
         assert!(md.contains("**Incomplete"));
-        assert!(md.contains("Not run: evented, async"), "{md}");
+        assert!(md.contains("Not run: evented"), "{md}");
+        assert!(
+            md.contains("| async | tokio task per client | — | — |"),
+            "{md}"
+        );
+        assert!(
+            md.contains(" | — | — | 0.0 | "),
+            "CPU and PSS of async: {md}"
+        );
         assert_eq!(md.matches("**OFF**").count(), 1, "{md}");
         assert!(md.contains("500.0 ms over the model"), "{md}");
         assert!(md.contains("| Server | Design | 10 | 20 |"), "{md}");

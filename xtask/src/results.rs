@@ -86,27 +86,30 @@ pub struct Row {
     #[serde(default)]
     pub above_cpu_bound_s: f64,
     /// User + system CPU time of the server and every process it ran over the point
-    /// (reaped children included), seconds.
+    /// (reaped children included), seconds; empty when it could not be read (and in runs
+    /// made before it was).
     #[serde(default)]
-    pub server_cpu_s: f64,
+    pub server_cpu_s: Option<f64>,
     /// `server_cpu_s` per request, microseconds.
     #[serde(default)]
-    pub cpu_us_per_request: f64,
-    /// Sum of PSS over the server's processes at the sample where it was highest, MiB.
+    pub cpu_us_per_request: Option<f64>,
+    /// Sum of PSS over the server's processes at the sample where it was highest, MiB;
+    /// empty when no sample could read it.
     #[serde(default)]
-    pub peak_pss_mib: f64,
+    pub peak_pss_mib: Option<f64>,
 }
 
 impl Row {
     /// The row for `runs` (one per repeat, at least one: bench's report and the server's
-    /// CPU seconds over it) of `server`, with the sweep's `params` and the sampled peaks.
+    /// CPU seconds over it, if read) of `server`, with the sweep's `params` and the
+    /// sampled peaks.
     pub fn from_reports(
         server: &str,
         params: &Params,
-        runs: &[(BurstReport, f64)],
+        runs: &[(BurstReport, Option<f64>)],
         peaks: Peaks,
     ) -> Option<Row> {
-        let mut by_total: Vec<&(BurstReport, f64)> = runs.iter().collect();
+        let mut by_total: Vec<&(BurstReport, Option<f64>)> = runs.iter().collect();
         by_total.sort_by(|a, b| a.0.total_s.total_cmp(&b.0.total_s));
         let &&(ref median, cpu_s) = by_total.get(by_total.len() / 2)?;
         let errors = runs.iter().map(|r| r.0.errors.total()).sum();
@@ -144,8 +147,8 @@ impl Row {
             cpu_bound_s,
             above_cpu_bound_s: median.total_s - cpu_bound_s,
             server_cpu_s: cpu_s,
-            cpu_us_per_request: cpu_s / requests as f64 * 1e6,
-            peak_pss_mib: peaks.pss_kib as f64 / 1024.0,
+            cpu_us_per_request: cpu_s.map(|s| s / requests as f64 * 1e6),
+            peak_pss_mib: (peaks.pss_kib > 0).then(|| peaks.pss_kib as f64 / 1024.0),
         })
     }
 }
@@ -337,9 +340,9 @@ pub(crate) mod tests {
         }
     }
 
-    /// One run: a report and no CPU.
-    fn run(clients: u64, total_s: f64, p99_s: f64) -> (BurstReport, f64) {
-        (report(clients, total_s, p99_s), 0.0)
+    /// One run: a report and no CPU reading.
+    fn run(clients: u64, total_s: f64, p99_s: f64) -> (BurstReport, Option<f64>) {
+        (report(clients, total_s, p99_s), None)
     }
 
     /// With three repeats the row takes the median run (its times and its CPU) and the
@@ -347,9 +350,9 @@ pub(crate) mod tests {
     #[test]
     fn row_takes_the_median_repeat() {
         let runs = [
-            (report(10, 3.2, 3.1), 0.3),
-            (report(10, 3.0, 2.9), 0.1),
-            (report(10, 3.1, 3.05), 0.2),
+            (report(10, 3.2, 3.1), Some(0.3)),
+            (report(10, 3.0, 2.9), Some(0.1)),
+            (report(10, 3.1, 3.05), Some(0.2)),
         ];
         let p = params(0.0, None);
         let row = Row::from_reports("threaded", &p, &runs, Peaks::default()).unwrap();
@@ -357,7 +360,7 @@ pub(crate) mod tests {
         assert_eq!(row.p99_s, 3.05);
         assert_eq!((row.total_min_s, row.total_max_s), (3.0, 3.2));
         assert_eq!(row.repeats, 3);
-        assert_eq!(row.server_cpu_s, 0.2);
+        assert_eq!(row.server_cpu_s, Some(0.2));
         assert!(Row::from_reports("threaded", &p, &[], Peaks::default()).is_none());
     }
 
@@ -371,11 +374,15 @@ pub(crate) mod tests {
             ..Peaks::default()
         };
         let p = params(0.02, Some(4));
-        let row = Row::from_reports("pool", &p, &[(report(100, 4.0, 3.9), 2.5)], peaks).unwrap();
-        assert_eq!(row.peak_pss_mib, 1.5);
+        let row =
+            Row::from_reports("pool", &p, &[(report(100, 4.0, 3.9), Some(2.5))], peaks).unwrap();
+        assert_eq!(row.peak_pss_mib, Some(1.5));
         assert_eq!(row.peak_rss_kib, 4096);
-        assert_eq!(row.server_cpu_s, 2.5);
-        assert!((row.cpu_us_per_request - 25_000.0).abs() < 1e-6);
+        assert_eq!(row.server_cpu_s, Some(2.5));
+        assert!(
+            row.cpu_us_per_request
+                .is_some_and(|c| (c - 25_000.0).abs() < 1e-6)
+        );
         assert_eq!(row.work_s, 0.02);
         assert_eq!(row.workers, Some(4));
         assert!((row.cpu_bound_s - 1.0).abs() < 1e-9);
@@ -399,7 +406,8 @@ pub(crate) mod tests {
                     pss_kib: 512,
                     ..Peaks::default()
                 };
-                Row::from_reports("sequential", &p, &[(report(n, t, t), 0.05)], peaks).unwrap()
+                Row::from_reports("sequential", &p, &[(report(n, t, t), Some(0.05))], peaks)
+                    .unwrap()
             })
             .collect();
         write_csv(&path, &rows).unwrap();
@@ -450,7 +458,7 @@ pub(crate) mod tests {
         write_json(&path, &results).unwrap();
         let text = fs::read_to_string(&path).unwrap();
         assert!(text.contains("\"somaxconn\": 4096"), "{text}");
-        assert!(text.contains("\"peak_pss_mib\": 0.0"), "{text}");
+        assert!(text.contains("\"peak_pss_mib\": null"), "{text}");
         let back: Results = serde_json::from_str(&text).unwrap();
         assert_eq!(back.metadata, results.metadata);
         assert_eq!(back.stopped_because, results.stopped_because);
@@ -467,7 +475,7 @@ pub(crate) mod tests {
             old["rows"][0].as_object_mut().unwrap().remove(key);
         }
         let back: Results = serde_json::from_value(old).unwrap();
-        assert_eq!(back.rows[0].peak_pss_mib, 0.0);
+        assert_eq!(back.rows[0].peak_pss_mib, None);
         fs::remove_dir_all(&dir).unwrap();
     }
 }
