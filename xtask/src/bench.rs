@@ -81,10 +81,9 @@ impl Server {
         )
     }
 
-    /// Whether the workspace has the server's crate, `crates/server-<name>`.
-    pub fn in_workspace(self) -> bool {
-        util::project_root()
-            .join("crates")
+    /// Whether the tree at `root` has the server's crate, `crates/server-<name>`.
+    fn in_tree(self, root: &Path) -> bool {
+        root.join("crates")
             .join(self.binary())
             .join("Cargo.toml")
             .is_file()
@@ -142,10 +141,20 @@ impl ServerChoice {
         bin_dir: &Path,
         no_build: bool,
     ) -> anyhow::Result<(Vec<Server>, Vec<Server>)> {
+        self.resolve_in(&util::project_root(), bin_dir, no_build)
+    }
+
+    /// [`ServerChoice::resolve`] for the tree at `root`.
+    fn resolve_in(
+        &self,
+        root: &Path,
+        bin_dir: &Path,
+        no_build: bool,
+    ) -> anyhow::Result<(Vec<Server>, Vec<Server>)> {
         let exists: Vec<Server> = Server::value_variants()
             .iter()
             .copied()
-            .filter(|s| s.in_workspace())
+            .filter(|s| s.in_tree(root))
             .collect();
         let present = || {
             exists
@@ -873,19 +882,45 @@ mod tests {
         let (run, skipped) = ServerChoice::All.resolve(nowhere, false).unwrap();
         assert!(run.starts_with(&[Server::Sequential, Server::Forking, Server::Threaded]));
         assert_eq!(run.len() + skipped.len(), 7);
-        assert!(run.iter().all(|s| s.in_workspace()));
-        assert!(skipped.iter().all(|s| !s.in_workspace()));
-        if let Some(&missing) = skipped.first() {
-            let err = ServerChoice::List(vec![Server::Threaded, missing])
-                .resolve(nowhere, true)
-                .unwrap_err()
-                .to_string();
-            assert!(err.contains("does not exist yet"), "{err}");
-            assert!(
-                err.contains(&format!("crates/{}", missing.binary())),
-                "{err}"
-            );
+        assert!(run.iter().all(|s| s.in_tree(&util::project_root())));
+        assert!(skipped.iter().all(|s| !s.in_tree(&util::project_root())));
+
+        // A tree where only threaded and pool exist yet.
+        let tree = std::env::temp_dir().join(format!("xtask-tree-{}", std::process::id()));
+        for name in ["server-threaded", "server-pool"] {
+            fs::create_dir_all(tree.join("crates").join(name)).unwrap();
+            fs::write(tree.join("crates").join(name).join("Cargo.toml"), "").unwrap();
         }
+        let (run, skipped) = ServerChoice::All.resolve_in(&tree, nowhere, false).unwrap();
+        assert_eq!(run, vec![Server::Threaded, Server::Pool]);
+        assert_eq!(skipped.len(), 5);
+        let err = ServerChoice::List(vec![Server::Threaded, Server::Evented])
+            .resolve_in(&tree, nowhere, true)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("evented does not exist yet"), "{err}");
+        assert!(err.contains("no crates/server-evented"), "{err}");
+        assert!(
+            err.contains("the servers that exist are threaded,pool"),
+            "{err}"
+        );
+        // With --no-build, a binary in --bin-dir is enough.
+        let bins = tree.join("bin");
+        fs::create_dir_all(&bins).unwrap();
+        fs::write(bins.join("server-evented"), "").unwrap();
+        assert!(
+            ServerChoice::List(vec![Server::Evented])
+                .resolve_in(&tree, &bins, true)
+                .is_ok()
+        );
+        let empty = tree.join("empty");
+        fs::create_dir_all(&empty).unwrap();
+        assert!(
+            ServerChoice::All
+                .resolve_in(&empty, nowhere, false)
+                .is_err()
+        );
+        fs::remove_dir_all(&tree).unwrap();
         let (run, skipped) = ServerChoice::List(vec![Server::Threaded])
             .resolve(nowhere, false)
             .unwrap();
