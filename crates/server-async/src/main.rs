@@ -49,6 +49,7 @@
 use std::cell::RefCell;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -61,7 +62,7 @@ use server_core::{
 use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
-use tokio::time::{self, sleep, sleep_until};
+use tokio::time::{self, Sleep, sleep, sleep_until};
 
 /// How long the accept loop rests after accept failed for want of descriptors or memory:
 /// the connection stays in the backlog, so trying again at once would fail again.
@@ -280,13 +281,27 @@ async fn serve(
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut session = shared.service.open(peer, who, Instant::now());
+    let now = Instant::now();
+    let mut session = shared.service.open(peer, who, now);
+    // The task's timer and its place among the shutdown channel's waiters are made once and
+    // kept for every wait: a timer moved to a later deadline is updated in place, and the
+    // channel (shared by every task) is not locked twice per request to join and leave.
+    let sleep = sleep_until(time::Instant::from_std(now + PARKED));
+    tokio::pin!(sleep);
+    let stopped = stop.changed();
+    tokio::pin!(stopped);
+    let mut waits = Waits {
+        sleep,
+        stopped,
+        watching: true,
+    };
     let mut told_shutdown = false;
     let mut write_closed = false;
     loop {
         let now = Instant::now();
         if !told_shutdown && let Some(deadline) = shared.shutdown.deadline() {
             told_shutdown = true;
+            waits.watching = false;
             session.handle_shutdown(now, deadline);
         }
         session.handle_timeout(now);
@@ -295,14 +310,9 @@ async fn serve(
                 Ok(0) => session.handle_error(io::ErrorKind::WriteZero.into(), Instant::now()),
                 Ok(n) => session.handle_transmitted(n, Instant::now()),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    wait(
-                        &stream,
-                        &session,
-                        Some(Interest::WRITABLE),
-                        &mut stop,
-                        told_shutdown,
-                    )
-                    .await;
+                    waits
+                        .wait(&stream, &session, Some(Interest::WRITABLE))
+                        .await;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => session.handle_error(e, Instant::now()),
@@ -320,23 +330,57 @@ async fn serve(
         let want = session.read_size();
         if want == 0 {
             // A request is held for its delay, or the session waits for a deadline.
-            wait(&stream, &session, None, &mut stop, told_shutdown).await;
+            waits.wait(&stream, &session, None).await;
             continue;
         }
         match read(&stream, &mut session, want) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                wait(
-                    &stream,
-                    &session,
-                    Some(Interest::READABLE),
-                    &mut stop,
-                    told_shutdown,
-                )
-                .await;
+                waits
+                    .wait(&stream, &session, Some(Interest::READABLE))
+                    .await;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => session.handle_error(e, Instant::now()),
             Ok(()) => {}
+        }
+    }
+}
+
+/// Where a session without deadlines parks its timer: far enough never to fire.
+const PARKED: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// What a task waits on besides its socket: its timer, and the shutdown notice.
+struct Waits<'a, F> {
+    sleep: Pin<&'a mut Sleep>,
+    stopped: Pin<&'a mut F>,
+    /// Whether the notice is still awaited: not once it came (a finished future must not
+    /// be polled again) or the session was told some other way.
+    watching: bool,
+}
+
+impl<F: Future> Waits<'_, F> {
+    /// Waits until the socket is ready for `interest` (if any), the session's next
+    /// deadline passes, or shutdown is announced.
+    async fn wait(&mut self, stream: &TcpStream, session: &Session, interest: Option<Interest>) {
+        let deadline = session.next_deadline().map(time::Instant::from_std);
+        if let Some(deadline) = deadline
+            && deadline != self.sleep.deadline()
+        {
+            self.sleep.as_mut().reset(deadline);
+        }
+        tokio::select! {
+            // An error here shows again on the next read or write, which hands it to the
+            // session.
+            _ = async {
+                if let Some(interest) = interest {
+                    let _ = stream.ready(interest).await;
+                }
+            }, if interest.is_some() => {}
+            () = self.sleep.as_mut(), if deadline.is_some() => {}
+            _ = self.stopped.as_mut(), if self.watching => self.watching = false,
+            // Nothing to wait for cannot happen (a session that neither reads nor writes
+            // holds a deadline); should it, look again a little later instead of spinning.
+            else => sleep(SIGNAL_CHECK).await,
         }
     }
 }
@@ -353,27 +397,4 @@ fn read(stream: &TcpStream, session: &mut Session, want: usize) -> io::Result<()
         }
         Ok(())
     })
-}
-
-/// Waits until the socket is ready for `interest` (if any), the session's next deadline
-/// passes, or — unless the session was already told — shutdown is announced.
-async fn wait(
-    stream: &TcpStream,
-    session: &Session,
-    interest: Option<Interest>,
-    stop: &mut watch::Receiver<bool>,
-    told_shutdown: bool,
-) {
-    let deadline = session.next_deadline().map(time::Instant::from_std);
-    tokio::select! {
-        // An error here shows again on the next read or write, which hands it to the session.
-        _ = async { if let Some(interest) = interest { let _ = stream.ready(interest).await; } },
-            if interest.is_some() => {}
-        // (A disabled branch's future is still built, never polled: the fallback is unused.)
-        () = sleep_until(deadline.unwrap_or_else(time::Instant::now)), if deadline.is_some() => {}
-        _ = stop.changed(), if !told_shutdown => {}
-        // Nothing to wait for cannot happen (a session that neither reads nor writes holds a
-        // deadline); should it, look again a little later instead of spinning.
-        else => sleep(SIGNAL_CHECK).await,
-    }
 }
