@@ -362,10 +362,11 @@ impl<F: Future> Waits<'_, F> {
     /// Waits until the socket is ready for `interest` (if any), the session's next
     /// deadline passes, or shutdown is announced.
     async fn wait(&mut self, stream: &TcpStream, session: &Session, interest: Option<Interest>) {
-        let deadline = session.next_deadline().map(time::Instant::from_std);
-        if let Some(deadline) = deadline
-            && deadline != self.sleep.deadline()
-        {
+        // Without a deadline the timer is parked far off, so a branch is always armed.
+        let deadline = session
+            .next_deadline()
+            .map_or_else(|| time::Instant::now() + PARKED, time::Instant::from_std);
+        if deadline != self.sleep.deadline() {
             self.sleep.as_mut().reset(deadline);
         }
         tokio::select! {
@@ -376,11 +377,8 @@ impl<F: Future> Waits<'_, F> {
                     let _ = stream.ready(interest).await;
                 }
             }, if interest.is_some() => {}
-            () = self.sleep.as_mut(), if deadline.is_some() => {}
+            () = self.sleep.as_mut() => {}
             _ = self.stopped.as_mut(), if self.watching => self.watching = false,
-            // Nothing to wait for cannot happen (a session that neither reads nor writes
-            // holds a deadline); should it, look again a little later instead of spinning.
-            else => sleep(SIGNAL_CHECK).await,
         }
     }
 }
