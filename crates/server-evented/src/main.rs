@@ -111,9 +111,10 @@ const EVENTED: Architecture = Architecture {
     title: "Evented Server",
     pid_label: "PID",
     describe: |config| {
+        let loops = LOOPS.load(Ordering::Relaxed);
         format!(
-            "-- {} event loops over non-blocking sockets (at most {} clients at once) --",
-            LOOPS.load(Ordering::Relaxed),
+            "-- {loops} event {} over non-blocking sockets (at most {} clients at once) --",
+            if loops == 1 { "loop" } else { "loops" },
             config.max_clients
         )
     },
@@ -165,8 +166,9 @@ fn run(args: ServerArgs, workers: usize) -> Result<(), StartError> {
     let gate = Gate::new(server.config().max_clients);
     let mut next = 0;
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut lost = false;
     // A place first, then a client: at the cap, clients wait in the backlog.
-    while let Some(permit) = gate.acquire(server.shutdown()) {
+    'accept: while let Some(permit) = gate.acquire(server.shutdown()) {
         let Some(client) = server.accept() else {
             break;
         };
@@ -185,8 +187,8 @@ fn run(args: ServerArgs, workers: usize) -> Result<(), StartError> {
                 .map(|k| (next + k) % loops.len())
                 .find(|&i| !loops[i].thread.is_finished())
             else {
-                log.warn(&Who::Main, format_args!("every event loop has stopped"));
-                break;
+                lost = true;
+                break 'accept;
             };
             next = i + 1;
             loops[i].hand_over(client, permit, log);
@@ -198,6 +200,12 @@ fn run(args: ServerArgs, workers: usize) -> Result<(), StartError> {
     }
     let abandoned = loops.into_iter().map(LoopHandle::join).sum();
     server.finish(abandoned);
+    if lost {
+        // Only a bug ends a loop (each says why in the log): fail rather than serve on
+        // with nothing to serve.
+        eprintln!("server-evented: every event loop has stopped");
+        std::process::exit(1);
+    }
     Ok(())
 }
 

@@ -45,7 +45,10 @@ fn banner_and_loops_in_the_log() {
     let server = start_evented(&["--workers", "2"]);
     let banner = server.output();
     assert!(banner[0].starts_with("Evented Server (PID: "), "{banner:?}");
-    assert_logged(&server, "-- 2 event loops over non-blocking sockets");
+    // The line after `Listening on` may still be on its way from the reader thread.
+    server
+        .wait_for_output("-- 2 event loops over non-blocking sockets", IO_TIMEOUT)
+        .expect("the banner's description line");
     let mut a = connect(server.addr());
     let mut b = connect(server.addr());
     assert_eq!(ask(&mut a, b"3|ab\n"), "OK ba\n");
