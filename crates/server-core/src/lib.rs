@@ -108,6 +108,7 @@
 //! - The sequential server ignores `--max-clients` (it serves one at a time).
 
 pub mod banner;
+pub mod blocking;
 pub mod config;
 pub mod gate;
 pub mod listener;
@@ -115,16 +116,15 @@ pub mod log;
 pub mod process;
 mod server;
 pub mod session;
-pub mod blocking;
 pub mod shutdown;
 pub mod work;
 
 pub use banner::Architecture;
+pub use blocking::Service;
 pub use config::{Config, Level, ServerArgs};
 pub use gate::{Gate, Permit};
 pub use listener::Client;
 pub use log::{Log, Who};
 pub use server::{Event, Server, StartError, exit_child, exit_status};
-pub use blocking::Service;
 pub use session::{End, Session};
 pub use shutdown::Shutdown;

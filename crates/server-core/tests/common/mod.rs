@@ -254,7 +254,11 @@ pub fn wait_for_baseline(binary: &str, server: &ServerProcess, timeout: Duration
                 .into_iter()
                 .filter(|&(_, state)| state == 'Z')
                 .collect();
-            if zombies.is_empty() { Ok(()) } else { Err(zombies) }
+            if zombies.is_empty() {
+                Ok(())
+            } else {
+                Err(zombies)
+            }
         }),
         _ => {}
     }
