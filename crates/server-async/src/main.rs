@@ -52,6 +52,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -59,7 +60,7 @@ use server_core::listener::{self, Accepted};
 use server_core::{
     Architecture, Log, Server, ServerArgs, Service, Session, Shutdown, StartError, Who,
 };
-use tokio::io::{AsyncWriteExt, Interest};
+use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::time::{self, Sleep, sleep, sleep_until};
@@ -310,9 +311,9 @@ async fn serve(
                 Ok(0) => session.handle_error(io::ErrorKind::WriteZero.into(), Instant::now()),
                 Ok(n) => session.handle_transmitted(n, Instant::now()),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    waits
-                        .wait(&stream, &session, Some(Interest::WRITABLE))
-                        .await;
+                    waits.arm(&session);
+                    // An error here shows again on the next write, which hands it on.
+                    let _ = waits.until(stream.writable()).await;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => session.handle_error(e, Instant::now()),
@@ -327,23 +328,44 @@ async fn serve(
             // Shuts the sending side at once (tokio's shutdown of a TcpStream never waits).
             let _ = stream.shutdown().await;
         }
+        waits.arm(&session);
         let want = session.read_size();
         if want == 0 {
             // A request is held for its delay, or the session waits for a deadline.
-            waits.wait(&stream, &session, None).await;
+            waits.until(std::future::pending::<()>()).await;
             continue;
         }
-        match read(&stream, &mut session, want) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                waits
-                    .wait(&stream, &session, Some(Interest::READABLE))
-                    .await;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => session.handle_error(e, Instant::now()),
-            Ok(()) => {}
+        match waits.until(read(&mut stream, &mut session, want)).await {
+            Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+            Some(Err(e)) => session.handle_error(e, Instant::now()),
+            Some(Ok(())) | None => {}
         }
     }
+}
+
+/// Reads at most `want` bytes, when the socket has some, into the thread's buffer and hands
+/// them to the session (none: the client closed its side).
+///
+/// Through `poll_read`, not `try_read`: a read that comes back short tells tokio the socket
+/// is drained, so the next wait needs no `read` that fails with `EAGAIN` first (a system
+/// call saved per request).
+async fn read(stream: &mut TcpStream, session: &mut Session, want: usize) -> io::Result<()> {
+    std::future::poll_fn(|cx| {
+        READ_BUF.with_borrow_mut(|buf| {
+            let mut filled = ReadBuf::new(&mut buf[..want.min(READ_CHUNK)]);
+            match Pin::new(&mut *stream).poll_read(cx, &mut filled) {
+                Poll::Ready(Ok(())) => {
+                    match filled.filled() {
+                        [] => session.handle_eof(Instant::now()),
+                        bytes => session.handle_input(bytes, Instant::now()),
+                    }
+                    Poll::Ready(Ok(()))
+                }
+                other => other,
+            }
+        })
+    })
+    .await
 }
 
 /// Where a session without deadlines parks its timer: far enough never to fire.
@@ -359,40 +381,27 @@ struct Waits<'a, F> {
 }
 
 impl<F: Future> Waits<'_, F> {
-    /// Waits until the socket is ready for `interest` (if any), the session's next
-    /// deadline passes, or shutdown is announced.
-    async fn wait(&mut self, stream: &TcpStream, session: &Session, interest: Option<Interest>) {
-        // Without a deadline the timer is parked far off, so a branch is always armed.
+    /// Sets the timer to the session's next deadline, or parks it a day off when there is
+    /// none (so a wait always ends on something).
+    fn arm(&mut self, session: &Session) {
         let deadline = session
             .next_deadline()
             .map_or_else(|| time::Instant::now() + PARKED, time::Instant::from_std);
         if deadline != self.sleep.deadline() {
             self.sleep.as_mut().reset(deadline);
         }
+    }
+
+    /// Runs `io` until it is done (its output), the timer fires or shutdown is announced
+    /// (`None`: the caller looks at the session again).
+    async fn until<T>(&mut self, io: impl Future<Output = T>) -> Option<T> {
         tokio::select! {
-            // An error here shows again on the next read or write, which hands it to the
-            // session.
-            _ = async {
-                if let Some(interest) = interest {
-                    let _ = stream.ready(interest).await;
-                }
-            }, if interest.is_some() => {}
-            () = self.sleep.as_mut() => {}
-            _ = self.stopped.as_mut(), if self.watching => self.watching = false,
+            done = io => Some(done),
+            () = self.sleep.as_mut() => None,
+            _ = self.stopped.as_mut(), if self.watching => {
+                self.watching = false;
+                None
+            }
         }
     }
-}
-
-/// Reads at most `want` bytes into the thread's buffer and hands them to the session
-/// (none: the client closed its side). `WouldBlock` means wait for readiness.
-fn read(stream: &TcpStream, session: &mut Session, want: usize) -> io::Result<()> {
-    READ_BUF.with_borrow_mut(|buf| {
-        let want = want.min(buf.len());
-        let n = stream.try_read(&mut buf[..want])?;
-        match n {
-            0 => session.handle_eof(Instant::now()),
-            n => session.handle_input(&buf[..n], Instant::now()),
-        }
-        Ok(())
-    })
 }
