@@ -107,14 +107,14 @@ fn thousands_of_open_connections_do_not_delay_another_client() {
     server.stop(IO_TIMEOUT).expect("stops");
 }
 
-/// On one loop with `--delay 2s`, a request held for its delay does not hold another
+/// On one loop with `--delay 3s`, a request held for its delay does not hold another
 /// connection's: the second request is received while the first is still held, and
 /// both are answered. The evidence is the order of the loop's own log lines, not a
 /// clock: a loop that slept through the delay could not log the second request before
 /// the first answer.
 #[test]
 fn a_delay_holds_only_its_own_connection() {
-    let server = start_evented(&["--workers", "1", "--delay", "2s"]);
+    let server = start_evented(&["--workers", "1", "--delay", "3s"]);
     let mut a = connect(server.addr());
     let mut b = connect(server.addr());
     a.write_all(b"3|first\n").expect("send the first request");
