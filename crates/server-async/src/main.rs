@@ -33,9 +33,11 @@
 //! `Server::start` has already installed the SIGINT/SIGTERM handlers, which set a flag
 //! and write to a self-pipe; `tokio::signal` would install a second handler, so the main
 //! thread, which is not a runtime thread, simply waits on that pipe. On a signal it
-//! broadcasts on a `watch` channel that the accept loop and every task select on: the
-//! accept loop ends and drops the listener (new connections are refused), each task
-//! calls [`Session::handle_shutdown`] and drains as SPEC §5 says. The main thread then
+//! wakes the accept loop and every task through one [`Notify`] (`notify_waiters`; each
+//! task's place in its waiting list is taken once, when the task starts, and a task
+//! started later sees the flag itself): the accept loop ends and drops the listener (new
+//! connections are refused), each task calls [`Session::handle_shutdown`] and drains as
+//! SPEC §5 says. The main thread then
 //! waits, up to `--shutdown-timeout`, for every permit to come back — one per live
 //! task — and the server exits 0; tasks still busy at the deadline are dropped with the
 //! runtime.
@@ -52,7 +54,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -62,7 +64,7 @@ use server_core::{
 };
 use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::{self, Sleep, sleep, sleep_until};
 
 /// How long the accept loop rests after accept failed for want of descriptors or memory:
@@ -124,6 +126,8 @@ struct Shared {
     service: Service,
     shutdown: Shutdown,
     log: Log,
+    /// Wakes the accept loop and every task when shutdown is requested.
+    stop: Notify,
 }
 
 fn run(mut args: ServerArgs, workers: usize) -> Result<(), StartError> {
@@ -149,26 +153,26 @@ fn run(mut args: ServerArgs, workers: usize) -> Result<(), StartError> {
         .unwrap_or_else(|e| fail(format_args!("cannot register the listener: {e}")));
     let max_clients = server.config().max_clients;
     let limit = Arc::new(Semaphore::new(max_clients));
-    let (stop, stopped) = watch::channel(false);
     let shared = Arc::new(Shared {
         service: server.service(),
         shutdown: server.shutdown().clone(),
         log: server.log(),
+        stop: Notify::new(),
     });
     // Unconstrained: the accept loop is not made to yield by tokio's cooperative budget
     // (128 operations), so it empties the backlog before the tasks it started run.
     let acceptor = runtime.spawn(tokio::task::unconstrained(accept_loop(
         listener,
-        shared,
+        Arc::clone(&shared),
         Arc::clone(&limit),
-        stopped,
     )));
 
     // The main thread only waits for SIGINT/SIGTERM on server-core's self-pipe.
     while !server.shutdown().requested() {
         server.wait_for_signal(SIGNAL_CHECK);
     }
-    let _ = stop.send(true);
+    // The flag is already set, so a task started after this sees it on its own.
+    shared.stop.notify_waiters();
     // The accept loop ends at once and drops the listener: no new connections.
     let _ = runtime.block_on(acceptor);
     let deadline = server.stop_accepting(max_clients - limit.available_permits());
@@ -193,14 +197,14 @@ fn fail(why: std::fmt::Arguments<'_>) -> ! {
     std::process::exit(1)
 }
 
-/// Accepts clients until `stop` says so, each into a task of its own holding one of
-/// `limit`'s permits.
-async fn accept_loop(
-    listener: TcpListener,
-    shared: Arc<Shared>,
-    limit: Arc<Semaphore>,
-    mut stop: watch::Receiver<bool>,
-) {
+/// Accepts clients until shutdown is announced, each into a task of its own holding one
+/// of `limit`'s permits.
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, limit: Arc<Semaphore>) {
+    let stopped = shared.stop.notified();
+    tokio::pin!(stopped);
+    if shared.shutdown.requested() {
+        return;
+    }
     // Whether the last accept failed for want of resources: warn once per run of failures.
     let mut failing = false;
     let mut tasks: u64 = 0;
@@ -208,14 +212,14 @@ async fn accept_loop(
         // A permit first, then a client: at the cap, clients wait in the backlog.
         let permit = tokio::select! {
             permit = Arc::clone(&limit).acquire_owned() => permit,
-            _ = stop.changed() => return,
+            () = &mut stopped => return,
         };
         let Ok(permit) = permit else {
             return;
         };
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            _ = stop.changed() => return,
+            () = &mut stopped => return,
         };
         match accepted {
             Ok((stream, peer)) => {
@@ -227,17 +231,13 @@ async fn accept_loop(
                 // Without NODELAY the server still works, only slower: not worth a failure.
                 let _ = stream.set_nodelay(true);
                 tasks += 1;
-                let task = serve(
+                tokio::spawn(serve(
                     stream,
                     peer,
                     Who::Task(tasks),
                     Arc::clone(&shared),
-                    stop.clone(),
-                );
-                tokio::spawn(async move {
-                    task.await;
-                    drop(permit);
-                });
+                    permit,
+                ));
             }
             Err(e) => match listener::classify(e) {
                 Accepted::Retry(e) => {
@@ -258,7 +258,7 @@ async fn accept_loop(
                     drop(permit);
                     tokio::select! {
                         () = sleep(ACCEPT_BACKOFF) => {}
-                        _ = stop.changed() => return,
+                        () = &mut stopped => return,
                     }
                 }
                 // `classify` sorts errors; it never makes a client.
@@ -280,7 +280,8 @@ async fn serve(
     peer: SocketAddr,
     who: Who,
     shared: Arc<Shared>,
-    mut stop: watch::Receiver<bool>,
+    // Given back when the task ends, however it ends.
+    _permit: OwnedSemaphorePermit,
 ) {
     let now = Instant::now();
     let mut session = shared.service.open(peer, who, now);
@@ -289,7 +290,7 @@ async fn serve(
     // channel (shared by every task) is not locked twice per request to join and leave.
     let sleep = sleep_until(time::Instant::from_std(now + PARKED));
     tokio::pin!(sleep);
-    let stopped = stop.changed();
+    let stopped = shared.stop.notified();
     tokio::pin!(stopped);
     let mut waits = Waits {
         sleep,
@@ -313,7 +314,7 @@ async fn serve(
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     waits.arm(&session);
                     // An error here shows again on the next write, which hands it on.
-                    let _ = waits.until(stream.writable()).await;
+                    let _ = waits.until(|cx| stream.poll_write_ready(cx)).await;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => session.handle_error(e, Instant::now()),
@@ -332,10 +333,13 @@ async fn serve(
         let want = session.read_size();
         if want == 0 {
             // A request is held for its delay, or the session waits for a deadline.
-            waits.until(std::future::pending::<()>()).await;
+            waits.until(|_| Poll::<()>::Pending).await;
             continue;
         }
-        match waits.until(read(&mut stream, &mut session, want)).await {
+        match waits
+            .until(|cx| poll_read(&mut stream, &mut session, want, cx))
+            .await
+        {
             Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
             Some(Err(e)) => session.handle_error(e, Instant::now()),
             Some(Ok(())) | None => {}
@@ -349,23 +353,25 @@ async fn serve(
 /// Through `poll_read`, not `try_read`: a read that comes back short tells tokio the socket
 /// is drained, so the next wait needs no `read` that fails with `EAGAIN` first (a system
 /// call saved per request).
-async fn read(stream: &mut TcpStream, session: &mut Session, want: usize) -> io::Result<()> {
-    std::future::poll_fn(|cx| {
-        READ_BUF.with_borrow_mut(|buf| {
-            let mut filled = ReadBuf::new(&mut buf[..want.min(READ_CHUNK)]);
-            match Pin::new(&mut *stream).poll_read(cx, &mut filled) {
-                Poll::Ready(Ok(())) => {
-                    match filled.filled() {
-                        [] => session.handle_eof(Instant::now()),
-                        bytes => session.handle_input(bytes, Instant::now()),
-                    }
-                    Poll::Ready(Ok(()))
+fn poll_read(
+    stream: &mut TcpStream,
+    session: &mut Session,
+    want: usize,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    READ_BUF.with_borrow_mut(|buf| {
+        let mut filled = ReadBuf::new(&mut buf[..want.min(READ_CHUNK)]);
+        match Pin::new(stream).poll_read(cx, &mut filled) {
+            Poll::Ready(Ok(())) => {
+                match filled.filled() {
+                    [] => session.handle_eof(Instant::now()),
+                    bytes => session.handle_input(bytes, Instant::now()),
                 }
-                other => other,
+                Poll::Ready(Ok(()))
             }
-        })
+            other => other,
+        }
     })
-    .await
 }
 
 /// Where a session without deadlines parks its timer: far enough never to fire.
@@ -380,7 +386,7 @@ struct Waits<'a, F> {
     watching: bool,
 }
 
-impl<F: Future> Waits<'_, F> {
+impl<F: Future<Output = ()>> Waits<'_, F> {
     /// Sets the timer to the session's next deadline, or parks it a day off when there is
     /// none (so a wait always ends on something).
     fn arm(&mut self, session: &Session) {
@@ -392,13 +398,15 @@ impl<F: Future> Waits<'_, F> {
         }
     }
 
-    /// Runs `io` until it is done (its output), the timer fires or shutdown is announced
-    /// (`None`: the caller looks at the session again).
-    async fn until<T>(&mut self, io: impl Future<Output = T>) -> Option<T> {
+    /// Polls `io` until it is done (its output), the timer fires or shutdown is announced
+    /// (`None`: the caller looks at the session again). A poll function rather than a
+    /// future: the socket's own reader and writer wakers are used, and the task's state
+    /// stays small (it is most of what a connection costs).
+    async fn until<T>(&mut self, io: impl FnMut(&mut Context<'_>) -> Poll<T>) -> Option<T> {
         tokio::select! {
-            done = io => Some(done),
+            done = std::future::poll_fn(io) => Some(done),
             () = self.sleep.as_mut() => None,
-            _ = self.stopped.as_mut(), if self.watching => {
+            () = self.stopped.as_mut(), if self.watching => {
                 self.watching = false;
                 None
             }
