@@ -79,6 +79,8 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
+use nix::fcntl::{FcntlArg, fcntl};
+use nix::sys::resource::{Resource, getrlimit};
 use server_core::{
     Architecture, Client, Gate, Log, Permit, Server, ServerArgs, Service, Session, Shutdown,
     StartError, Who,
@@ -103,6 +105,10 @@ const MAX_BATCH: usize = 64;
 /// How long past the shutdown deadline a loop waits for sessions giving their last
 /// answers (the session allows itself 100 ms) before it abandons them.
 const GRACE: Duration = Duration::from_millis(200);
+
+/// Descriptors beside the clients': standard streams, the listener, the signal pipe, and
+/// each loop's epoll and waker.
+const RESERVED_DESCRIPTORS: usize = 64;
 
 /// The loop count, for the banner (an `Architecture`'s `describe` is a plain function).
 static LOOPS: AtomicUsize = AtomicUsize::new(1);
@@ -147,6 +153,7 @@ fn run(args: ServerArgs, workers: usize) -> Result<(), StartError> {
     LOOPS.store(workers, Ordering::Relaxed);
     let mut server = Server::start(args, &EVENTED)?;
     let log = server.log();
+    grow_descriptor_table(&server);
     let loops: Vec<LoopHandle> = (1..=workers)
         .filter_map(|n| match LoopHandle::start(&server, n) {
             Ok(handle) => Some(handle),
@@ -166,6 +173,8 @@ fn run(args: ServerArgs, workers: usize) -> Result<(), StartError> {
     let gate = Gate::new(server.config().max_clients);
     let mut next = 0;
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    // Each loop's part of the batch, handed over under one lock and at most one wake-up.
+    let mut shares: Vec<Vec<Arrival>> = loops.iter().map(|_| Vec::new()).collect();
     let mut lost = false;
     // A place first, then a client: at the cap, clients wait in the backlog.
     'accept: while let Some(permit) = gate.acquire(server.shutdown()) {
@@ -181,7 +190,7 @@ fn run(args: ServerArgs, workers: usize) -> Result<(), StartError> {
         {
             batch.push((client, permit));
         }
-        for (client, permit) in batch.drain(..) {
+        for (Client { stream, peer }, permit) in batch.drain(..) {
             // Round-robin over the loops that are still running.
             let Some(i) = (0..loops.len())
                 .map(|k| (next + k) % loops.len())
@@ -191,7 +200,14 @@ fn run(args: ServerArgs, workers: usize) -> Result<(), StartError> {
                 break 'accept;
             };
             next = i + 1;
-            loops[i].hand_over(client, permit, log);
+            shares[i].push(Arrival {
+                stream,
+                peer,
+                permit,
+            });
+        }
+        for (handle, share) in loops.iter().zip(&mut shares) {
+            handle.hand_over(share, log);
         }
     }
     server.stop_accepting(gate.in_use());
@@ -207,6 +223,44 @@ fn run(args: ServerArgs, workers: usize) -> Result<(), StartError> {
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// Grows the process's descriptor table, once, to hold `--max-clients` sockets, while the
+/// process is still single-threaded.
+///
+/// The kernel grows the table by doubling as descriptors are allocated, and in a process
+/// with several threads each growth waits for an RCU grace period (`expand_fdtable`)
+/// inside the `accept` that needed it. Measured: in the first 10,000-client burst after
+/// start the acceptor stalled long enough for the 4,096-place backlog to overflow
+/// (`nstat` `TcpExtListenOverflows` 3,870–8,560; thousands of clients waited a second
+/// for a SYN retry, 2–4 s in all), and never in the bursts after, once the table was big.
+/// Duplicating a descriptor to the highest number needed, and closing the copy, grows it
+/// now instead, with no other thread to wait for. The table never shrinks; it costs 8
+/// bytes a slot of kernel memory.
+fn grow_descriptor_table(server: &Server) {
+    use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+    let Ok((soft, _)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return;
+    };
+    let wanted = server
+        .config()
+        .max_clients
+        .saturating_add(RESERVED_DESCRIPTORS);
+    let highest = wanted
+        .min(usize::try_from(soft).unwrap_or(usize::MAX))
+        .saturating_sub(1);
+    let Ok(highest) = i32::try_from(highest) else {
+        return;
+    };
+    match fcntl(std::io::stdout().as_fd(), FcntlArg::F_DUPFD_CLOEXEC(highest)) {
+        // SAFETY: fcntl just made this descriptor; nothing else owns it. Dropping the
+        // OwnedFd closes it.
+        Ok(fd) => drop(unsafe { OwnedFd::from_raw_fd(fd) }),
+        Err(e) => server.log().debug(
+            &Who::Main,
+            format_args!("cannot grow the descriptor table to {highest}: {e}"),
+        ),
+    }
 }
 
 /// A new client, on its way from the acceptor to a loop.
@@ -274,25 +328,18 @@ impl LoopHandle {
         Ok(LoopHandle { inbox, thread })
     }
 
-    /// Gives `client` to this loop. The socket becomes non-blocking here, so a failure
-    /// closes that one connection on the acceptor's side.
-    fn hand_over(&self, client: Client, permit: Permit, log: Log) {
-        let Client { stream, peer } = client;
-        if let Err(e) = stream.set_nonblocking(true) {
-            log.warn(
-                &Who::Main,
-                format_args!("cannot make {peer}'s socket non-blocking: {e}; closed it"),
-            );
+    /// Gives the clients in `share` (emptied) to this loop. Everything else about a new
+    /// socket is done on the loop, to keep the acceptor fast in a burst: the backlog
+    /// overflows (and clients wait a second for a SYN retry) if it falls behind.
+    fn hand_over(&self, share: &mut Vec<Arrival>, log: Log) {
+        if share.is_empty() {
             return;
         }
         let was_empty = {
             let mut queue = self.inbox.lock();
-            queue.arrivals.push(Arrival {
-                stream,
-                peer,
-                permit,
-            });
-            queue.arrivals.len() == 1
+            let was_empty = queue.arrivals.is_empty();
+            queue.arrivals.append(share);
+            was_empty
         };
         // A loop that has not yet taken the earlier arrivals will take this one with them.
         if was_empty && let Err(e) = self.inbox.waker.wake() {
@@ -471,6 +518,13 @@ impl EventLoop {
             peer,
             permit,
         } = arrival;
+        if let Err(e) = stream.set_nonblocking(true) {
+            self.log.warn(
+                &self.who,
+                format_args!("cannot make {peer}'s socket non-blocking: {e}; closed it"),
+            );
+            return;
+        }
         let mut stream = TcpStream::from_std(stream);
         let slot = self.free.pop().unwrap_or(self.conns.len());
         if let Err(e) = self.poll.registry().register(
