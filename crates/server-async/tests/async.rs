@@ -6,8 +6,10 @@
 #[path = "../../server-core/tests/common/mod.rs"]
 mod common;
 
-use std::io::Write;
+use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
+use std::thread;
+use std::time::Duration;
 
 use common::*;
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
@@ -183,4 +185,73 @@ fn sigterm_answers_every_request_in_flight() {
     assert_eq!(status.code(), Some(0));
     assert_logged(&server, "[MAIN] - Shut down cleanly");
     assert_logged(&server, "[TASK 1] - Connection from 127.0.0.1:");
+}
+
+/// A client that floods requests and never reads its answers fills its socket; on the
+/// same (only) runtime thread another client is answered meanwhile, and the flooder is
+/// cut off once its output makes no progress for the write timeout (1 s here, via
+/// `--shutdown-timeout`).
+#[test]
+fn a_client_that_stops_reading_does_not_stall_the_runtime() {
+    let server = start_async(&["--workers", "1", "--shutdown-timeout", "1s"]);
+    let addr = server.addr();
+    let stalled = connect(addr);
+    let mut writer = stalled.try_clone().expect("clone the stream");
+    let flooding = thread::spawn(move || {
+        let request = format!("1|{}\n", "x".repeat(4000)).repeat(100);
+        for _ in 0..1000 {
+            if writer.write_all(request.as_bytes()).is_err() {
+                return true;
+            }
+        }
+        false
+    });
+    wait_for_lines(&server, "Sending response", 1);
+    assert_eq!(one_shot(addr, b"3|next\n"), "OK txen\n");
+    assert!(
+        flooding.join().expect("the flooding client"),
+        "never cut off"
+    );
+    drop(stalled);
+    server
+        .wait_for_output("(the client stopped reading its answers)", IO_TIMEOUT)
+        .unwrap_or_else(|| panic!("no stalled-reader line in {:?}", server.output()));
+    server.stop(IO_TIMEOUT).expect("stops");
+}
+
+/// A client trickling one byte every 50 ms and never finishing its line is cut off by
+/// `--idle-timeout` (its timer runs from the connection, not the last byte), while a
+/// client on the same runtime thread is answered at once.
+#[test]
+fn trickling_client_is_cut_off_by_the_idle_timeout() {
+    let server = start_async(&["--workers", "1", "--idle-timeout", "400ms"]);
+    let addr = server.addr();
+    let mut slow = connect(addr);
+    assert_eq!(one_shot(addr, b"3|next\n"), "OK txen\n");
+    let mut cut_off = false;
+    for _ in 0..200 {
+        if slow.write_all(b"x").is_err() {
+            cut_off = true;
+            break;
+        }
+        thread::sleep(Duration::from_millis(50));
+        if !lines_with(&server, "(idle for").is_empty() {
+            break;
+        }
+    }
+    let mut rest = Vec::new();
+    let closed = slow.read_to_end(&mut rest);
+    assert!(
+        cut_off
+            || closed.is_ok()
+            || closed
+                .as_ref()
+                .is_err_and(|e| e.kind() == ErrorKind::ConnectionReset),
+        "the trickling client was not closed: {closed:?}"
+    );
+    assert!(rest.is_empty(), "answered a line never finished: {rest:?}");
+    server
+        .wait_for_output("(idle for", IO_TIMEOUT)
+        .unwrap_or_else(|| panic!("no idle line in {:?}", server.output()));
+    server.stop(IO_TIMEOUT).expect("stops");
 }
