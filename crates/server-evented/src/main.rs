@@ -28,8 +28,9 @@
 //!   registered in many epoll sets), and `--port 0` needs no second bind to the real port;
 //! - the main thread exists anyway, to wait for SIGINT/SIGTERM.
 //!
-//! It costs a hand-off per connection: a mutex push and, when the loop was idle, an
-//! `eventfd` write. The thread count is `--workers` + 1, whatever the number of clients.
+//! It costs a hand-off: a mutex push per batch of accepted clients (each loop gets its
+//! share of up to [`MAX_BATCH`]) and, when the loop was idle, an `eventfd` write. The
+//! thread count is `--workers` + 1, whatever the number of clients.
 //!
 //! # A loop
 //!
@@ -252,7 +253,10 @@ fn grow_descriptor_table(server: &Server) {
     let Ok(highest) = i32::try_from(highest) else {
         return;
     };
-    match fcntl(std::io::stdout().as_fd(), FcntlArg::F_DUPFD_CLOEXEC(highest)) {
+    match fcntl(
+        std::io::stdout().as_fd(),
+        FcntlArg::F_DUPFD_CLOEXEC(highest),
+    ) {
         // SAFETY: fcntl just made this descriptor; nothing else owns it. Dropping the
         // OwnedFd closes it.
         Ok(fd) => drop(unsafe { OwnedFd::from_raw_fd(fd) }),
