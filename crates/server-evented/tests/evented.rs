@@ -309,3 +309,50 @@ fn a_request_and_the_end_of_the_stream_in_one_go() {
     }
     server.stop(IO_TIMEOUT).expect("stops");
 }
+
+/// Under `prlimit --nofile=64`, 80 clients: the acceptor runs out of descriptors, says so
+/// once, and keeps the loops serving the clients they hold; once those leave it says it
+/// accepts again, and a new client is served.
+#[test]
+fn out_of_descriptors_is_logged_once_and_recovered() {
+    let prlimit = ["/usr/bin/prlimit", "/bin/prlimit"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("prlimit is missing: install util-linux");
+    let binary = workspace_binary("server-evented").unwrap_or_else(|e| panic!("{e}"));
+    let binary = binary.to_string_lossy().into_owned();
+    let server = ServerProcess::start(
+        std::path::Path::new(prlimit),
+        [
+            "--nofile=64",
+            "--",
+            binary.as_str(),
+            "--port",
+            "0",
+            "--quiet",
+        ],
+    )
+    .unwrap_or_else(|e| panic!("server-evented under prlimit: {e}"));
+    let addr = server.addr();
+    let mut held: Vec<TcpStream> = (0..80).map(|_| connect(addr)).collect();
+    for conn in &mut held {
+        conn.write_all(b"3|ab\n").expect("send a request");
+    }
+    assert_eq!(read_lines(&held[0], 1), ["OK ba\n"]);
+    server
+        .wait_for_output("accept failed: Too many open files", IO_TIMEOUT)
+        .expect("the acceptor ran out of descriptors and said so");
+    assert_eq!(ask(&mut held[0], b"3|still\n"), "OK llits\n");
+    drop(held);
+    assert_eq!(one_shot(addr, b"3|after\n"), "OK retfa\n");
+    server
+        .wait_for_output("accepting clients again", IO_TIMEOUT)
+        .expect("recovery is logged");
+    assert_eq!(
+        lines_with(&server, "accept failed").len(),
+        1,
+        "{:?}",
+        server.output()
+    );
+    server.stop(IO_TIMEOUT).expect("stops");
+}
