@@ -80,8 +80,6 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
-use nix::fcntl::{FcntlArg, fcntl};
-use nix::sys::resource::{Resource, getrlimit};
 use server_core::{
     Architecture, Client, Gate, Log, Permit, Server, ServerArgs, Service, Session, Shutdown,
     StartError, Who,
@@ -106,10 +104,6 @@ const MAX_BATCH: usize = 64;
 /// How long past the shutdown deadline a loop waits for sessions giving their last
 /// answers (the session allows itself 100 ms) before it abandons them.
 const GRACE: Duration = Duration::from_millis(200);
-
-/// Descriptors beside the clients': standard streams, the listener, the signal pipe, and
-/// each loop's epoll and waker.
-const RESERVED_DESCRIPTORS: usize = 64;
 
 /// The loop count, for the banner (an `Architecture`'s `describe` is a plain function).
 static LOOPS: AtomicUsize = AtomicUsize::new(1);
@@ -154,7 +148,7 @@ fn run(args: ServerArgs, workers: usize) -> Result<(), StartError> {
     LOOPS.store(workers, Ordering::Relaxed);
     let mut server = Server::start(args, &EVENTED)?;
     let log = server.log();
-    grow_descriptor_table(&server);
+    server.reserve_descriptors();
     let loops: Vec<LoopHandle> = (1..=workers)
         .filter_map(|n| match LoopHandle::start(&server, n) {
             Ok(handle) => Some(handle),
@@ -224,47 +218,6 @@ fn run(args: ServerArgs, workers: usize) -> Result<(), StartError> {
         std::process::exit(1);
     }
     Ok(())
-}
-
-/// Grows the process's descriptor table, once, to hold `--max-clients` sockets, while the
-/// process is still single-threaded.
-///
-/// The kernel grows the table by doubling as descriptors are allocated, and in a process
-/// with several threads each growth waits for an RCU grace period (`expand_fdtable`)
-/// inside the `accept` that needed it. Measured: in the first 10,000-client burst after
-/// start the acceptor stalled long enough for the 4,096-place backlog to overflow
-/// (`nstat` `TcpExtListenOverflows` 3,870–8,560; thousands of clients waited a second
-/// for a SYN retry, 2–4 s in all), and never in the bursts after, once the table was big.
-/// Duplicating a descriptor to the highest number needed, and closing the copy, grows it
-/// now instead, with no other thread to wait for. The table never shrinks; it costs 8
-/// bytes a slot of kernel memory.
-fn grow_descriptor_table(server: &Server) {
-    use std::os::fd::{AsFd, FromRawFd, OwnedFd};
-    let Ok((soft, _)) = getrlimit(Resource::RLIMIT_NOFILE) else {
-        return;
-    };
-    let wanted = server
-        .config()
-        .max_clients
-        .saturating_add(RESERVED_DESCRIPTORS);
-    let highest = wanted
-        .min(usize::try_from(soft).unwrap_or(usize::MAX))
-        .saturating_sub(1);
-    let Ok(highest) = i32::try_from(highest) else {
-        return;
-    };
-    match fcntl(
-        std::io::stdout().as_fd(),
-        FcntlArg::F_DUPFD_CLOEXEC(highest),
-    ) {
-        // SAFETY: fcntl just made this descriptor; nothing else owns it. Dropping the
-        // OwnedFd closes it.
-        Ok(fd) => drop(unsafe { OwnedFd::from_raw_fd(fd) }),
-        Err(e) => server.log().debug(
-            &Who::Main,
-            format_args!("cannot grow the descriptor table to {highest}: {e}"),
-        ),
-    }
 }
 
 /// A new client, on its way from the acceptor to a loop.

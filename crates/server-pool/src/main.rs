@@ -96,6 +96,7 @@ fn run(mut args: ServerArgs, workers: usize) -> Result<(), StartError> {
     args.max_clients = args.max_clients.min(workers);
     let workers = args.max_clients;
     let mut server = Server::start(args, &POOL)?;
+    server.reserve_descriptors();
     let (handoff, queue) = crossbeam_channel::bounded::<(Client, Permit)>(QUEUE);
     let started = (1..=workers)
         .filter(|&n| start_worker(&server, n, queue.clone()))

@@ -62,6 +62,7 @@ fn main() -> ExitCode {
 
 fn run(args: ServerArgs) -> Result<(), StartError> {
     let mut server = Server::start(args, &THREADED)?;
+    server.reserve_descriptors();
     let gate = Gate::new(server.config().max_clients);
     let mut count: u64 = 0;
     let mut batch = Vec::new();
