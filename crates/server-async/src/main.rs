@@ -140,8 +140,8 @@ fn run(mut args: ServerArgs, workers: usize) -> Result<(), StartError> {
     args.max_clients = args.max_clients.min(u32::MAX as usize);
     let _ = WORKERS.set(workers);
     let mut server = Server::start(args, &ASYNC)?;
-    // Before the runtime's threads exist: see grow_descriptor_table.
-    grow_descriptor_table(&server);
+    // Before the runtime's threads exist (server-core's doc says why).
+    server.reserve_descriptors();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .thread_name("async-worker")
@@ -196,48 +196,6 @@ fn run(mut args: ServerArgs, workers: usize) -> Result<(), StartError> {
     // Tasks still busy at the deadline are dropped (their sockets closed), not waited for.
     runtime.shutdown_background();
     Ok(())
-}
-
-/// Descriptors beside the clients': standard streams, the listener, the signal pipe, the
-/// runtime's epoll and waker.
-const RESERVED_DESCRIPTORS: usize = 64;
-
-/// Grows the process's descriptor table, once, to hold `--max-clients` sockets, while the
-/// process is still single-threaded (as server-evented does, for the same reason).
-///
-/// The kernel grows the table by doubling as descriptors are allocated, and in a process
-/// with several threads each growth waits for an RCU grace period (`expand_fdtable`)
-/// inside the `accept` that needed it: in a 10,000-client burst the accept loop stalled
-/// long enough, in about half the runs, for the 4,096-place backlog to overflow (the
-/// clients then wait a second for a SYN retry). Duplicating a descriptor to the highest
-/// number needed, and closing the copy, grows it now, with no other thread to wait for.
-/// The table never shrinks; it costs 8 bytes a slot of kernel memory.
-fn grow_descriptor_table(server: &Server) {
-    use nix::fcntl::{FcntlArg, fcntl};
-    use nix::sys::resource::{Resource, getrlimit};
-    use std::os::fd::{AsFd, FromRawFd, OwnedFd};
-    let Ok((soft, _)) = getrlimit(Resource::RLIMIT_NOFILE) else {
-        return;
-    };
-    let wanted = server
-        .config()
-        .max_clients
-        .saturating_add(RESERVED_DESCRIPTORS);
-    let highest = wanted
-        .min(usize::try_from(soft).unwrap_or(usize::MAX))
-        .saturating_sub(1);
-    let Ok(highest) = i32::try_from(highest) else {
-        return;
-    };
-    match fcntl(io::stdout().as_fd(), FcntlArg::F_DUPFD_CLOEXEC(highest)) {
-        // SAFETY: fcntl just made this descriptor; nothing else owns it. Dropping the
-        // OwnedFd closes it.
-        Ok(fd) => drop(unsafe { OwnedFd::from_raw_fd(fd) }),
-        Err(e) => server.log().debug(
-            &Who::Main,
-            format_args!("cannot grow the descriptor table to {highest}: {e}"),
-        ),
-    }
 }
 
 /// Says why the server cannot run, on standard error, and exits with status 1.
