@@ -7,7 +7,6 @@ mod common;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
 use std::process::Command;
 use std::thread;
 use std::time::Duration;
@@ -15,11 +14,40 @@ use std::time::Duration;
 use common::*;
 
 /// The architectures that serve many clients at once.
-const CONCURRENT: [&str; 3] = ["server-forking", "server-threaded", "server-async"];
+const CONCURRENT: [&str; 4] = [
+    "server-forking",
+    "server-threaded",
+    "server-evented",
+    "server-async",
+];
+
+/// The architectures that serve every client from a few threads, on non-blocking sockets.
+const NON_BLOCKING: [&str; 2] = ["server-evented", "server-async"];
+
+/// The architectures that log running out of descriptors (`accept failed`) and recovering
+/// (`accepting clients again`): the ones whose accepting process holds every client.
+const LOG_EMFILE: [&str; 3] = ["server-threaded", "server-evented", "server-async"];
+
+/// The flags that make `binary` serve from one thread (`--workers 1` on the evented and
+/// async servers), so that a test on it shows one client cannot stall the others sharing
+/// that thread; none for the others.
+fn one_thread(binary: &str) -> &'static [&'static str] {
+    if NON_BLOCKING.contains(&binary) {
+        &["--workers", "1"]
+    } else {
+        &[]
+    }
+}
+
+/// Starts `binary` with `args` followed by `more`.
+fn start_with(binary: &str, args: &[&str], more: &[&str]) -> ServerProcess {
+    let all: Vec<&str> = args.iter().chain(more).copied().collect();
+    start(binary, &all)
+}
 
 /// Three hundred idle clients — connected and silent, or stopped halfway through a
-/// request — do not stop a new client from being served on the forking and threaded
-/// servers; the idle ones are served too once they speak.
+/// request — do not stop a new client from being served on the forking, threaded,
+/// evented and async servers; the idle ones are served too once they speak.
 #[test]
 fn idle_clients_do_not_block_new_ones() {
     for binary in CONCURRENT {
@@ -51,37 +79,46 @@ fn idle_clients_do_not_block_new_ones() {
 }
 
 /// A slow client trickling one byte every 50 ms and never finishing its line is cut off
-/// by `--idle-timeout` (the timeout counts from the last whole request), so on the
-/// sequential server it cannot hold the next client off for ever.
+/// by `--idle-timeout` (the timeout counts from the last whole request, not the last
+/// byte), so on the sequential server it cannot hold the next client off for ever, and on
+/// one event loop or one runtime thread another client is answered meanwhile. The
+/// unfinished line gets no answer.
 #[test]
 fn trickling_client_is_cut_off_by_the_idle_timeout() {
-    let server = start("server-sequential", &["--idle-timeout", "400ms"]);
-    let addr = server.addr();
-    let mut slow = connect(addr);
-    let waiting = thread::spawn(move || one_shot(addr, b"3|next\n"));
-    let mut cut_off = false;
-    for _ in 0..200 {
-        if slow.write_all(b"x").is_err() {
-            cut_off = true;
-            break;
+    for binary in ["server-sequential", "server-evented", "server-async"] {
+        let server = start_with(binary, &["--idle-timeout", "400ms"], one_thread(binary));
+        let addr = server.addr();
+        let mut slow = connect(addr);
+        let waiting = thread::spawn(move || one_shot(addr, b"3|next\n"));
+        let mut cut_off = false;
+        for _ in 0..200 {
+            if slow.write_all(b"x").is_err() {
+                cut_off = true;
+                break;
+            }
+            thread::sleep(Duration::from_millis(50));
+            if !lines_with(&server, "(idle for").is_empty() {
+                break;
+            }
         }
-        thread::sleep(Duration::from_millis(50));
-        if waiting.is_finished() {
-            break;
-        }
+        let answer = waiting.join().expect("the waiting client");
+        assert_eq!(answer, "OK txen\n", "{binary}");
+        let mut rest = Vec::new();
+        let closed = slow.read_to_end(&mut rest);
+        assert!(
+            cut_off || closed.is_ok() || is_reset(closed.as_ref().err()),
+            "{binary}: the trickling client was not closed: {closed:?}"
+        );
+        assert!(
+            rest.is_empty(),
+            "{binary}: answered a line never finished: {rest:?}"
+        );
+        // The log is read on a thread of its own: wait for the line rather than look once.
+        server
+            .wait_for_output("disconnected (idle for 400ms)", IO_TIMEOUT)
+            .unwrap_or_else(|| panic!("{binary}: no idle disconnect in {:?}", server.output()));
+        server.stop(IO_TIMEOUT).expect("stops");
     }
-    assert_eq!(waiting.join().expect("the waiting client"), "OK txen\n");
-    let mut rest = Vec::new();
-    let closed = slow.read_to_end(&mut rest);
-    assert!(
-        cut_off || closed.is_ok() || is_reset(closed.as_ref().err()),
-        "the trickling client was not closed: {closed:?}"
-    );
-    // The log is read on a thread of its own: wait for the line rather than look once.
-    server
-        .wait_for_output("disconnected (idle for 400ms)", IO_TIMEOUT)
-        .unwrap_or_else(|| panic!("no idle disconnect in {:?}", server.output()));
-    server.stop(IO_TIMEOUT).expect("stops");
 }
 
 /// SIGTERM while a client trickles a line a byte at a time (no idle timeout to cut it
@@ -116,43 +153,50 @@ fn trickling_client_does_not_hold_up_shutdown() {
 
 /// A client that sends request after request but never reads its answers is cut off once
 /// the server's writes make no progress for the write timeout (here 1 s, through
-/// `--shutdown-timeout`), so on the sequential server the next client is served.
+/// `--shutdown-timeout`), so on the sequential server the next client is served, and on
+/// one event loop or one runtime thread another client is answered (the flooder is being
+/// served first: its first answer is logged before the other client connects).
 #[test]
 fn client_that_stops_reading_is_cut_off() {
-    let server = start(
-        "server-sequential",
-        &["--shutdown-timeout", "1s", "--idle-timeout", "5m"],
-    );
-    let addr = server.addr();
-    let stalled = connect(addr);
-    let mut writer = stalled.try_clone().expect("clone the stream");
-    let flooding = thread::spawn(move || {
-        let request = format!("1|{}\n", "x".repeat(4000)).repeat(100);
-        // Ends when the server gives up on this client and resets the connection.
-        for _ in 0..1000 {
-            if writer.write_all(request.as_bytes()).is_err() {
-                return true;
+    for binary in ["server-sequential", "server-evented", "server-async"] {
+        let server = start_with(
+            binary,
+            &["--shutdown-timeout", "1s", "--idle-timeout", "5m"],
+            one_thread(binary),
+        );
+        let addr = server.addr();
+        let stalled = connect(addr);
+        let mut writer = stalled.try_clone().expect("clone the stream");
+        let flooding = thread::spawn(move || {
+            let request = format!("1|{}\n", "x".repeat(4000)).repeat(100);
+            // Ends when the server gives up on this client and resets the connection.
+            for _ in 0..1000 {
+                if writer.write_all(request.as_bytes()).is_err() {
+                    return true;
+                }
             }
-        }
-        false
-    });
-    let waiting = thread::spawn(move || {
-        let mut conn = connect(addr);
-        // Filling the socket buffers first takes a while on a loaded machine.
-        conn.set_read_timeout(Some(IO_TIMEOUT * 3))
-            .expect("set a read timeout");
-        ask(&mut conn, b"3|next\n")
-    });
-    assert_eq!(waiting.join().expect("the waiting client"), "OK txen\n");
-    assert!(
-        flooding.join().expect("the flooding client"),
-        "never cut off"
-    );
-    drop(stalled);
-    server
-        .wait_for_output("(the client stopped reading its answers)", IO_TIMEOUT)
-        .unwrap_or_else(|| panic!("no stalled-reader line in {:?}", server.output()));
-    server.stop(IO_TIMEOUT).expect("stops");
+            false
+        });
+        wait_for_lines(&server, "Sending response", 1);
+        let waiting = thread::spawn(move || {
+            let mut conn = connect(addr);
+            // Filling the socket buffers first takes a while on a loaded machine.
+            conn.set_read_timeout(Some(IO_TIMEOUT * 3))
+                .expect("set a read timeout");
+            ask(&mut conn, b"3|next\n")
+        });
+        let answer = waiting.join().expect("the waiting client");
+        assert_eq!(answer, "OK txen\n", "{binary}");
+        assert!(
+            flooding.join().expect("the flooding client"),
+            "{binary}: never cut off"
+        );
+        drop(stalled);
+        server
+            .wait_for_output("(the client stopped reading its answers)", IO_TIMEOUT)
+            .unwrap_or_else(|| panic!("{binary}: no stalled-reader line in {:?}", server.output()));
+        server.stop(IO_TIMEOUT).expect("stops");
+    }
 }
 
 fn is_reset(e: Option<&std::io::Error>) -> bool {
@@ -164,41 +208,13 @@ fn is_reset(e: Option<&std::io::Error>) -> bool {
     })
 }
 
-/// Starts `binary` through `prefix` (a command that ends by exec'ing its arguments, so
-/// the server keeps the prefix's PID), with `--port 0` and `args`.
-fn start_under(prefix: &[&str], binary: &str, args: &[&str]) -> ServerProcess {
-    let path = workspace_binary(binary).unwrap_or_else(|e| panic!("{e}"));
-    start_path_under(prefix, &path, args)
-}
-
-/// [`start_under`] for the binary at `path`.
-fn start_path_under(prefix: &[&str], path: &Path, args: &[&str]) -> ServerProcess {
-    let binary = path.display();
-    let path = path.to_string_lossy().into_owned();
-    let mut all: Vec<&str> = prefix[1..].to_vec();
-    all.extend([path.as_str(), "--port", "0"]);
-    all.extend_from_slice(args);
-    ServerProcess::start(Path::new(prefix[0]), &all)
-        .unwrap_or_else(|e| panic!("{binary} under {prefix:?}: {e}"))
-}
-
-/// A tool from util-linux the test needs; fails the test with what to install.
-fn require(tool: &str) -> String {
-    for dir in ["/usr/bin", "/bin", "/usr/sbin", "/sbin"] {
-        let path = format!("{dir}/{tool}");
-        if Path::new(&path).exists() {
-            return path;
-        }
-    }
-    panic!("{tool} is missing: install util-linux (apt-get install util-linux)");
-}
-
 /// Under `prlimit --nofile=64`, 80 held connections: the server neither spins (under
 /// 0.2 s of CPU in a second) nor dies, keeps serving the clients it has, says once that
-/// accept failed and, once the descriptors are free, that it accepts again (the threaded
-/// and async servers; the forking parent closes each client's socket after the fork and the
-/// sequential server holds one at a time, so they never run out), and serves new clients
-/// once the descriptors are free.
+/// accept failed (`Too many open files`; once each time it runs out, not per client) and,
+/// once the descriptors are free, that it accepts again (the threaded, evented and async
+/// servers, whose accepting process holds every client; the forking parent closes each
+/// client's socket after the fork and the sequential server holds one at a time, so they
+/// never run out), and serves new clients once the descriptors are free.
 #[test]
 fn out_of_descriptors_neither_spins_nor_dies() {
     let prlimit = require("prlimit");
@@ -210,10 +226,10 @@ fn out_of_descriptors_neither_spins_nor_dies() {
             conn.write_all(b"3|ab\n").expect("send a request");
         }
         assert_eq!(read_lines(&held[0], 1), ["OK ba\n"], "{binary}");
-        if matches!(binary, "server-threaded" | "server-async") {
+        if LOG_EMFILE.contains(&binary) {
             server
-                .wait_for_output("accept failed", IO_TIMEOUT)
-                .expect("the server ran out of descriptors and said so");
+                .wait_for_output("accept failed: Too many open files", IO_TIMEOUT)
+                .unwrap_or_else(|| panic!("{binary} ran out of descriptors and did not say so"));
         }
         if binary == "server-forking" {
             // Each child has descriptors of its own: every client is served.
@@ -234,10 +250,24 @@ fn out_of_descriptors_neither_spins_nor_dies() {
         );
         drop(held);
         assert_eq!(one_shot(addr, b"3|after\n"), "OK retfa\n", "{binary}");
-        if matches!(binary, "server-threaded" | "server-async") {
+        if LOG_EMFILE.contains(&binary) {
             server
                 .wait_for_output("accepting clients again", IO_TIMEOUT)
-                .expect("recovery is logged");
+                .unwrap_or_else(|| panic!("{binary}: recovery is not logged"));
+            // Once each time it runs out, not once per client: as the held clients leave
+            // and the waiting ones are accepted it may run out once more, but every
+            // `accept failed` is followed by an `accepting clients again`.
+            let episodes: Vec<String> = server
+                .output()
+                .into_iter()
+                .filter(|l| l.contains("accept failed") || l.contains("accepting clients again"))
+                .collect();
+            assert!(
+                episodes
+                    .windows(2)
+                    .all(|w| !(w[0].contains("accept failed") && w[1].contains("accept failed"))),
+                "{binary}: {episodes:?}"
+            );
         }
         assert!(server.try_wait().expect("wait").is_none(), "{binary} died");
         server.stop(IO_TIMEOUT).expect("stops");
@@ -245,7 +275,9 @@ fn out_of_descriptors_neither_spins_nor_dies() {
 }
 
 /// `--max-clients 4` facing forty clients at once: every one is answered (the extra ones
-/// wait in the backlog, none is refused), and no more than four are ever served at once.
+/// wait in the backlog, none is refused), and no more than four are ever served at once
+/// — on the evented server across two loops — yet at least two are (they are served side
+/// by side, not one after another).
 ///
 /// "At once" is read from the server's own log, whose lines are written in order: a
 /// session logs `Connection from` when it starts and `disconnected` before it gives its
@@ -254,7 +286,13 @@ fn out_of_descriptors_neither_spins_nor_dies() {
 #[test]
 fn max_clients_holds_under_a_crowd() {
     for binary in CONCURRENT {
-        let server = start(binary, &["--delay", "50ms", "--max-clients", "4"]);
+        // Two loops, so that the cap is shown to hold across them.
+        let loops: &[&str] = if binary == "server-evented" {
+            &["--workers", "2"]
+        } else {
+            &[]
+        };
+        let server = start_with(binary, &["--delay", "50ms", "--max-clients", "4"], loops);
         let addr = server.addr();
         let clients: Vec<_> = (0..40)
             .map(|i| thread::spawn(move || (i, one_shot(addr, format!("3|{i}x\n").as_bytes()))))
@@ -286,31 +324,15 @@ fn max_clients_holds_under_a_crowd() {
         }
         assert!(most <= 4, "{binary}: {most} clients served at once");
         assert!(
+            most >= 2,
+            "{binary}: the clients were never served side by side"
+        );
+        assert!(
             most_children <= 4,
             "{binary}: {most_children} children at once"
         );
         server.stop(IO_TIMEOUT).expect("stops");
     }
-}
-
-/// How many processes and threads user `uid` runs now (what RLIMIT_NPROC counts).
-fn tasks_of(uid: u32) -> u64 {
-    let mut tasks = 0;
-    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else {
-            continue;
-        };
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-        };
-        if field("Uid:") == Some(u64::from(uid)) {
-            tasks += field("Threads:").unwrap_or(1);
-        }
-    }
-    tasks
 }
 
 /// Run as user `nobody` with RLIMIT_NPROC leaving room for three more processes or
@@ -323,26 +345,18 @@ fn tasks_of(uid: u32) -> u64 {
 #[test]
 fn failed_fork_or_thread_spawn_is_survived() {
     // Both architectures in one test: they would share nobody's process count.
-    const NOBODY: u32 = 65534;
     let setpriv = require("setpriv");
     let prlimit = require("prlimit");
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
+    if !is_root() {
         eprintln!("failed_fork_or_thread_spawn_is_survived: needs root to run as nobody; skipped");
         return;
     }
-    let as_nobody = [
-        setpriv.as_str(),
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-    ];
+    let mut as_nobody = vec![setpriv.as_str()];
+    as_nobody.extend(AS_NOBODY);
     for (binary, failure) in [
         ("server-forking", "cannot fork for 127.0.0.1:"),
         ("server-threaded", "cannot start a thread for 127.0.0.1:"),
     ] {
-        // A copy in a fresh world-readable folder under /tmp: the checkout may sit where
-        // nobody cannot reach (under /root, say).
         let path = copy_for_everyone(binary);
         let runs = Command::new(&setpriv)
             .args(&as_nobody[1..])
@@ -358,7 +372,7 @@ fn failed_fork_or_thread_spawn_is_survived() {
         );
         // The server itself is one task; room for three more.
         let nproc = format!("--nproc={}", tasks_of(NOBODY) + 4);
-        let mut prefix = as_nobody.to_vec();
+        let mut prefix = as_nobody.clone();
         prefix.extend([prlimit.as_str(), nproc.as_str(), "--"]);
         let mut server = start_path_under(&prefix, &path, &[]);
         let addr = server.addr();
@@ -387,16 +401,77 @@ fn failed_fork_or_thread_spawn_is_survived() {
     }
 }
 
-/// Copies a workspace binary into a new folder under the system's temporary directory,
-/// both readable and executable by every user.
-fn copy_for_everyone(binary: &str) -> std::path::PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let from = workspace_binary(binary).unwrap_or_else(|e| panic!("{e}"));
-    let dir = std::env::temp_dir().join(format!("taskserver-{binary}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("make a folder in the temporary directory");
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let to = dir.join(binary);
-    std::fs::copy(&from, &to).expect("copy the server binary");
-    std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    to
+/// How many descriptors a process has open.
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count)
+}
+
+/// Raises this test process's soft open-file limit to its hard limit (the servers it
+/// starts inherit it) and fails the test, saying why, when `needed` descriptors do not fit.
+fn allow_open_files(needed: u64) {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("read RLIMIT_NOFILE");
+    assert!(
+        hard >= needed,
+        "this test needs {needed} open files; the hard limit is {hard} (raise it with ulimit -Hn)"
+    );
+    if soft < hard {
+        setrlimit(Resource::RLIMIT_NOFILE, hard, hard).expect("raise RLIMIT_NOFILE");
+    }
+}
+
+/// 2,000 connections held open — half of them stopped halfway through a request — on two
+/// event loops (evented) and two runtime threads (async), both servers at once: each
+/// server accepts and holds every one (not left in the backlog), a new client is answered
+/// while they are all held, every held one is answered once it finishes its request, and
+/// no thread is added per connection (evented: the two loops and the acceptor; async: at
+/// most the two runtime threads, the main thread and room for two of tokio's own).
+#[test]
+fn thousands_of_held_connections_do_not_delay_another_client() {
+    const HELD: usize = 2000;
+    allow_open_files((HELD as u64 + 200) * NON_BLOCKING.len() as u64);
+    let servers: Vec<_> = NON_BLOCKING
+        .into_iter()
+        .map(|binary| thread::spawn(move || hold_thousands(binary, HELD)))
+        .collect();
+    for server in servers {
+        if let Err(panic) = server.join() {
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
+/// [`thousands_of_held_connections_do_not_delay_another_client`] on one server.
+fn hold_thousands(binary: &str, held_count: usize) {
+    let server = start(binary, &["--quiet", "--workers", "2"]);
+    let addr = server.addr();
+    let mut held: Vec<TcpStream> = (0..held_count).map(|_| connect(addr)).collect();
+    for conn in held.iter_mut().step_by(2) {
+        conn.write_all(b"3|half a requ")
+            .expect("send half a request");
+    }
+    wait_until("the server to hold every connection", IO_TIMEOUT, || {
+        let fds = open_fds(server.pid());
+        if fds >= held_count { Ok(()) } else { Err(fds) }
+    });
+    assert_eq!(one_shot(addr, b"3|new\n"), "OK wen\n", "{binary}");
+    for (i, conn) in held.iter_mut().enumerate() {
+        let rest: &[u8] = if i % 2 == 0 { b"est\n" } else { b"3|quiet\n" };
+        conn.write_all(rest).expect("finish the request");
+    }
+    for (i, conn) in held.iter().enumerate() {
+        let want = if i % 2 == 0 {
+            "OK tseuqer a flah\n"
+        } else {
+            "OK teiuq\n"
+        };
+        assert_eq!(read_lines(conn, 1), [want], "{binary}: held client {i}");
+    }
+    let threads = thread_count(server.pid());
+    match binary {
+        "server-evented" => assert_eq!(threads, 3, "two loops and the main thread"),
+        _ => assert!(threads <= 5, "{binary}: {threads} threads on two workers"),
+    }
+    drop(held);
+    server.stop(IO_TIMEOUT).expect("stops");
 }

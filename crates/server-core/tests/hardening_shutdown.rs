@@ -1,6 +1,7 @@
 //! Graceful shutdown under load: SIGTERM while hundreds of requests are in flight on the
-//! forking and threaded servers. (`servers.rs::sigterm_answers_requests_in_flight` does
-//! the same with a few clients on all three.)
+//! forking, threaded, evented and async servers (async on one runtime thread).
+//! (`servers.rs::sigterm_answers_requests_in_flight` does the same with a few clients on
+//! all seven.)
 
 mod common;
 
@@ -15,11 +16,20 @@ const CLIENTS: usize = 300;
 /// 300 clients each pipeline two requests held by `--delay 1s`; SIGTERM once every first
 /// request has been received. Every request — the one being delayed and the one waiting
 /// behind it — is answered, exactly; each connection is then closed; a client connecting
-/// while the server drains is refused; the server exits 0.
+/// while the server drains is refused; the server exits 0 and its main thread logs that
+/// it shut down cleanly. The async server runs on one runtime thread, which every task
+/// shares, and logs each client's task as `[TASK n]`.
 #[test]
 fn sigterm_with_hundreds_in_flight() {
-    for binary in ["server-forking", "server-threaded", "server-async"] {
-        let mut server = start(binary, &["--delay", "1s"]);
+    for (binary, workers) in [
+        ("server-forking", &[][..]),
+        ("server-threaded", &[]),
+        ("server-evented", &[]),
+        ("server-async", &["--workers", "1"]),
+    ] {
+        let mut args = vec!["--delay", "1s"];
+        args.extend_from_slice(workers);
+        let mut server = start(binary, &args);
         let addr = server.addr();
         let mut conns: Vec<TcpStream> = (0..CLIENTS).map(|_| connect(addr)).collect();
         for (i, conn) in conns.iter_mut().enumerate() {
@@ -48,7 +58,10 @@ fn sigterm_with_hundreds_in_flight() {
         let status = wait_for_exit(binary, &mut server);
         assert_eq!(status.code(), Some(0), "{binary}");
         server
-            .wait_for_output("Shut down cleanly", IO_TIMEOUT)
+            .wait_for_output("[MAIN] - Shut down cleanly", IO_TIMEOUT)
             .unwrap_or_else(|| panic!("{binary}: {:?}", server.output().last()));
+        if binary == "server-async" {
+            assert_logged(&server, "[TASK 1] - Connection from 127.0.0.1:");
+        }
     }
 }

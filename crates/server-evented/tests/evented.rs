@@ -1,41 +1,23 @@
-//! The event-loop architecture: thousands of connections on a few threads, a delay that
-//! holds only its own connection, the loops as the only threads, the cap, a client that
-//! stops reading, and SIGTERM with hundreds of requests in flight. (Everything every
-//! server does — the protocol, the hostile corpus, resets, the idle timeout, running out
-//! of descriptors — is in server-core's tests, which run on this server too.)
+//! The event-loop architecture: the banner and the loops in the log, a delay that holds
+//! only its own connection, the loops as the only threads, and the end of a stream
+//! arriving with its last request. (Everything every server does — the protocol, the
+//! hostile corpus, resets, the idle timeout, running out of descriptors — and what the
+//! servers that serve from a few threads share — thousands of held connections, the cap
+//! across the loops, a client that stops reading, SIGTERM with hundreds of requests in
+//! flight — is in server-core's tests, which run on this server too.)
 
 #[path = "../../server-core/tests/common/mod.rs"]
 mod common;
 
-use std::io::{ErrorKind, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::thread;
 use std::time::Duration;
 
 use common::*;
-use nix::sys::resource::{Resource, getrlimit, setrlimit};
-use nix::sys::signal::Signal;
 
 fn start_evented(args: &[&str]) -> ServerProcess {
     start("server-evented", args)
-}
-
-/// How many descriptors a process has open.
-fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count)
-}
-
-/// Raises this test process's soft open-file limit to its hard limit and checks that
-/// `needed` descriptors fit.
-fn allow_open_files(needed: u64) {
-    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("read RLIMIT_NOFILE");
-    if soft < hard {
-        setrlimit(Resource::RLIMIT_NOFILE, hard, hard).expect("raise RLIMIT_NOFILE");
-    }
-    assert!(
-        hard >= needed,
-        "this test needs {needed} open files; the hard limit is {hard} (raise it with ulimit -Hn)"
-    );
 }
 
 /// The banner names the architecture and the loop count; two clients are served by the
@@ -68,43 +50,6 @@ fn banner_and_loops_in_the_log() {
     assert_eq!(refused.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("--workers"), "{stderr}");
-}
-
-/// 2,000 connections held open — half of them stopped halfway through a request — do not
-/// keep a new client from being answered at once, on two loops; the held ones are served
-/// too once they finish their requests.
-#[test]
-fn thousands_of_open_connections_do_not_delay_another_client() {
-    const HELD: usize = 2000;
-    allow_open_files(HELD as u64 + 200);
-    let server = start_evented(&["--quiet", "--workers", "2"]);
-    let addr = server.addr();
-    let mut held: Vec<TcpStream> = (0..HELD).map(|_| connect(addr)).collect();
-    for conn in held.iter_mut().step_by(2) {
-        conn.write_all(b"3|half a requ")
-            .expect("send half a request");
-    }
-    // Every one is accepted and held by the server, not waiting in the backlog.
-    wait_until("the server to hold every connection", IO_TIMEOUT, || {
-        let fds = open_fds(server.pid());
-        if fds >= HELD { Ok(()) } else { Err(fds) }
-    });
-    assert_eq!(one_shot(addr, b"3|new\n"), "OK wen\n");
-    for (i, conn) in held.iter_mut().enumerate().step_by(97) {
-        let (rest, want) = if i % 2 == 0 {
-            (&b"est\n"[..], "OK tseuqer a flah\n")
-        } else {
-            (&b"3|quiet\n"[..], "OK teiuq\n")
-        };
-        assert_eq!(ask(conn, rest), want, "held client {i}");
-    }
-    assert_eq!(
-        thread_count(server.pid()),
-        3,
-        "two loops and the main thread"
-    );
-    drop(held);
-    server.stop(IO_TIMEOUT).expect("stops");
 }
 
 /// On one loop with `--delay 3s`, a request held for its delay does not hold another
@@ -168,109 +113,6 @@ fn hundreds_of_clients_add_no_thread() {
     server.stop(IO_TIMEOUT).expect("stops");
 }
 
-/// `--max-clients 4` facing forty clients at once: every one is answered (the extra ones
-/// wait in the backlog, none is refused), and no more than four are ever held at once,
-/// across both loops. "At once" is read from the log, written in order: a session logs
-/// `Connection from` after its place was taken and `disconnected` before it is given
-/// back.
-#[test]
-fn max_clients_holds_across_the_loops() {
-    let server = start_evented(&["--workers", "2", "--delay", "50ms", "--max-clients", "4"]);
-    let addr = server.addr();
-    let clients: Vec<_> = (0..40)
-        .map(|i| thread::spawn(move || (i, one_shot(addr, format!("3|{i}x\n").as_bytes()))))
-        .collect();
-    for client in clients {
-        let (i, answer) = client.join().expect("a client");
-        assert_eq!(answer, format!("OK x{}\n", reverse(&i.to_string())));
-    }
-    wait_for_lines(&server, "disconnected", 40);
-    let (mut now, mut most) = (0i32, 0);
-    for line in server.output() {
-        if line.contains("] - Connection from ") {
-            now += 1;
-        } else if line.contains("] - Client 127.0.0.1:") && line.contains(" disconnected") {
-            now -= 1;
-        }
-        most = most.max(now);
-    }
-    assert!(most <= 4, "{most} clients held at once");
-    assert!(most >= 2, "the clients were never served side by side");
-    server.stop(IO_TIMEOUT).expect("stops");
-}
-
-/// A client that floods requests and never reads its answers fills its socket; on the
-/// same (only) loop another client is answered meanwhile, and the flooder is cut off once
-/// its output makes no progress for the write timeout (1 s here, via
-/// `--shutdown-timeout`).
-#[test]
-fn a_client_that_stops_reading_does_not_stall_the_loop() {
-    let server = start_evented(&["--workers", "1", "--shutdown-timeout", "1s"]);
-    let addr = server.addr();
-    let stalled = connect(addr);
-    let mut writer = stalled.try_clone().expect("clone the stream");
-    let flooding = thread::spawn(move || {
-        let request = format!("1|{}\n", "x".repeat(4000)).repeat(100);
-        for _ in 0..1000 {
-            if writer.write_all(request.as_bytes()).is_err() {
-                return true;
-            }
-        }
-        false
-    });
-    wait_for_lines(&server, "Sending response", 1);
-    assert_eq!(one_shot(addr, b"3|next\n"), "OK txen\n");
-    assert!(
-        flooding.join().expect("the flooding client"),
-        "never cut off"
-    );
-    drop(stalled);
-    server
-        .wait_for_output("(the client stopped reading its answers)", IO_TIMEOUT)
-        .unwrap_or_else(|| panic!("no stalled-reader line in {:?}", server.output()));
-    server.stop(IO_TIMEOUT).expect("stops");
-}
-
-/// 300 clients each pipeline two requests held by `--delay 1s`; SIGTERM once every first
-/// request has been received. Every request — the one being delayed and the one behind
-/// it — is answered, exactly; each connection is then closed; a client connecting while
-/// the server drains is refused; the server exits 0 and says it shut down cleanly.
-#[test]
-fn sigterm_with_hundreds_in_flight() {
-    const CLIENTS: usize = 300;
-    let mut server = start_evented(&["--delay", "1s"]);
-    let addr = server.addr();
-    let mut conns: Vec<TcpStream> = (0..CLIENTS).map(|_| connect(addr)).collect();
-    for (i, conn) in conns.iter_mut().enumerate() {
-        conn.write_all(format!("3|a{i}\n3|b{i}\n").as_bytes())
-            .expect("send two requests");
-    }
-    wait_for_lines(&server, "Received request: 3|a", CLIENTS);
-    server.signal(Signal::SIGTERM).expect("send SIGTERM");
-    server
-        .wait_for_output("Shutting down", IO_TIMEOUT)
-        .expect("a shutdown line");
-    match TcpStream::connect(addr) {
-        Err(e) => assert_eq!(e.kind(), ErrorKind::ConnectionRefused, "{e}"),
-        Ok(_) => panic!("accepted a connection while shutting down"),
-    }
-    for (i, conn) in conns.iter().enumerate() {
-        let want = [
-            format!("OK {}a\n", reverse(&i.to_string())),
-            format!("OK {}b\n", reverse(&i.to_string())),
-        ];
-        assert_eq!(read_lines(conn, 2), want, "client {i}");
-    }
-    for (i, mut conn) in conns.into_iter().enumerate() {
-        assert_eq!(read_to_close(&mut conn), b"", "client {i}");
-    }
-    let status = wait_for_exit("server-evented", &mut server);
-    assert_eq!(status.code(), Some(0));
-    server
-        .wait_for_output("Shut down cleanly", IO_TIMEOUT)
-        .unwrap_or_else(|| panic!("{:?}", server.output().last()));
-}
-
 /// Pipelined requests split at every byte and sent with pauses, on one loop: each answer
 /// comes as soon as its line is complete, and a line split across reads is whole.
 #[test]
@@ -307,52 +149,5 @@ fn a_request_and_the_end_of_the_stream_in_one_go() {
             );
         }
     }
-    server.stop(IO_TIMEOUT).expect("stops");
-}
-
-/// Under `prlimit --nofile=64`, 80 clients: the acceptor runs out of descriptors, says so
-/// once, and keeps the loops serving the clients they hold; once those leave it says it
-/// accepts again, and a new client is served.
-#[test]
-fn out_of_descriptors_is_logged_once_and_recovered() {
-    let prlimit = ["/usr/bin/prlimit", "/bin/prlimit"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .expect("prlimit is missing: install util-linux");
-    let binary = workspace_binary("server-evented").unwrap_or_else(|e| panic!("{e}"));
-    let binary = binary.to_string_lossy().into_owned();
-    let server = ServerProcess::start(
-        std::path::Path::new(prlimit),
-        [
-            "--nofile=64",
-            "--",
-            binary.as_str(),
-            "--port",
-            "0",
-            "--quiet",
-        ],
-    )
-    .unwrap_or_else(|e| panic!("server-evented under prlimit: {e}"));
-    let addr = server.addr();
-    let mut held: Vec<TcpStream> = (0..80).map(|_| connect(addr)).collect();
-    for conn in &mut held {
-        conn.write_all(b"3|ab\n").expect("send a request");
-    }
-    assert_eq!(read_lines(&held[0], 1), ["OK ba\n"]);
-    server
-        .wait_for_output("accept failed: Too many open files", IO_TIMEOUT)
-        .expect("the acceptor ran out of descriptors and said so");
-    assert_eq!(ask(&mut held[0], b"3|still\n"), "OK llits\n");
-    drop(held);
-    assert_eq!(one_shot(addr, b"3|after\n"), "OK retfa\n");
-    server
-        .wait_for_output("accepting clients again", IO_TIMEOUT)
-        .expect("recovery is logged");
-    assert_eq!(
-        lines_with(&server, "accept failed").len(),
-        1,
-        "{:?}",
-        server.output()
-    );
     server.stop(IO_TIMEOUT).expect("stops");
 }

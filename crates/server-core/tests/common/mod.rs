@@ -263,3 +263,83 @@ pub fn wait_for_baseline(binary: &str, server: &ServerProcess, timeout: Duration
         _ => {}
     }
 }
+
+/// Starts `binary` through `prefix` (a command that ends by exec'ing its arguments, so
+/// the server keeps the prefix's PID), with `--port 0` and `args`.
+pub fn start_under(prefix: &[&str], binary: &str, args: &[&str]) -> ServerProcess {
+    let path = workspace_binary(binary).unwrap_or_else(|e| panic!("{e}"));
+    start_path_under(prefix, &path, args)
+}
+
+/// [`start_under`] for the binary at `path`.
+pub fn start_path_under(prefix: &[&str], path: &std::path::Path, args: &[&str]) -> ServerProcess {
+    let binary = path.display();
+    let path = path.to_string_lossy().into_owned();
+    let mut all: Vec<&str> = prefix[1..].to_vec();
+    all.extend([path.as_str(), "--port", "0"]);
+    all.extend_from_slice(args);
+    ServerProcess::start(std::path::Path::new(prefix[0]), &all)
+        .unwrap_or_else(|e| panic!("{binary} under {prefix:?}: {e}"))
+}
+
+/// A tool from util-linux a test needs; fails the test with what to install.
+pub fn require(tool: &str) -> String {
+    for dir in ["/usr/bin", "/bin", "/usr/sbin", "/sbin"] {
+        let path = format!("{dir}/{tool}");
+        if std::path::Path::new(&path).exists() {
+            return path;
+        }
+    }
+    panic!("{tool} is missing: install util-linux (apt-get install util-linux)");
+}
+
+/// The user ID of user `nobody`, which the failed-fork tests run their servers as.
+pub const NOBODY: u32 = 65534;
+
+/// `setpriv`'s arguments (after the program) that make the rest of its command line run
+/// as user [`NOBODY`], in its group and no other.
+pub const AS_NOBODY: [&str; 3] = ["--reuid=65534", "--regid=65534", "--clear-groups"];
+
+/// Whether this test runs as root: only root can become `nobody` (and root itself ignores
+/// RLIMIT_NPROC), so the failed-fork tests say so and check nothing otherwise.
+pub fn is_root() -> bool {
+    // /proc/self belongs to the effective user.
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
+}
+
+/// How many processes and threads user `uid` runs now (what RLIMIT_NPROC counts).
+pub fn tasks_of(uid: u32) -> u64 {
+    let mut tasks = 0;
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else {
+            continue;
+        };
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        };
+        if field("Uid:") == Some(u64::from(uid)) {
+            tasks += field("Threads:").unwrap_or(1);
+        }
+    }
+    tasks
+}
+
+/// Copies a workspace binary into a new folder under the system's temporary directory,
+/// both readable and executable by every user: the checkout may sit where `nobody` cannot
+/// reach (under /root, say). Remove the folder (the path's parent) when done.
+pub fn copy_for_everyone(binary: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let from = workspace_binary(binary).unwrap_or_else(|e| panic!("{e}"));
+    let dir = std::env::temp_dir().join(format!("taskserver-{binary}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("make a folder in the temporary directory");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let to = dir.join(binary);
+    std::fs::copy(&from, &to).expect("copy the server binary");
+    std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    to
+}
