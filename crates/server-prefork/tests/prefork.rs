@@ -419,26 +419,6 @@ fn workers_exit_when_the_parent_is_killed() {
     });
 }
 
-/// How many processes and threads user `uid` runs now (what RLIMIT_NPROC counts).
-fn tasks_of(uid: u32) -> u64 {
-    let mut tasks = 0;
-    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else {
-            continue;
-        };
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-        };
-        if field("Uid:") == Some(u64::from(uid)) {
-            tasks += field("Threads:").unwrap_or(1);
-        }
-    }
-    tasks
-}
-
 /// Run as user `nobody` with RLIMIT_NPROC leaving room for two workers of four: the two
 /// that fork serve, each failed fork is logged and retried with a back-off (the parent
 /// does not spin), and once the limit is raised (`prlimit --pid`) the pool fills up to
@@ -448,44 +428,21 @@ fn tasks_of(uid: u32) -> u64 {
 /// `setpriv` and `prlimit`; without root it says so and checks nothing.
 #[test]
 fn failed_forks_are_retried_with_back_off() {
-    use std::os::unix::fs::PermissionsExt;
-    const NOBODY: u32 = 65534;
-    // /proc/self belongs to the effective user.
-    let euid =
-        std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").expect("/proc"));
-    if euid != 0 {
+    let setpriv = require("setpriv");
+    let prlimit = require("prlimit");
+    if !is_root() {
         eprintln!("failed_forks_are_retried_with_back_off: needs root to run as nobody; skipped");
         return;
     }
-    // A copy in a fresh world-readable folder: the checkout may be out of nobody's reach.
-    let from = workspace_binary("server-prefork").unwrap_or_else(|e| panic!("{e}"));
-    let dir = std::env::temp_dir().join(format!("taskserver-prefork-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("make a folder");
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let path = dir.join("server-prefork");
-    std::fs::copy(&from, &path).expect("copy the binary");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    // The server itself is one task; room for two more.
-    // The soft limit leaves room for two; the hard limit, which nobody may raise the soft
-    // one to, for many more.
+    let path = copy_for_everyone("server-prefork");
+    // The server itself is one task. The soft limit leaves room for two more; the hard
+    // limit, which nobody may raise the soft one to, for many more.
     let tasks = tasks_of(NOBODY);
     let nproc = format!("--nproc={}:{}", tasks + 3, tasks + 64);
-    let path_arg = path.to_string_lossy().into_owned();
-    let args = [
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        "prlimit",
-        nproc.as_str(),
-        "--",
-        path_arg.as_str(),
-        "--port",
-        "0",
-        "--workers",
-        "4",
-    ];
-    let server = ServerProcess::start(std::path::Path::new("/usr/bin/setpriv"), args)
-        .unwrap_or_else(|e| panic!("server-prefork as nobody: {e}"));
+    let mut prefix = vec![setpriv.as_str()];
+    prefix.extend(AS_NOBODY);
+    prefix.extend([prlimit.as_str(), nproc.as_str(), "--"]);
+    let server = start_path_under(&prefix, &path, &["--workers", "4"]);
     wait_for_lines(&server, "cannot fork a worker", 2);
     assert_eq!(workers_of(&server).len(), 2, "{:?}", server.output());
     assert_eq!(one_shot(server.addr(), b"3|two\n"), "OK owt\n");
@@ -493,9 +450,9 @@ fn failed_forks_are_retried_with_back_off() {
     assert!(spent <= 20, "the parent spun: {spent} ticks in one second");
     // As nobody, like the server: raising a soft limit up to the hard one needs no
     // privilege, where root acting on another user's process may need a capability.
-    let raised = std::process::Command::new("setpriv")
-        .args(&args[..3])
-        .args(["prlimit", "--pid", &server.pid().to_string()])
+    let raised = std::process::Command::new(&setpriv)
+        .args(AS_NOBODY)
+        .args([prlimit.as_str(), "--pid", &server.pid().to_string()])
         .arg(format!("--nproc={0}:{0}", tasks + 64))
         .status()
         .expect("run prlimit");
@@ -508,5 +465,7 @@ fn failed_forks_are_retried_with_back_off() {
     );
     assert_eq!(one_shot(server.addr(), b"3|four\n"), "OK ruof\n");
     server.stop(IO_TIMEOUT).expect("stops");
-    let _ = std::fs::remove_dir_all(&dir);
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
