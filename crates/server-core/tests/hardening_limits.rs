@@ -313,15 +313,7 @@ fn max_clients_holds_under_a_crowd() {
             );
         }
         wait_for_lines(&server, "disconnected", 40);
-        let (mut now, mut most) = (0i32, 0);
-        for line in server.output() {
-            if line.contains("] - Connection from ") {
-                now += 1;
-            } else if line.contains("] - Client 127.0.0.1:") && line.contains(" disconnected") {
-                now -= 1;
-            }
-            most = most.max(now);
-        }
+        let most = most_at_once(&server.output());
         assert!(most <= 4, "{binary}: {most} clients served at once");
         assert!(
             most >= 2,

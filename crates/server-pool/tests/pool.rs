@@ -40,22 +40,6 @@ fn worker_of(line: &str) -> &str {
         .unwrap_or_else(|| panic!("no worker in {line:?}"))
 }
 
-/// The most sessions in progress at once, read from the server's own log, whose lines
-/// are written in order: a session logs `Connection from` when its worker starts it and
-/// `disconnected` before the worker takes the next.
-fn most_at_once(output: &[String]) -> usize {
-    let (mut now, mut most) = (0usize, 0usize);
-    for line in output {
-        if line.contains("- Connection from") {
-            now += 1;
-            most = most.max(now);
-        } else if line.contains(" disconnected") {
-            now = now.saturating_sub(1);
-        }
-    }
-    most
-}
-
 /// The banner names the pool and its size, the main thread logs each hand-off as
 /// `[MAIN]`, workers log as `[WORKER: worker-n]`, and the process has exactly the
 /// workers and the main thread.

@@ -221,16 +221,7 @@ fn ten_clients_on_two_workers_take_five_rounds() {
         "ten clients on two workers took {took:?}"
     );
     wait_for_lines(&server, "disconnected", 10);
-    let (mut now, mut most) = (0, 0);
-    for line in server.output() {
-        if line.contains("] - Connection from ") {
-            now += 1;
-        } else if line.contains(" disconnected") {
-            now -= 1;
-        }
-        most = most.max(now);
-    }
-    assert_eq!(most, 2, "{:?}", server.output());
+    assert_eq!(most_at_once(&server.output()), 2, "{:?}", server.output());
     assert_eq!(workers_logging(&server, "Connection from"), pids);
     server.stop(IO_TIMEOUT).expect("stops");
 }

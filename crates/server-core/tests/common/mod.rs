@@ -343,3 +343,20 @@ pub fn copy_for_everyone(binary: &str) -> std::path::PathBuf {
     std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     to
 }
+
+/// The most sessions in progress at once, read from a server's own log, whose lines are
+/// written in order: a session logs `Connection from` when it starts (after its place
+/// under the cap was taken) and `Client … disconnected` before it gives the place back.
+/// (Counting threads or processes would be off by the ones just exiting.)
+pub fn most_at_once(output: &[String]) -> usize {
+    let (mut now, mut most) = (0usize, 0usize);
+    for line in output {
+        if line.contains("] - Connection from ") {
+            now += 1;
+            most = most.max(now);
+        } else if line.contains("] - Client 127.0.0.1:") && line.contains(" disconnected") {
+            now = now.saturating_sub(1);
+        }
+    }
+    most
+}
