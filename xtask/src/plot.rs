@@ -7,6 +7,7 @@ use std::path::Path;
 
 use anyhow::anyhow;
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::report::by_server;
@@ -53,9 +54,23 @@ fn panel(
         .axis_desc_style(("sans-serif", 15))
         .draw()
         .map_err(|e| err(&e))?;
+    lines(&mut chart, rows, value, &err)
+}
+
+/// Draws `value(row)` against clients on `chart`, one line with points per server, and
+/// the legend in the upper left: the same on a linear axis and on a log scale. A row
+/// whose value is `None` (a run made before PSS or CPU were read) is left out.
+fn lines<'a, DB: DrawingBackend + 'a, Y: Ranged<ValueType = f64>>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, Y>>,
+    rows: &[Row],
+    value: impl Fn(&Row) -> Option<f64>,
+    err: &dyn Fn(&dyn std::fmt::Display) -> anyhow::Error,
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
     for (server, rows) in by_server(rows) {
         let colour = colour(server);
-        // A point not measured (a run made before PSS or CPU were read) is left out.
         let points: Vec<(f64, f64)> = rows
             .iter()
             .filter_map(|r| Some((r.clients as f64, value(r)?)))
@@ -136,30 +151,7 @@ pub fn overhead(path: &Path, rows: &[Row]) -> anyhow::Result<()> {
         .axis_desc_style(("sans-serif", 15))
         .draw()
         .map_err(|e| err(&e))?;
-    for (server, rows) in by_server(rows) {
-        let colour = colour(server);
-        let points: Vec<(f64, f64)> = rows.iter().map(|r| (r.clients as f64, value(r))).collect();
-        chart
-            .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))
-            .map_err(|e| err(&e))?
-            .label(server)
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(2)));
-        chart
-            .draw_series(
-                points
-                    .into_iter()
-                    .map(|p| Circle::new(p, 3, colour.filled())),
-            )
-            .map_err(|e| err(&e))?;
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
-        .draw()
-        .map_err(|e| err(&e))?;
+    lines(&mut chart, rows, |r| Some(value(r)), &err)?;
     root.present()
         .map_err(|e| anyhow!("writing {}: {e}", path.display()))
 }
