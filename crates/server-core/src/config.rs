@@ -43,8 +43,9 @@ pub struct ServerArgs {
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub idle_timeout: Duration,
 
-    /// Clients served at once; more wait in the listen backlog, none is refused (forking
-    /// and threaded; the sequential server serves one at a time and ignores it)
+    /// Clients served at once; more wait in the listen backlog, none is refused (the
+    /// sequential server serves one at a time and ignores it; prefork and pool serve at
+    /// most their --workers)
     #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = parse_positive)]
     pub max_clients: usize,
 

@@ -184,14 +184,14 @@ fn attacks() -> Vec<String> {
     ]
 }
 
-/// The process that serves a client's connection: the server itself, or on the forking
-/// server the one child it forked for it.
+/// The process that serves a client's connection: the server itself, or the one child
+/// of the forking server (forked for it) or of the prefork server (its only worker).
 fn serving_pid(binary: &str, server: &ServerProcess) -> u32 {
-    if binary != "server-forking" {
+    if !matches!(binary, "server-forking" | "server-prefork") {
         return server.pid();
     }
     let children = children_of(server.pid());
-    assert_eq!(children.len(), 1, "one child per client: {children:?}");
+    assert_eq!(children.len(), 1, "one serving child: {children:?}");
     children[0].0
 }
 
@@ -207,7 +207,13 @@ fn eval_resource_attacks_are_cheap() {
         batch.extend_from_slice(format!("2|{attack}\n3|next\n").as_bytes());
     }
     for binary in SERVERS {
-        let server = start(binary, &["--quiet"]);
+        // One prefork worker, so the process serving the connection is known.
+        let args: &[&str] = if binary == "server-prefork" {
+            &["--quiet", "--workers", "1"]
+        } else {
+            &["--quiet"]
+        };
+        let server = start(binary, args);
         let mut conn = connect(server.addr());
         let round = |conn: &mut std::net::TcpStream| {
             conn.write_all(&batch).expect("send a round of attacks");
