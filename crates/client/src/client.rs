@@ -122,12 +122,7 @@ impl Client {
     /// (nothing is sent and the client stays usable); any other [`ClientError`] ends the
     /// session (see [`ClientError::is_fatal`]).
     pub fn request(&mut self, request: &Request) -> Result<Response, ClientError> {
-        // `N|payload`: the op's one-digit code, the bar, the payload.
-        if self.framing() == Framing::Line && request.payload.len() + 2 > MAX_REQUEST_BYTES {
-            return Err(ClientError::TooLong {
-                limit: MAX_REQUEST_BYTES,
-            });
-        }
+        check_length(request, self.framing())?;
         self.start_response_clock();
         self.conn.write_request(request).map_err(|e| match e {
             WriteRequestError::Encode(e) => ClientError::Encode(e),
@@ -158,6 +153,32 @@ impl Client {
             Err(ResponseError::Truncated { .. }) => Err(ClientError::CutOff),
         }
     }
+}
+
+/// Checks, without a connection, that `request` can be sent with `framing`: one-shot use
+/// refuses a request the protocol cannot carry as a usage error before it connects, so
+/// the error says what is wrong with the request whether or not a server is running.
+///
+/// # Errors
+///
+/// [`ClientError::TooLong`] for a line over [`MAX_REQUEST_BYTES`], [`ClientError::Encode`]
+/// when the framing cannot carry the payload (a newline in line framing, more than one
+/// read in raw framing).
+pub fn check_request(request: &Request, framing: Framing) -> Result<(), ClientError> {
+    check_length(request, framing)?;
+    let mut scratch = Vec::new();
+    protocol::codec::encode_request(request, framing, &mut scratch).map_err(ClientError::Encode)
+}
+
+/// `N|payload`: the op's one-digit code, the bar, the payload; in line framing at most
+/// [`MAX_REQUEST_BYTES`] without the newline.
+fn check_length(request: &Request, framing: Framing) -> Result<(), ClientError> {
+    if framing == Framing::Line && request.payload.len() + 2 > MAX_REQUEST_BYTES {
+        return Err(ClientError::TooLong {
+            limit: MAX_REQUEST_BYTES,
+        });
+    }
+    Ok(())
 }
 
 /// The client's socket, with the deadline of the response being awaited.

@@ -39,6 +39,6 @@ pub mod menu;
 pub mod target;
 
 pub use batch::{BatchError, BatchSummary};
-pub use client::{Client, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES};
+pub use client::{Client, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, check_request};
 pub use display::TextMode;
 pub use error::{ClientError, ConnectError, START_SERVER_HINT};

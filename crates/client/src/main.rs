@@ -100,6 +100,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         None => target::resolve(&cli.host, cli.port)?,
     };
     let timeout = (!cli.timeout.is_zero()).then_some(cli.timeout);
+    // A one-shot request the protocol cannot carry is a usage error, said before connecting.
+    let one_shot = cli.op.map(|op| Request::new(op, cli.payload.join(" ")));
+    if let Some(request) = &one_shot {
+        client::check_request(request, cli.framing)?;
+    }
     let mut client = Client::connect_any(&addrs, cli.framing, timeout)?;
 
     let stdout_mode = TextMode::for_output(io::stdout().is_terminal());
@@ -112,8 +117,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         });
     }
 
-    if let Some(op) = cli.op {
-        let request = Request::new(op, cli.payload.join(" "));
+    if let Some(request) = one_shot {
         return match client.request(&request) {
             Ok(Response::Ok(result)) => {
                 let mut out = io::stdout().lock();

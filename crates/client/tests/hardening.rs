@@ -246,6 +246,18 @@ fn exit_codes_follow_one_rule() {
     );
     assert_eq!(run.code(), 2, "{run:?}");
 
+    // Refused before connecting: the same usage error with no server at all.
+    let nobody = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
+    let closed = nobody.local_addr().expect("its address").port().to_string();
+    drop(nobody);
+    let run = run_client(["--port", &closed, "case", "a\nb"], b"");
+    assert!(
+        run.stderr
+            .starts_with("client: error: cannot send this request"),
+        "{run:?}"
+    );
+    assert_eq!(run.code(), 2, "{run:?}");
+
     let run = run_client(["--no-such-flag"], b"");
     assert_eq!(run.code(), 2, "{run:?}");
 
