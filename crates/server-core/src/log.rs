@@ -165,20 +165,7 @@ impl Log {
 pub fn print_plain(text: &str) {
     // Decide the output now, before any fork, so that children inherit the decision.
     let _ = output();
-    let stdout = stdout_fd();
-    let mut bytes = text.as_bytes();
-    while !bytes.is_empty() {
-        match nix::unistd::write(stdout, bytes) {
-            Ok(0) => return,
-            Ok(n) => bytes = &bytes[n..],
-            Err(Errno::EINTR) => {}
-            // Only when fd 1 itself was made non-blocking (no /proc): wait, as before.
-            Err(Errno::EAGAIN) => {
-                let _ = wait_writable(stdout, None);
-            }
-            Err(_) => return,
-        }
-    }
+    write_all_blocking(stdout_fd(), text.as_bytes());
 }
 
 /// Untrusted text (a payload, a result) made safe to put in one log line: control
@@ -520,15 +507,19 @@ fn wait_writable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> bool {
     ready > 0 && poll.revents & libc::POLLOUT != 0
 }
 
-/// Writes all of `bytes`, waiting as long as it takes: for a regular file or `/dev/null`,
-/// which do not wait for a reader. Errors (a closed stdout) are dropped: logging must
-/// never take the server down.
+/// Writes all of `bytes`, waiting as long as it takes: for the banner, and for a regular
+/// file or `/dev/null`, which do not wait for a reader. On `EAGAIN` (fd 1 itself was made
+/// non-blocking, when there is no `/proc`) it waits for room. Errors (a closed stdout) are
+/// dropped: logging must never take the server down.
 fn write_all_blocking(fd: BorrowedFd<'_>, mut bytes: &[u8]) {
     while !bytes.is_empty() {
         match nix::unistd::write(fd, bytes) {
             Ok(0) => return,
             Ok(n) => bytes = &bytes[n..],
             Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => {
+                let _ = wait_writable(fd, None);
+            }
             Err(_) => return,
         }
     }
