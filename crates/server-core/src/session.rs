@@ -493,22 +493,18 @@ impl Session {
                         Framing::Raw => protocol::parse_request(bytes),
                     };
                     self.compact();
-                    if self.pending_output() == 0 {
-                        // The stall clock starts with the first answer queued.
-                        self.progress_at = now;
-                    }
                     match decoded {
                         Ok(request) => self.receive(request, now),
-                        Err(e) => self.reject(&ReadError::Invalid(e)),
+                        Err(e) => self.reject(&ReadError::Invalid(e), now),
                     }
                 }
                 Frame::TooLong => {
-                    if self.pending_output() == 0 {
-                        self.progress_at = now;
-                    }
-                    self.reject(&ReadError::TooLong {
-                        limit: self.config.max_request_bytes,
-                    });
+                    self.reject(
+                        &ReadError::TooLong {
+                            limit: self.config.max_request_bytes,
+                        },
+                        now,
+                    );
                     self.input = Vec::new();
                     self.start = 0;
                     self.scanned = 0;
@@ -595,7 +591,7 @@ impl Session {
         }
         let delay = self.config.delay;
         if delay.is_zero() {
-            self.answer(&request);
+            self.answer(&request, now);
             return;
         }
         let mut until = now
@@ -609,15 +605,12 @@ impl Session {
 
     fn answer_held(&mut self, now: Instant) {
         if let Some(held) = self.held.take() {
-            if self.pending_output() == 0 {
-                self.progress_at = now;
-            }
-            self.answer(&held.request);
+            self.answer(&held.request, now);
         }
     }
 
     /// Runs a request (the engine, then `--work`), logs and queues its answer.
-    fn answer(&mut self, request: &Request) {
+    fn answer(&mut self, request: &Request, now: Instant) {
         let response = execute(request);
         crate::work::compute_for(self.config.work);
         if self.log.enabled(Level::Info) {
@@ -632,26 +625,33 @@ impl Session {
                 ),
             }
         }
-        codec::encode_response(&response, self.config.framing, &mut self.output);
+        let framing = self.config.framing;
+        codec::encode_response(&response, framing, self.queue(now));
+    }
+
+    /// The output buffer, to queue an answer in at `now`: the stall clock (a client that
+    /// stops reading) starts with the first answer queued after the output was empty.
+    fn queue(&mut self, now: Instant) -> &mut Vec<u8> {
+        if self.pending_output() == 0 {
+            self.progress_at = now;
+        }
+        &mut self.output
     }
 
     /// Answers a request that could not be read, at once.
-    fn reject(&mut self, rejected: &ReadError) {
+    fn reject(&mut self, rejected: &ReadError, now: Instant) {
         if self.log.enabled(Level::Info) {
             self.log.info(
                 &self.who,
                 format_args!("Rejected request: {}", Untrusted(&rejected.to_string())),
             );
         }
+        let framing = self.config.framing;
         match rejected {
-            ReadError::Invalid(e) => {
-                codec::encode_rejection(e, self.config.framing, &mut self.output);
+            ReadError::Invalid(e) => codec::encode_rejection(e, framing, self.queue(now)),
+            other => {
+                codec::encode_response(&Response::Err(other.to_string()), framing, self.queue(now));
             }
-            other => codec::encode_response(
-                &Response::Err(other.to_string()),
-                self.config.framing,
-                &mut self.output,
-            ),
         }
     }
 
