@@ -110,8 +110,9 @@ fn on_model_200ms(server: &str, clients: u64, total: f64) -> bool {
 /// every point is on its architecture's model — sequential N × delay, prefork and pool
 /// ⌈N / 2⌉ × delay (3 clients take two rounds), the others one delay — no faster, and
 /// within half a delay. A loaded machine can only slow a point down, so a point over the
-/// model is run again, up to twice, on its own; a server whose architecture breaks its
-/// model is over it every time. Every point has the server's CPU time and a PSS reading.
+/// model is run again, up to twice, on a fresh server that serves the points before it
+/// first (as the sweep did), with no failed client; a server whose architecture breaks
+/// its model, or that degrades after earlier points, is over it every time. Every point has the server's CPU time and a PSS reading.
 #[test]
 fn small_sweep_writes_results_that_follow_the_model() {
     let out = out_dir("sweep");
@@ -155,8 +156,16 @@ fn small_sweep_writes_results_that_follow_the_model() {
                 totals.len() < 3,
                 "{server} {clients}: totals {totals:?} are off the model {model}"
             );
+            // The re-run replays the server's history up to this point on a fresh server
+            // (the sweep serves 1 then 3 clients from one process), so a server that
+            // degrades after serving earlier points is over its model again.
             let again = out_dir("sweep-again");
-            let n = clients.to_string();
+            let history = [1, 3]
+                .iter()
+                .filter(|&&k| k <= clients)
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
             let run = xtask_bench(
                 &bin_dir(),
                 &again,
@@ -164,7 +173,7 @@ fn small_sweep_writes_results_that_follow_the_model() {
                     "--servers",
                     &server,
                     "--clients",
-                    &n,
+                    &history,
                     "--delay",
                     "200ms",
                     "--workers",
@@ -176,7 +185,19 @@ fn small_sweep_writes_results_that_follow_the_model() {
                 "{}",
                 String::from_utf8_lossy(&run.stderr)
             );
-            totals.push(num(&csv_rows(&again)[0], "total_s"));
+            // The re-run must be as clean as the first: only its total may differ, so a
+            // retry cannot hide failed clients.
+            let rerun = csv_rows(&again);
+            for earlier in &rerun {
+                assert_eq!(earlier["server"], server, "{earlier:?}");
+                assert_eq!(earlier["errors"], "0", "{earlier:?}");
+            }
+            let rerun = rerun
+                .iter()
+                .find(|r| r["clients"] == clients.to_string())
+                .unwrap_or_else(|| panic!("{server} {clients}: no re-run row in {rerun:?}"));
+            assert!((num(rerun, "model_s") - model).abs() < 1e-9, "{rerun:?}");
+            totals.push(num(rerun, "total_s"));
             fs::remove_dir_all(&again).unwrap();
         }
         let workers = row["workers"].as_str();
