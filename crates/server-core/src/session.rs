@@ -492,7 +492,6 @@ impl Session {
                         Framing::Line => codec::decode_line_request(bytes),
                         Framing::Raw => protocol::parse_request(bytes),
                     };
-                    self.compact();
                     match decoded {
                         Ok(request) => self.receive(request, now),
                         Err(e) => self.reject(&ReadError::Invalid(e), now),
@@ -505,9 +504,7 @@ impl Session {
                         },
                         now,
                     );
-                    self.input = Vec::new();
-                    self.start = 0;
-                    self.scanned = 0;
+                    self.drop_input();
                     self.state = State::Closing(End::TooLong);
                 }
                 Frame::Partial => {
@@ -533,6 +530,8 @@ impl Session {
                 Some(len) => {
                     let range = self.start..self.start + len;
                     self.start += len;
+                    // Raw frames need no scanning; keep `start <= scanned` all the same.
+                    self.scanned = self.start;
                     Frame::Request(range)
                 }
                 None => Frame::Partial,
@@ -568,13 +567,11 @@ impl Session {
         }
     }
 
-    /// Drops consumed input once it is all consumed, or once it is the larger part.
-    fn compact(&mut self) {
-        if self.start == self.input.len() {
-            self.input.clear();
-            self.start = 0;
-            self.scanned = 0;
-        }
+    /// Lets go of all input, read or not, and its memory (after a refusal, at the end).
+    fn drop_input(&mut self) {
+        self.input = Vec::new();
+        self.start = 0;
+        self.scanned = 0;
     }
 
     /// A request has arrived: hold it for the delay, or answer it now.
@@ -674,9 +671,7 @@ impl Session {
         self.held = None;
         self.output = Vec::new();
         self.sent = 0;
-        self.input = Vec::new();
-        self.start = 0;
-        self.scanned = 0;
+        self.drop_input();
         self.state = State::Finished(end);
     }
 }
