@@ -383,26 +383,21 @@ pub(crate) mod tests {
         }
     }
 
-    /// The model's time of `server` at `clients`.
-    fn model(server: &str, clients: u64, params: &Params) -> f64 {
-        model_s(server, clients, params)
-    }
-
     /// Without work: sequential N × delay, prefork and pool ⌈N / workers⌉ × delay (16
     /// workers unless told), the other four one delay.
     #[test]
     fn models_of_the_seven() {
         let p = params(0.0, None);
-        assert_eq!(model("sequential", 10, &p), 30.0);
+        assert_eq!(model_s("sequential", 10, &p), 30.0);
         for server in ["forking", "threaded", "evented", "async"] {
-            assert_eq!(model(server, 100, &p), 3.0, "{server}");
+            assert_eq!(model_s(server, 100, &p), 3.0, "{server}");
         }
         for server in ["prefork", "pool"] {
-            assert_eq!(model(server, 16, &p), 3.0);
-            assert_eq!(model(server, 17, &p), 6.0);
-            assert_eq!(model(server, 100, &p), 21.0, "⌈100 / 16⌉ = 7 rounds");
-            assert_eq!(model(server, 5, &params(0.0, Some(2))), 9.0);
-            assert_eq!(model(server, 4, &params(0.0, Some(2))), 6.0);
+            assert_eq!(model_s(server, 16, &p), 3.0);
+            assert_eq!(model_s(server, 17, &p), 6.0);
+            assert_eq!(model_s(server, 100, &p), 21.0, "⌈100 / 16⌉ = 7 rounds");
+            assert_eq!(model_s(server, 5, &params(0.0, Some(2))), 9.0);
+            assert_eq!(model_s(server, 4, &params(0.0, Some(2))), 6.0);
         }
         assert_eq!(workers("pool", &p), Some(16));
         assert_eq!(workers("evented", &p), Some(2));
@@ -421,24 +416,24 @@ pub(crate) mod tests {
             cores: 2,
         };
         let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
-        assert!(close(model("sequential", 100, &p), 2.0));
-        assert!(close(model("threaded", 100, &p), 1.0));
-        assert!(close(model("threaded", 1, &p), 0.02));
+        assert!(close(model_s("sequential", 100, &p), 2.0));
+        assert!(close(model_s("threaded", 100, &p), 1.0));
+        assert!(close(model_s("threaded", 1, &p), 0.02));
         assert!(
-            close(model("pool", 100, &p), 1.0),
+            close(model_s("pool", 100, &p), 1.0),
             "{}",
-            model("pool", 100, &p)
+            model_s("pool", 100, &p)
         );
         let one_loop = Params {
             workers: Some(1),
             ..p
         };
-        assert!(close(model("evented", 100, &one_loop), 2.0));
-        assert!(close(model("evented", 100, &p), 1.0));
+        assert!(close(model_s("evented", 100, &one_loop), 2.0));
+        assert!(close(model_s("evented", 100, &p), 1.0));
         assert!(close(cpu_bound_s(100, 0.02, 2), 1.0));
         let with_delay = Params { delay_s: 1.0, ..p };
         assert!(close(
-            model("pool", 32, &with_delay),
+            model_s("pool", 32, &with_delay),
             2.0 + 32.0 * 0.02 / 2.0
         ));
     }
