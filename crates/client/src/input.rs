@@ -39,35 +39,34 @@ pub(crate) fn read_line(
     line.clear();
     let mut any = false;
     loop {
-        let available = match input.fill_buf() {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if available.is_empty() {
+        // Room for the limit and a `\r` that may end the line: one byte more.
+        let room = (limit + 1).saturating_sub(line.len());
+        let step = with_input(input, |available| {
+            let newline = available.iter().position(|&b| b == b'\n');
+            let take = newline.unwrap_or(available.len());
+            if take <= room {
+                line.extend_from_slice(&available[..take]);
+            }
+            (available.len(), take, newline.is_some())
+        })?;
+        let (available, take, newline) = step;
+        if available == 0 {
             return Ok(if any { finish(line, limit) } else { Line::End });
         }
         any = true;
-        let newline = available.iter().position(|&b| b == b'\n');
-        let take = newline.unwrap_or(available.len());
-        // Room for the limit and a `\r` that may end the line: one byte more.
-        let room = (limit + 1).saturating_sub(line.len());
         if take > room {
             line.clear();
             input.consume(room);
             return Ok(Line::TooLong);
         }
-        line.extend_from_slice(&available[..take]);
-        match newline {
-            Some(_) => {
-                let verdict = finish(line, limit);
-                // A refused line leaves its newline for `skip_line`, as promised.
-                let ending = usize::from(verdict == Line::Read);
-                input.consume(take + ending);
-                return Ok(verdict);
-            }
-            None => input.consume(take),
+        if newline {
+            let verdict = finish(line, limit);
+            // A refused line leaves its newline for `skip_line`, as promised.
+            let ending = usize::from(verdict == Line::Read);
+            input.consume(take + ending);
+            return Ok(verdict);
         }
+        input.consume(take);
     }
 }
 
@@ -89,23 +88,31 @@ fn finish(line: &mut Vec<u8>, limit: usize) -> Line {
 /// When reading the input fails.
 pub(crate) fn skip_line(input: &mut impl BufRead) -> io::Result<()> {
     loop {
-        let available = match input.fill_buf() {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if available.is_empty() {
+        // How much to consume, and whether that ends the line.
+        let (take, done) = with_input(input, |available| {
+            match available.iter().position(|&b| b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (available.len(), available.is_empty()),
+            }
+        })?;
+        input.consume(take);
+        if done {
             return Ok(());
         }
-        match available.iter().position(|&b| b == b'\n') {
-            Some(i) => {
-                input.consume(i + 1);
-                return Ok(());
-            }
-            None => {
-                let n = available.len();
-                input.consume(n);
-            }
+    }
+}
+
+/// Looks at the buffered input, reading more when there is none (again when a signal
+/// interrupts the read), and returns what `look` makes of it; `look` is given an empty
+/// slice at the end of the input. Taking a closure rather than returning the slice keeps
+/// the borrow of `input` inside this function, so the retry loop borrows it afresh each
+/// time.
+fn with_input<R: BufRead, T>(input: &mut R, look: impl FnOnce(&[u8]) -> T) -> io::Result<T> {
+    loop {
+        match input.fill_buf() {
+            Ok(available) => return Ok(look(available)),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
 }
@@ -156,6 +163,48 @@ mod tests {
         }
         assert_eq!(lines(b"", 4, 8), []);
         assert_eq!(lines(b"123456789", 4, 8), [Err(Line::TooLong)]);
+    }
+
+    /// A reader that fails with `Interrupted` before every chunk of its input.
+    struct Interrupting<'a> {
+        chunks: std::slice::Iter<'a, &'a [u8]>,
+        interrupt: bool,
+    }
+
+    impl Read for Interrupting<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.interrupt = !self.interrupt;
+            if self.interrupt {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            let Some(chunk) = self.chunks.next() else {
+                return Ok(0);
+            };
+            buf[..chunk.len()].copy_from_slice(chunk);
+            Ok(chunk.len())
+        }
+    }
+
+    /// A read that a signal interrupts is tried again, by both `read_line` and
+    /// `skip_line`, at the start of a line, in its middle and at the end of the input.
+    #[test]
+    fn interrupted_reads_are_retried() {
+        let chunks: &[&[u8]] = &[b"ab", b"c\n1234", b"56\nxy", b"\r\n", b"z"];
+        let mut reader = BufReader::new(Interrupting {
+            chunks: chunks.iter(),
+            interrupt: false,
+        });
+        let mut line = Vec::new();
+        assert_eq!(read_line(&mut reader, &mut line, 4).unwrap(), Line::Read);
+        assert_eq!(line, b"abc");
+        assert_eq!(read_line(&mut reader, &mut line, 4).unwrap(), Line::TooLong);
+        skip_line(&mut reader).unwrap();
+        assert_eq!(read_line(&mut reader, &mut line, 4).unwrap(), Line::Read);
+        assert_eq!(line, b"xy\r");
+        assert_eq!(read_line(&mut reader, &mut line, 4).unwrap(), Line::Read);
+        assert_eq!(line, b"z");
+        assert_eq!(read_line(&mut reader, &mut line, 4).unwrap(), Line::End);
+        skip_line(&mut reader).unwrap();
     }
 
     /// A line far over the limit is refused after the limit and one byte, before the
