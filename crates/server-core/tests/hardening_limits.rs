@@ -422,15 +422,7 @@ fn allow_open_files(needed: u64) {
 fn thousands_of_held_connections_do_not_delay_another_client() {
     const HELD: usize = 2000;
     allow_open_files((HELD as u64 + 200) * NON_BLOCKING.len() as u64);
-    let servers: Vec<_> = NON_BLOCKING
-        .into_iter()
-        .map(|binary| thread::spawn(move || hold_thousands(binary, HELD)))
-        .collect();
-    for server in servers {
-        if let Err(panic) = server.join() {
-            std::panic::resume_unwind(panic);
-        }
-    }
+    on_each(&NON_BLOCKING, |binary| hold_thousands(binary, HELD));
 }
 
 /// [`thousands_of_held_connections_do_not_delay_another_client`] on one server.

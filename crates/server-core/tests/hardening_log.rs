@@ -187,10 +187,10 @@ fn terminate(server: &mut Unread) {
 
 /// On every server: thousands of logged requests with stdout unread are all answered;
 /// reading again brings the drop count's line; with the pipe full again, SIGTERM ends the
-/// server with status 0.
+/// server with status 0. The servers run at once, one thread each.
 #[test]
 fn unread_stdout_never_holds_up_serving_or_shutdown() {
-    for binary in SERVERS {
+    on_every_server(|binary| {
         let (mut server, addr, reader) = start_unread(binary);
         load(binary, addr, "first");
         let (line, reader) = drain_until_dropped_count(binary, addr, reader);
@@ -198,5 +198,5 @@ fn unread_stdout_never_holds_up_serving_or_shutdown() {
         load(binary, addr, "second");
         terminate(&mut server);
         drop(reader);
-    }
+    });
 }

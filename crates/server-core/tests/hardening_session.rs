@@ -13,21 +13,6 @@ use std::time::Duration;
 use common::*;
 use nix::sys::signal::Signal;
 
-/// Runs `test` on every server at once, one thread each; a failure names the server.
-fn on_every_server(test: impl Fn(&str) + Sync) {
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = SERVERS
-            .iter()
-            .map(|&binary| (binary, scope.spawn(|| test(binary))))
-            .collect();
-        let failed: Vec<&str> = handles
-            .into_iter()
-            .filter_map(|(binary, handle)| handle.join().is_err().then_some(binary))
-            .collect();
-        assert!(failed.is_empty(), "failed on {failed:?}");
-    });
-}
-
 /// Item 1: under `--delay`, pipelined requests get one answer per delay. When the first
 /// answer arrives the second is not there yet (before the fix both arrived in one write,
 /// after every delay had passed).

@@ -23,6 +23,28 @@ pub const SERVERS: [&str; 7] = [
     "server-async",
 ];
 
+/// Runs `test` on every server of [`SERVERS`] at once, one thread each, so that a suite
+/// takes as long as its slowest server, not their sum; a failure names the servers.
+pub fn on_every_server(test: impl Fn(&'static str) + Sync) {
+    on_each(&SERVERS, test);
+}
+
+/// Runs `test` on each of `binaries` at once, one thread each; each failure's panic
+/// message is printed as it happens, and the test then fails naming those servers.
+pub fn on_each(binaries: &[&'static str], test: impl Fn(&'static str) + Sync) {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = binaries
+            .iter()
+            .map(|&binary| (binary, scope.spawn(|| test(binary))))
+            .collect();
+        let failed: Vec<&str> = handles
+            .into_iter()
+            .filter_map(|(binary, handle)| handle.join().is_err().then_some(binary))
+            .collect();
+        assert!(failed.is_empty(), "failed on {failed:?}");
+    });
+}
+
 /// How long any single read in a test may wait before the test fails.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
