@@ -193,12 +193,13 @@ impl Client {
                 let response = match slot {
                     Slot::Local(message) => Response::Err(message),
                     Slot::Sent => {
-                        // A complete line buffered means this read will not block;
-                        // otherwise show what is done before waiting on the server.
+                        // A complete line buffered means this read will not block, and
+                        // needs no deadline; otherwise show what is done before waiting on
+                        // the server, and start the clock of the wait.
                         if !self.conn.has_buffered_request() {
                             output.flush()?;
+                            self.start_response_clock();
                         }
-                        self.start_response_clock();
                         self.read_response()
                             .map_err(|source| BatchError::Connection {
                                 answered: output.summary.lines,

@@ -1,16 +1,16 @@
-//! The event-loop architecture: the banner and the loops in the log, a delay that holds
-//! only its own connection, the loops as the only threads, and the end of a stream
-//! arriving with its last request. (Everything every server does — the protocol, the
-//! hostile corpus, resets, the idle timeout, running out of descriptors — and what the
-//! servers that serve from a few threads share — thousands of held connections, the cap
-//! across the loops, a client that stops reading, SIGTERM with hundreds of requests in
-//! flight — is in server-core's tests, which run on this server too.)
+//! The event-loop architecture: the banner and the loops in the log, pipelining split at
+//! every byte on one loop, and the end of a stream arriving with its last request.
+//! (Everything every server does — the protocol, the hostile corpus, resets, the idle
+//! timeout, running out of descriptors — and what the servers that serve from a few
+//! threads share — a delay that holds only its own connection, hundreds of delayed
+//! clients adding no thread, thousands of held connections, the cap across the loops, a
+//! client that stops reading, SIGTERM with hundreds of requests in flight — is in
+//! server-core's tests, which run on this server too.)
 
 #[path = "../../server-core/tests/common/mod.rs"]
 mod common;
 
 use std::io::Write;
-use std::net::TcpStream;
 use std::thread;
 use std::time::Duration;
 
@@ -50,67 +50,6 @@ fn banner_and_loops_in_the_log() {
     assert_eq!(refused.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("--workers"), "{stderr}");
-}
-
-/// On one loop with `--delay 3s`, a request held for its delay does not hold another
-/// connection's: the second request is received while the first is still held, and
-/// both are answered. The evidence is the order of the loop's own log lines, not a
-/// clock: a loop that slept through the delay could not log the second request before
-/// the first answer.
-#[test]
-fn a_delay_holds_only_its_own_connection() {
-    let server = start_evented(&["--workers", "1", "--delay", "3s"]);
-    let mut a = connect(server.addr());
-    let mut b = connect(server.addr());
-    a.write_all(b"3|first\n").expect("send the first request");
-    wait_for_lines(&server, "Received request: 3|first", 1);
-    b.write_all(b"3|second\n").expect("send the second request");
-    assert_eq!(read_lines(&a, 1), ["OK tsrif\n"]);
-    assert_eq!(read_lines(&b, 1), ["OK dnoces\n"]);
-    wait_for_lines(&server, "Sending response", 2);
-    let order: Vec<String> = server
-        .output()
-        .into_iter()
-        .filter(|l| l.contains("Received request") || l.contains("Sending response"))
-        .collect();
-    let position = |needle: &str| {
-        order
-            .iter()
-            .position(|l| l.contains(needle))
-            .unwrap_or_else(|| panic!("no {needle:?} in {order:?}"))
-    };
-    assert!(
-        position("Received request: 3|second") < position("Sending response: tsrif"),
-        "the second request waited for the first delay: {order:?}"
-    );
-    assert!(order.iter().all(|l| l.contains("[LOOP 1]")), "{order:?}");
-    server.stop(IO_TIMEOUT).expect("stops");
-}
-
-/// Three hundred clients, each with a request held for its delay, are served by the
-/// loops alone: the process has `--workers` + 1 threads (the loops and the acceptor),
-/// not one per client.
-#[test]
-fn hundreds_of_clients_add_no_thread() {
-    const CLIENTS: usize = 300;
-    let server = start_evented(&["--workers", "2", "--delay", "1s"]);
-    let addr = server.addr();
-    let mut conns: Vec<TcpStream> = (0..CLIENTS).map(|_| connect(addr)).collect();
-    for (i, conn) in conns.iter_mut().enumerate() {
-        conn.write_all(format!("3|{i}x\n").as_bytes())
-            .expect("send a request");
-    }
-    wait_for_lines(&server, "Received request: 3|", CLIENTS);
-    assert_eq!(thread_count(server.pid()), 3);
-    for (i, conn) in conns.iter().enumerate() {
-        assert_eq!(
-            read_lines(conn, 1),
-            [format!("OK x{}\n", reverse(&i.to_string()))],
-            "client {i}"
-        );
-    }
-    assert_eq!(thread_count(server.pid()), 3);
-    server.stop(IO_TIMEOUT).expect("stops");
 }
 
 /// Pipelined requests split at every byte and sent with pauses, on one loop: each answer
