@@ -9,26 +9,11 @@ mod common;
 
 use std::io::Write;
 use std::net::TcpStream;
-use std::thread;
 
 use common::*;
 
 /// The servers that serve every client from a few threads, on non-blocking sockets.
 const NON_BLOCKING: [&str; 2] = ["server-evented", "server-async"];
-
-/// Runs `test` on each non-blocking server at once, one thread each; a failure names the
-/// server.
-fn on_both(test: fn(&'static str)) {
-    let runs: Vec<_> = NON_BLOCKING
-        .into_iter()
-        .map(|binary| (binary, thread::spawn(move || test(binary))))
-        .collect();
-    let failed: Vec<&str> = runs
-        .into_iter()
-        .filter_map(|(binary, run)| run.join().is_err().then_some(binary))
-        .collect();
-    assert!(failed.is_empty(), "failed on {failed:?}");
-}
 
 /// The index of the first line of `output` that contains `needle`; panics if none does.
 fn line_index(output: &[String], needle: &str) -> usize {
@@ -54,7 +39,7 @@ fn who(line: &str) -> &str {
 /// async server serves them in two tasks, one per connection.
 #[test]
 fn a_delay_holds_only_its_own_connection() {
-    on_both(|binary| {
+    on_each(&NON_BLOCKING, |binary| {
         let server = start(binary, &["--workers", "1", "--delay", "3s"]);
         let mut a = connect(server.addr());
         let mut b = connect(server.addr());
@@ -97,7 +82,7 @@ fn a_delay_holds_only_its_own_connection() {
 /// two of tokio's own.
 #[test]
 fn hundreds_of_delayed_clients_add_no_thread() {
-    on_both(|binary| {
+    on_each(&NON_BLOCKING, |binary| {
         const CLIENTS: usize = 300;
         let server = start(binary, &["--workers", "2", "--delay", "2s"]);
         let addr = server.addr();
