@@ -7,6 +7,7 @@ use std::path::Path;
 
 use anyhow::anyhow;
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
@@ -27,7 +28,8 @@ fn colour(server: &str) -> RGBColor {
     }
 }
 
-/// One panel: `value(row)` against clients, one line with points per server.
+/// One panel: `value(row)` against clients, one line with points per server, on a
+/// linear axis from zero.
 fn panel(
     area: &DrawingArea<SVGBackend<'_>, Shift>,
     rows: &[Row],
@@ -35,25 +37,59 @@ fn panel(
     y_desc: &str,
     value: impl Fn(&Row) -> Option<f64>,
 ) -> anyhow::Result<()> {
+    let y_max = rows.iter().filter_map(&value).fold(0.0, f64::max).max(1e-3) * 1.08;
+    let axis = YAxis {
+        desc: y_desc,
+        label_area: 64,
+        format: None,
+    };
+    chart(area, rows, caption, axis, 0.0..y_max, value)
+}
+
+/// How a chart's y axis is labelled.
+struct YAxis<'a> {
+    /// The axis description.
+    desc: &'a str,
+    /// Width of the label area, pixels.
+    label_area: u32,
+    /// The label format; plotters' own when `None`.
+    format: Option<&'a dyn Fn(&f64) -> String>,
+}
+
+/// A chart on `area`: the caption, clients on the x axis, `y_spec` (linear or log) on the
+/// y axis labelled as `y_axis` says, the mesh, and `value(row)` drawn by [`lines`]: the
+/// frame every plot shares.
+fn chart<Y>(
+    area: &DrawingArea<SVGBackend<'_>, Shift>,
+    rows: &[Row],
+    caption: &str,
+    y_axis: YAxis<'_>,
+    y_spec: Y,
+    value: impl Fn(&Row) -> Option<f64>,
+) -> anyhow::Result<()>
+where
+    Y: AsRangedCoord<Value = f64>,
+    Y::CoordDescType: ValueFormatter<f64>,
+{
     let err = |e: &dyn std::fmt::Display| anyhow!("drawing {caption}: {e}");
     let x_max = rows.iter().map(|r| r.clients).max().unwrap_or(1).max(1) as f64;
-    let y_max = rows.iter().filter_map(&value).fold(0.0, f64::max).max(1e-3) * 1.08;
     let mut chart = ChartBuilder::on(area)
         .caption(caption, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(40)
-        .y_label_area_size(64)
-        .build_cartesian_2d(0.0..x_max * 1.05, 0.0..y_max)
+        .y_label_area_size(y_axis.label_area)
+        .build_cartesian_2d(0.0..x_max * 1.05, y_spec)
         .map_err(|e| err(&e))?;
-    chart
-        .configure_mesh()
-        .x_desc("Concurrent clients")
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc("Concurrent clients")
         .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_desc(y_desc)
+        .y_desc(y_axis.desc)
         .label_style(("sans-serif", 13))
-        .axis_desc_style(("sans-serif", 15))
-        .draw()
-        .map_err(|e| err(&e))?;
+        .axis_desc_style(("sans-serif", 15));
+    if let Some(format) = y_axis.format {
+        mesh.y_label_formatter(format);
+    }
+    mesh.draw().map_err(|e| err(&e))?;
     lines(&mut chart, rows, value, &err)
 }
 
@@ -131,27 +167,21 @@ pub fn overhead(path: &Path, rows: &[Row]) -> anyhow::Result<()> {
     let root = SVGBackend::new(path, (900, 600)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let value = |r: &Row| (r.overhead_s * 1e3).max(OVERHEAD_FLOOR_MS);
-    let x_max = rows.iter().map(|r| r.clients).max().unwrap_or(1).max(1) as f64;
     let y_max = rows.iter().map(value).fold(1.0, f64::max) * 2.0;
     let y_min = rows.iter().map(value).fold(y_max, f64::min).min(1.0) / 2.0;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(caption, ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(72)
-        .build_cartesian_2d(0.0..x_max * 1.05, (y_min..y_max).log_scale())
-        .map_err(|e| err(&e))?;
-    chart
-        .configure_mesh()
-        .x_desc("Concurrent clients")
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_desc("Overhead (ms, log scale)")
-        .y_label_formatter(&|y| format!("{y}"))
-        .label_style(("sans-serif", 13))
-        .axis_desc_style(("sans-serif", 15))
-        .draw()
-        .map_err(|e| err(&e))?;
-    lines(&mut chart, rows, |r| Some(value(r)), &err)?;
+    let axis = YAxis {
+        desc: "Overhead (ms, log scale)",
+        label_area: 72,
+        format: Some(&|y| format!("{y}")),
+    };
+    chart(
+        &root,
+        rows,
+        caption,
+        axis,
+        (y_min..y_max).log_scale(),
+        |r| Some(value(r)),
+    )?;
     root.present()
         .map_err(|e| anyhow!("writing {}: {e}", path.display()))
 }
