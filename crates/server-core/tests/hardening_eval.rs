@@ -1,6 +1,7 @@
-//! Hostile `eval` requests against the three real servers: code injection and side
-//! effects (nothing runs, nothing is written on the client's behalf, log lines cannot be
-//! forged) and resource attacks (each answered at once with `ERR`, memory and CPU flat).
+//! Hostile `eval` requests against every server: code injection and side effects
+//! (nothing runs, nothing is written on the client's behalf, log lines cannot be forged),
+//! resource attacks (each answered at once with `ERR`, memory and CPU flat), and the
+//! deepest expressions the engine accepts, on every server's stacks.
 //!
 //! The seed passed the payload to Python's `eval()`; these tests send what would have
 //! owned that server and check that ours only ever answers.
@@ -254,4 +255,53 @@ fn eval_resource_attacks_are_cheap() {
         );
         server.stop(IO_TIMEOUT).expect("stops");
     }
+}
+
+/// The deepest and longest expressions the engine accepts evaluate on every server —
+/// on the small stacks of the threaded server's client threads and the pool's workers
+/// (256 KiB) and on the event loops and runtime threads alike — each answered exactly as
+/// the engine answers it, and one nested too deep is refused without harm. The servers
+/// run at once, a thread each.
+#[test]
+fn deepest_expressions_fit_every_servers_stack() {
+    let depth = engine::MAX_DEPTH;
+    let deepest = format!("{}1{}", "(".repeat(depth), ")".repeat(depth));
+    let expressions = [
+        deepest,
+        // One level too deep, and other deep shapes.
+        format!("{}1{}", "(".repeat(depth + 1), ")".repeat(depth + 1)),
+        vec!["2"; depth].join("**"),
+        format!("{}2{}", "(-".repeat(depth), ")".repeat(depth)),
+        vec!["1"; engine::MAX_EXPR_BYTES / 2 - 1].join("+"),
+        format!("{}2{}", "-(".repeat(depth), ")".repeat(depth)),
+        format!("{}1{}", "2**(".repeat(depth / 2), ")".repeat(depth / 2)),
+        format!(
+            "{}1{}",
+            "2**(".repeat(depth / 2 - 1),
+            ")".repeat(depth / 2 - 1)
+        ),
+    ];
+    let wanted: Vec<String> = expressions
+        .iter()
+        .map(|expr| match engine::execute(engine::Op::Evaluate, expr) {
+            Ok(v) => format!("OK {v}\n"),
+            Err(e) => format!("ERR {e}\n"),
+        })
+        .collect();
+    assert_eq!(
+        wanted[0], "OK 1\n",
+        "the engine's own answer to the deepest"
+    );
+    on_every_server(|binary| {
+        let server = start(binary, &["--quiet"]);
+        let mut conn = connect(server.addr());
+        for (expr, want) in expressions.iter().zip(&wanted) {
+            assert_eq!(
+                ask(&mut conn, format!("2|{expr}\n").as_bytes()),
+                *want,
+                "{binary}: {expr:.40}"
+            );
+        }
+        server.stop(IO_TIMEOUT).expect("stops");
+    });
 }

@@ -323,23 +323,3 @@ fn sigterm_answers_in_flight_and_queued() {
     let backlog_served = format!("Connection from 127.0.0.1:{backlog_port}");
     assert!(lines_with(&server, &backlog_served).is_empty());
 }
-
-/// The deepest expression the engine accepts evaluates on a worker's small stack.
-#[test]
-fn deepest_expression_fits_a_workers_stack() {
-    let server = start_pool(&["--quiet", "--workers", "1"]);
-    let mut conn = connect(server.addr());
-    let depth = engine::MAX_DEPTH;
-    let deepest = format!("{}1{}", "(".repeat(depth), ")".repeat(depth));
-    assert_eq!(
-        ask(&mut conn, format!("2|{deepest}\n").as_bytes()),
-        "OK 1\n"
-    );
-    let minus = format!("{}2{}", "-(".repeat(depth), ")".repeat(depth));
-    let want = match engine::execute(engine::Op::Evaluate, &minus) {
-        Ok(v) => format!("OK {v}\n"),
-        Err(e) => format!("ERR {e}\n"),
-    };
-    assert_eq!(ask(&mut conn, format!("2|{minus}\n").as_bytes()), want);
-    stop_promptly(server);
-}
