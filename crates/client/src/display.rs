@@ -72,8 +72,9 @@ fn needs_escape(c: char) -> bool {
     c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') || is_format(c)
 }
 
-/// Unicode's format characters (general category Cf, Unicode 15.1), listed here since
-/// std has no table of categories.
+/// Unicode's format characters (general category Cf, unchanged from Unicode 15.0 to 17.0),
+/// listed here since std has no table of categories. The servers' logs keep the same
+/// table (`server_core::log`); a test holds the two alike.
 fn is_format(c: char) -> bool {
     matches!(
         u32::from(c),
@@ -117,5 +118,24 @@ mod tests {
         assert_eq!(TextMode::Exact.show(hostile).to_string(), hostile);
         assert_eq!(TextMode::for_output(true), TextMode::Escaped);
         assert_eq!(TextMode::for_output(false), TextMode::Exact);
+    }
+
+    /// What is escaped on a terminal is what the servers' logs escape (but for the
+    /// backslash, which only the logs escape, to read back unambiguously): the table of
+    /// format characters is written in both crates, and this keeps the copies alike. It
+    /// holds Unicode's 170 format characters.
+    #[test]
+    fn escapes_what_the_server_logs_escape() {
+        let mut format = 0;
+        for c in (0..=0x10_FFFF).filter_map(char::from_u32) {
+            format += usize::from(is_format(c));
+            if c == '\\' {
+                continue;
+            }
+            let text = c.to_string();
+            let logged = server_core::log::Untrusted(&text).to_string() != text;
+            assert_eq!(needs_escape(c) || c.is_ascii_control(), logged, "{c:?}");
+        }
+        assert_eq!(format, 170);
     }
 }
