@@ -205,6 +205,9 @@ fn banner_and_log_lines() {
             "Prefork Server (Main PID: ",
             "[WORKER PID: ",
         ),
+        ("server-pool", "Pool Server (Main PID: ", "[WORKER: worker-"),
+        ("server-evented", "Evented Server (PID: ", "[LOOP "),
+        ("server-async", "Async Server (PID: ", "[TASK 1]"),
     ];
     for (binary, title, who) in labels {
         let server = start(binary, &[]);
@@ -252,10 +255,20 @@ fn banner_and_log_lines() {
         );
         server.stop(IO_TIMEOUT).expect("stops");
 
-        let quiet = start(binary, &["--quiet"]);
+        let mut quiet = start(binary, &["--quiet"]);
         assert_eq!(one_shot(quiet.addr(), b"1|hello\n"), "OK HELLO\n");
+        // Read the log only once its last line is in, so that a request line written
+        // late cannot be missed.
+        quiet.signal(Signal::SIGTERM).expect("send SIGTERM");
+        assert_eq!(
+            wait_for_exit(binary, &mut quiet).code(),
+            Some(0),
+            "{binary}"
+        );
+        quiet
+            .wait_for_output("Shut down cleanly", IO_TIMEOUT)
+            .unwrap_or_else(|| panic!("{binary}: no shutdown line in {:?}", quiet.output()));
         let banner_only = quiet.output();
-        quiet.stop(IO_TIMEOUT).expect("stops");
         assert!(
             !banner_only
                 .iter()
