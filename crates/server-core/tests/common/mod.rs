@@ -369,11 +369,17 @@ pub fn copy_for_everyone(binary: &str) -> std::path::PathBuf {
 /// The most sessions in progress at once, read from a server's own log, whose lines are
 /// written in order: a session logs `Connection from` when it starts (after its place
 /// under the cap was taken) and `Client … disconnected` before it gives the place back.
-/// (Counting threads or processes would be off by the ones just exiting.)
+/// (Counting threads or processes would be off by the ones just exiting.) A start is the
+/// line `Connection from ADDR` alone, not the sequential server's main-loop line
+/// `Connection from ADDR closed. Ready for next client.`, which would count each of its
+/// clients twice.
 pub fn most_at_once(output: &[String]) -> usize {
     let (mut now, mut most) = (0usize, 0usize);
     for line in output {
-        if line.contains("] - Connection from ") {
+        let started = line
+            .split_once("] - Connection from ")
+            .is_some_and(|(_, addr)| !addr.trim_end().contains(' '));
+        if started {
             now += 1;
             most = most.max(now);
         } else if line.contains("] - Client 127.0.0.1:") && line.contains(" disconnected") {
