@@ -279,10 +279,10 @@ fn banner_and_log_lines() {
 }
 
 /// SIGTERM while requests are held by --delay: every one is answered, new connections
-/// are refused afterwards, and the server exits 0.
+/// are refused afterwards, and the server exits 0. The servers run at once, a thread each.
 #[test]
 fn sigterm_answers_requests_in_flight() {
-    for binary in SERVERS {
+    on_every_server(|binary| {
         // The sequential server has one client in flight at a time.
         let clients = if binary == "server-sequential" { 1 } else { 3 };
         let server = start(binary, &["--delay", "500ms"]);
@@ -307,7 +307,7 @@ fn sigterm_answers_requests_in_flight() {
             TcpStream::connect(addr).is_err(),
             "{binary}: still accepting"
         );
-    }
+    });
 }
 
 /// `--interface lo` binds 127.0.0.1.
@@ -375,14 +375,15 @@ fn port_in_use_is_a_clear_error() {
     assert!(stderr.contains("--port"), "{stderr}");
 }
 
-/// Four clients each send one request held 300 ms: on the forking and threaded servers
-/// the delays overlap (all answered in less than 4 × 300 ms); on the sequential server
-/// they do not (at least 4 × 300 ms).
+/// Four clients each send one request held 300 ms: on every server but the sequential one
+/// the four are served at once (from the log, whose lines are written in order) and the
+/// delays overlap (all answered in less than 4 × 300 ms); on the sequential server one is
+/// served at a time and they do not (at least 4 × 300 ms).
 #[test]
 fn delayed_clients_overlap_except_on_sequential() {
     let delay = Duration::from_millis(300);
     for binary in SERVERS {
-        let server = start(binary, &["--quiet", "--delay", "300ms"]);
+        let server = start(binary, &["--delay", "300ms"]);
         let addr = server.addr();
         // Each client closes once answered, as the seed's benchmark client does: the
         // sequential server serves a client until it leaves.
@@ -401,6 +402,10 @@ fn delayed_clients_overlap_except_on_sequential() {
         } else {
             assert!(took < delay * 4, "{binary} did not overlap: {took:?}");
         }
+        wait_for_lines(&server, " disconnected", 4);
+        let at_once = if binary == "server-sequential" { 1 } else { 4 };
+        let output = server.output();
+        assert_eq!(most_at_once(&output), at_once, "{binary}: {output:?}");
         server.stop(IO_TIMEOUT).expect("stops");
     }
 }
