@@ -69,36 +69,7 @@ impl fmt::Display for Shown<'_> {
 
 /// Whether a terminal could be made to obey `c`, or `c` could hide or reorder text.
 fn needs_escape(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') || is_format(c)
-}
-
-/// Unicode's format characters (general category Cf, unchanged from Unicode 15.0 to 17.0),
-/// listed here since std has no table of categories. The servers' logs keep the same
-/// table (`server_core::log`); a test holds the two alike.
-fn is_format(c: char) -> bool {
-    matches!(
-        u32::from(c),
-        0xAD | 0x600..=0x605
-            | 0x61C
-            | 0x6DD
-            | 0x70F
-            | 0x890..=0x891
-            | 0x8E2
-            | 0x180E
-            | 0x200B..=0x200F
-            | 0x202A..=0x202E
-            | 0x2060..=0x2064
-            | 0x2066..=0x206F
-            | 0xFEFF
-            | 0xFFF9..=0xFFFB
-            | 0x110BD
-            | 0x110CD
-            | 0x13430..=0x1343F
-            | 0x1BCA0..=0x1BCA3
-            | 0x1D173..=0x1D17A
-            | 0xE0001
-            | 0xE0020..=0xE007F
-    )
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') || protocol::text::is_format_char(c)
 }
 
 #[cfg(test)]
@@ -122,13 +93,13 @@ mod tests {
 
     /// What is escaped on a terminal is what the servers' logs escape (but for the
     /// backslash, which only the logs escape, to read back unambiguously): the table of
-    /// format characters is written in both crates, and this keeps the copies alike. It
+    /// format characters is protocol's (one table for both), and this keeps the rules alike. It
     /// holds Unicode's 170 format characters.
     #[test]
     fn escapes_what_the_server_logs_escape() {
         let mut format = 0;
         for c in (0..=0x10_FFFF).filter_map(char::from_u32) {
-            format += usize::from(is_format(c));
+            format += usize::from(protocol::text::is_format_char(c));
             if c == '\\' {
                 continue;
             }

@@ -36,6 +36,7 @@
 //! - `message`: [`Request`], [`Response`], [`Framing`] and the errors of a bad request.
 //! - [`codec`]: encoding and decoding of single frames, with no I/O.
 //! - `connection`: [`Connection`], buffered and size-limited reading, batched writing.
+//! - [`text`]: the characters untrusted text must not show as they are (format characters).
 //!
 //! Architecture invariant: `protocol` knows nothing of sockets' life cycle, threads or
 //! what the operations do; it depends on no crate but std.
@@ -44,6 +45,7 @@ pub mod codec;
 mod connection;
 mod message;
 pub mod op;
+pub mod text;
 
 pub use connection::{
     Connection, DEFAULT_MAX_REQUEST_BYTES, ReadError, ResponseError, WriteRequestError,

@@ -201,54 +201,10 @@ impl Display for Untrusted<'_> {
 /// controls (`\n`, `\r`, ESC…), the Unicode line and paragraph separators, format
 /// characters, and the backslash that starts an escape.
 fn needs_escape(c: char) -> bool {
-    c == '\\' || c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') || is_format(c)
-}
-
-/// Unicode's format characters (general category Cf) as inclusive ranges, sorted: from
-/// `extracted/DerivedGeneralCategory.txt` of Unicode 17.0.0, the version of this
-/// toolchain's `std` (`char::UNICODE_VERSION`); the list has not changed since 15.0.0.
-/// They are invisible or reorder text: the soft hyphen, Arabic and Syriac marks, the
-/// Mongolian vowel separator, zero-width space and (non-)joiners, the direction marks,
-/// embeddings, overrides and isolates, word joiner and invisible operators, the byte order
-/// mark, interlinear annotation marks, Egyptian hieroglyph and shorthand format controls,
-/// musical symbol beams, and the language tags.
-const FORMAT_CHARS: &[(char, char)] = &[
-    ('\u{00AD}', '\u{00AD}'),
-    ('\u{0600}', '\u{0605}'),
-    ('\u{061C}', '\u{061C}'),
-    ('\u{06DD}', '\u{06DD}'),
-    ('\u{070F}', '\u{070F}'),
-    ('\u{0890}', '\u{0891}'),
-    ('\u{08E2}', '\u{08E2}'),
-    ('\u{180E}', '\u{180E}'),
-    ('\u{200B}', '\u{200F}'),
-    ('\u{202A}', '\u{202E}'),
-    ('\u{2060}', '\u{2064}'),
-    ('\u{2066}', '\u{206F}'),
-    ('\u{FEFF}', '\u{FEFF}'),
-    ('\u{FFF9}', '\u{FFFB}'),
-    ('\u{110BD}', '\u{110BD}'),
-    ('\u{110CD}', '\u{110CD}'),
-    ('\u{13430}', '\u{1343F}'),
-    ('\u{1BCA0}', '\u{1BCA3}'),
-    ('\u{1D173}', '\u{1D17A}'),
-    ('\u{E0001}', '\u{E0001}'),
-    ('\u{E0020}', '\u{E007F}'),
-];
-
-/// Whether `c` is a format character (Cf), by binary search of [`FORMAT_CHARS`].
-fn is_format(c: char) -> bool {
-    FORMAT_CHARS
-        .binary_search_by(|&(first, last)| {
-            if last < c {
-                std::cmp::Ordering::Less
-            } else if first > c {
-                std::cmp::Ordering::Greater
-            } else {
-                std::cmp::Ordering::Equal
-            }
-        })
-        .is_ok()
+    c == '\\'
+        || c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}')
+        || protocol::text::is_format_char(c)
 }
 
 /// How long the rest of a partly written line may be waited for (terminals and sockets
@@ -635,9 +591,9 @@ mod tests {
         }
         // Every character up to U+3000 (controls, Latin, punctuation, the marks), every
         // format character, and a sample of the rest.
-        let sample = (0..=0x10_FFFF)
-            .filter_map(char::from_u32)
-            .filter(|&c| u32::from(c) < 0x3000 || u32::from(c) % 61 == 0 || is_format(c));
+        let sample = (0..=0x10_FFFF).filter_map(char::from_u32).filter(|&c| {
+            u32::from(c) < 0x3000 || u32::from(c) % 61 == 0 || protocol::text::is_format_char(c)
+        });
         for c in sample {
             for text in [c.to_string(), format!("\\{c}"), format!("{c}\\u")] {
                 let shown = Untrusted(&text).to_string();
@@ -648,24 +604,16 @@ mod tests {
         }
     }
 
-    /// Every format character (Cf) is shown as its code point, e.g. `\u{200e}`; letters
-    /// and symbols outside the table are not. The table is sorted and its ranges disjoint,
-    /// as the binary search needs.
+    /// Every format character (Cf, protocol's table) is shown as its code point, e.g.
+    /// `\u{200e}`; letters and symbols outside the table are not.
     #[test]
     fn format_characters_are_escaped() {
-        assert!(FORMAT_CHARS.iter().all(|&(first, last)| first <= last));
-        assert!(FORMAT_CHARS.windows(2).all(|w| w[0].1 < w[1].0));
-        let total: u32 = FORMAT_CHARS
-            .iter()
-            .map(|&(first, last)| u32::from(last) - u32::from(first) + 1)
-            .sum();
-        // DerivedGeneralCategory-17.0.0.txt: "Total code points: 170" for Cf.
-        assert_eq!(total, 170);
-        for &(first, last) in FORMAT_CHARS {
-            for c in (u32::from(first)..=u32::from(last)).filter_map(char::from_u32) {
-                let shown = Untrusted(&c.to_string()).to_string();
-                assert_eq!(shown, format!("\\u{{{:x}}}", u32::from(c)));
-            }
+        let format = (0..=0x10_FFFF)
+            .filter_map(char::from_u32)
+            .filter(|&c| protocol::text::is_format_char(c));
+        for c in format {
+            let shown = Untrusted(&c.to_string()).to_string();
+            assert_eq!(shown, format!("\\u{{{:x}}}", u32::from(c)));
         }
         let named = "\u{200B}\u{200E}\u{200F}\u{061C}\u{2060}\u{FEFF}\u{00AD}\u{180E}\u{E0001}";
         assert_eq!(
