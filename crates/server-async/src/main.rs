@@ -43,9 +43,9 @@
 //! task's place in its waiting list is taken once, when the task starts, and a task
 //! started later sees the flag itself): the accept loop ends and drops the listener (new
 //! connections are refused), each task calls [`Session::handle_shutdown`] and drains as
-//! SPEC §5 says. The main thread then waits, up to `--shutdown-timeout`, for every
-//! permit to come back — one per live task — and the server exits 0; tasks still busy at
-//! the deadline are dropped with the runtime.
+//! SPEC §5 says. The main thread then waits, up to `--shutdown-timeout` and a moment for
+//! the last answers ([`GRACE`]), for every permit to come back — one per live task — and
+//! the server exits 0; tasks still busy then are dropped with the runtime.
 //!
 //! A task that panicked (a bug: the session never panics on what a client sends) is
 //! caught by tokio; its permit is given back as it unwinds and the server goes on.
@@ -75,6 +75,11 @@ use tokio::time::{self, Sleep, sleep, sleep_until};
 /// How long the accept loop rests after accept failed for want of descriptors or memory:
 /// the connection stays in the backlog, so trying again at once would fail again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// How long past the shutdown deadline the main thread waits for sessions giving their
+/// last answers (the session allows itself 100 ms) before it abandons them, as the evented
+/// server's loops do.
+const GRACE: Duration = Duration::from_millis(200);
 
 /// The most one read asks for; one such buffer per runtime thread.
 const READ_CHUNK: usize = 16 * 1024;
@@ -185,8 +190,14 @@ fn run(mut args: ServerArgs, workers: usize) -> Result<(), StartError> {
     let deadline = server.stop_accepting(max_clients - limit.available_permits());
     // Every permit back means every task has ended.
     let all = u32::try_from(max_clients).unwrap_or(u32::MAX);
+    // Past the deadline too, by GRACE: a session answers a delay cut short *at* the
+    // deadline, so waiting only until then abandoned it just as its answer went out.
     let drained = runtime.block_on(async {
-        time::timeout_at(time::Instant::from_std(deadline), limit.acquire_many(all)).await
+        time::timeout_at(
+            time::Instant::from_std(deadline + GRACE),
+            limit.acquire_many(all),
+        )
+        .await
     });
     let abandoned = match drained {
         Ok(_) => 0,
