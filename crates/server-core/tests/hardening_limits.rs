@@ -47,10 +47,11 @@ fn start_with(binary: &str, args: &[&str], more: &[&str]) -> ServerProcess {
 
 /// Three hundred idle clients — connected and silent, or stopped halfway through a
 /// request — do not stop a new client from being served on the forking, threaded,
-/// evented and async servers; the idle ones are served too once they speak.
+/// evented and async servers; the idle ones are served too once they speak. The servers
+/// run at once, a thread each.
 #[test]
 fn idle_clients_do_not_block_new_ones() {
-    for binary in CONCURRENT {
+    on_each(&CONCURRENT, |binary| {
         let server = start(binary, &["--quiet"]);
         let addr = server.addr();
         let mut idle: Vec<TcpStream> = (0..300).map(|_| connect(addr)).collect();
@@ -75,58 +76,61 @@ fn idle_clients_do_not_block_new_ones() {
         drop(idle);
         wait_for_baseline(binary, &server, IO_TIMEOUT);
         server.stop(IO_TIMEOUT).expect("stops");
-    }
+    });
 }
 
 /// A slow client trickling one byte every 50 ms and never finishing its line is cut off
 /// by `--idle-timeout` (the timeout counts from the last whole request, not the last
 /// byte), so on the sequential server it cannot hold the next client off for ever, and on
 /// one event loop or one runtime thread another client is answered meanwhile. The
-/// unfinished line gets no answer.
+/// unfinished line gets no answer. The servers run at once, a thread each.
 #[test]
 fn trickling_client_is_cut_off_by_the_idle_timeout() {
-    for binary in ["server-sequential", "server-evented", "server-async"] {
-        let server = start_with(binary, &["--idle-timeout", "400ms"], one_thread(binary));
-        let addr = server.addr();
-        let mut slow = connect(addr);
-        let waiting = thread::spawn(move || one_shot(addr, b"3|next\n"));
-        let mut cut_off = false;
-        for _ in 0..200 {
-            if slow.write_all(b"x").is_err() {
-                cut_off = true;
-                break;
+    on_each(
+        &["server-sequential", "server-evented", "server-async"],
+        |binary| {
+            let server = start_with(binary, &["--idle-timeout", "400ms"], one_thread(binary));
+            let addr = server.addr();
+            let mut slow = connect(addr);
+            let waiting = thread::spawn(move || one_shot(addr, b"3|next\n"));
+            let mut cut_off = false;
+            for _ in 0..200 {
+                if slow.write_all(b"x").is_err() {
+                    cut_off = true;
+                    break;
+                }
+                thread::sleep(Duration::from_millis(50));
+                if !lines_with(&server, "(idle for").is_empty() {
+                    break;
+                }
             }
-            thread::sleep(Duration::from_millis(50));
-            if !lines_with(&server, "(idle for").is_empty() {
-                break;
-            }
-        }
-        let answer = waiting.join().expect("the waiting client");
-        assert_eq!(answer, "OK txen\n", "{binary}");
-        let mut rest = Vec::new();
-        let closed = slow.read_to_end(&mut rest);
-        assert!(
-            cut_off || closed.is_ok() || is_reset(closed.as_ref().err()),
-            "{binary}: the trickling client was not closed: {closed:?}"
-        );
-        assert!(
-            rest.is_empty(),
-            "{binary}: answered a line never finished: {rest:?}"
-        );
-        // The log is read on a thread of its own: wait for the line rather than look once.
-        server
-            .wait_for_output("disconnected (idle for 400ms)", IO_TIMEOUT)
-            .unwrap_or_else(|| panic!("{binary}: no idle disconnect in {:?}", server.output()));
-        server.stop(IO_TIMEOUT).expect("stops");
-    }
+            let answer = waiting.join().expect("the waiting client");
+            assert_eq!(answer, "OK txen\n", "{binary}");
+            let mut rest = Vec::new();
+            let closed = slow.read_to_end(&mut rest);
+            assert!(
+                cut_off || closed.is_ok() || is_reset(closed.as_ref().err()),
+                "{binary}: the trickling client was not closed: {closed:?}"
+            );
+            assert!(
+                rest.is_empty(),
+                "{binary}: answered a line never finished: {rest:?}"
+            );
+            // The log is read on a thread of its own: wait for the line rather than look once.
+            server
+                .wait_for_output("disconnected (idle for 400ms)", IO_TIMEOUT)
+                .unwrap_or_else(|| panic!("{binary}: no idle disconnect in {:?}", server.output()));
+            server.stop(IO_TIMEOUT).expect("stops");
+        },
+    );
 }
 
 /// SIGTERM while a client trickles a line a byte at a time (no idle timeout to cut it
 /// off): the server does not wait for the line to end, but closes the connection and
-/// exits 0 well within its shutdown timeout — on every architecture.
+/// exits 0 well within its shutdown timeout — on every architecture, all at once.
 #[test]
 fn trickling_client_does_not_hold_up_shutdown() {
-    for binary in SERVERS {
+    on_every_server(|binary| {
         let server = start(binary, &["--quiet", "--idle-timeout", "0"]);
         let mut slow = connect(server.addr());
         slow.write_all(b"3|").expect("send the start of a line");
@@ -148,7 +152,7 @@ fn trickling_client_does_not_hold_up_shutdown() {
             trickling.join().expect("the trickler"),
             "{binary}: never closed"
         );
-    }
+    });
 }
 
 /// A client that sends request after request but never reads its answers is cut off once
