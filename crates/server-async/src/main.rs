@@ -76,10 +76,9 @@ use tokio::time::{self, Sleep, sleep, sleep_until};
 /// the connection stays in the backlog, so trying again at once would fail again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// How long past the shutdown deadline the main thread waits for sessions giving their
-/// last answers (the session allows itself 100 ms) before it abandons them, as the evented
-/// server's loops do.
-const GRACE: Duration = Duration::from_millis(200);
+/// How long past the shutdown deadline the sessions are still driven for their last
+/// answers before they are abandoned: server-core's, the same for every driver.
+const GRACE: Duration = server_core::session::DRIVER_GRACE;
 
 /// The most one read asks for; one such buffer per runtime thread.
 const READ_CHUNK: usize = 16 * 1024;

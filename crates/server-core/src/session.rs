@@ -93,7 +93,12 @@ const LINGER_BYTES: usize = 1 << 20;
 const MIN_STALL: Duration = Duration::from_millis(100);
 
 /// How long past the shutdown deadline a session may take to hand over its last answer.
-const LAST_WORDS: Duration = Duration::from_millis(100);
+pub const LAST_WORDS: Duration = Duration::from_millis(100);
+
+/// How long past the shutdown deadline a driver keeps driving its sessions (the mio loop,
+/// the tokio runtime) before it abandons them: their [`LAST_WORDS`], and as long again for
+/// the driver to notice.
+pub const DRIVER_GRACE: Duration = LAST_WORDS.saturating_mul(2);
 
 /// Why a session ended.
 #[derive(Debug)]

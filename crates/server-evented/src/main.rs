@@ -101,9 +101,9 @@ const READ_BUDGET: usize = 16;
 /// The most clients accepted in a row before they are handed to the loops.
 const MAX_BATCH: usize = 64;
 
-/// How long past the shutdown deadline a loop waits for sessions giving their last
-/// answers (the session allows itself 100 ms) before it abandons them.
-const GRACE: Duration = Duration::from_millis(200);
+/// How long past the shutdown deadline the sessions are still driven for their last
+/// answers before they are abandoned: server-core's, the same for every driver.
+const GRACE: Duration = server_core::session::DRIVER_GRACE;
 
 /// The loop count, for the banner (an `Architecture`'s `describe` is a plain function).
 static LOOPS: AtomicUsize = AtomicUsize::new(1);
