@@ -29,7 +29,7 @@
 //! at the cap the loop stops accepting and the next clients wait in the listen backlog,
 //! delayed, never refused. An accept that fails for want of descriptors or memory
 //! (`EMFILE`, `ENFILE`, …; sorted by server-core's `listener::classify`) backs off
-//! [`ACCEPT_BACKOFF`] instead of spinning, and says so once per run of failures. The
+//! [`ACCEPT_BACKOFF`] instead of spinning, and says so once per run of failures (server-core's [`AcceptLog`]). The
 //! loop runs outside tokio's cooperative budget (`unconstrained`): otherwise, in a burst,
 //! it yields every 128 accepts behind the thousands of tasks it has just started, and
 //! the listen queue overflows (clients then wait for a SYN retry, a second or more).
@@ -63,7 +63,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use server_core::listener::{self, Accepted};
+use server_core::listener::{self, ACCEPT_BACKOFF, AcceptLog, Accepted};
 use server_core::{
     Architecture, Log, Server, ServerArgs, Service, Session, Shutdown, StartError, Who,
 };
@@ -71,10 +71,6 @@ use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::{self, Sleep, sleep, sleep_until};
-
-/// How long the accept loop rests after accept failed for want of descriptors or memory:
-/// the connection stays in the backlog, so trying again at once would fail again.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// How long past the shutdown deadline the sessions are still driven for their last
 /// answers before they are abandoned: server-core's, the same for every driver.
@@ -222,8 +218,8 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, limit: Arc<Sema
     if shared.shutdown.requested() {
         return;
     }
-    // Whether the last accept failed for want of resources: warn once per run of failures.
-    let mut failing = false;
+    // What has been said about accept failing: once per run of failures.
+    let mut accept_log = AcceptLog::default();
     let mut tasks: u64 = 0;
     loop {
         // A permit first, then a client: at the cap, clients wait in the backlog.
@@ -240,11 +236,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, limit: Arc<Sema
         };
         match accepted {
             Ok((stream, peer)) => {
-                if std::mem::take(&mut failing) {
-                    shared
-                        .log
-                        .warn(&Who::Main, format_args!("accepting clients again"));
-                }
+                accept_log.accepted(&shared.log, &Who::Main);
                 // Without NODELAY the server still works, only slower: not worth a failure.
                 let _ = stream.set_nodelay(true);
                 tasks += 1;
@@ -257,21 +249,9 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, limit: Arc<Sema
                 ));
             }
             Err(e) => match listener::classify(e) {
-                Accepted::Retry(e) => {
-                    shared
-                        .log
-                        .debug(&Who::Main, format_args!("accept: {e}; going on"));
-                }
+                Accepted::Retry(e) => accept_log.retried(&e, &shared.log, &Who::Main),
                 Accepted::Exhausted(e) | Accepted::Failed(e) => {
-                    if !std::mem::replace(&mut failing, true) {
-                        shared.log.warn(
-                            &Who::Main,
-                            format_args!(
-                                "accept failed: {e}; clients wait in the backlog, retrying every {}ms",
-                                ACCEPT_BACKOFF.as_millis()
-                            ),
-                        );
-                    }
+                    accept_log.failed(&e, &shared.log, &Who::Main);
                     drop(permit);
                     tokio::select! {
                         () = sleep(ACCEPT_BACKOFF) => {}

@@ -3,10 +3,56 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::log::{Log, Who};
+
+/// How long an accept loop rests after accept failed for want of descriptors or memory:
+/// the connection stays in the backlog, so trying again at once would fail again and
+/// spin.
+pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// What an accept loop says about accept's failures: one warning when a run of failures
+/// for want of resources begins, one when accepting works again, not one per try. Every
+/// accept loop keeps one (server-core's own, and server-async's tokio loop).
+#[derive(Debug, Default)]
+pub struct AcceptLog {
+    /// Whether the last accept failed for want of resources.
+    failing: bool,
+}
+
+impl AcceptLog {
+    /// A client was accepted: says so if a run of failures came before.
+    pub fn accepted(&mut self, log: &Log, who: &Who) {
+        if std::mem::take(&mut self.failing) {
+            log.warn(who, format_args!("accepting clients again"));
+        }
+    }
+
+    /// Accept failed with `e`, sorted by [`classify`] as [`Accepted::Exhausted`] or
+    /// [`Accepted::Failed`]: warns at the start of a run of failures. The caller then
+    /// backs off [`ACCEPT_BACKOFF`].
+    pub fn failed(&mut self, e: &io::Error, log: &Log, who: &Who) {
+        if !std::mem::replace(&mut self.failing, true) {
+            log.warn(
+                who,
+                format_args!(
+                    "accept failed: {e}; clients wait in the backlog, retrying every {}ms",
+                    ACCEPT_BACKOFF.as_millis()
+                ),
+            );
+        }
+    }
+
+    /// Accept failed with `e`, sorted as [`Accepted::Retry`]: worth a debug line only.
+    pub fn retried(&self, e: &io::Error, log: &Log, who: &Who) {
+        log.debug(who, format_args!("accept: {e}; going on"));
+    }
+}
 
 /// An accepted connection and who is at the other end.
 #[derive(Debug)]

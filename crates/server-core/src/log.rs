@@ -23,7 +23,7 @@
 //! next line that can be written is preceded by
 //! `[12:26:25] [LOG] 1234 lines dropped: stdout was not being read`.
 //!
-//! How, decided once per process at the first write ([`Sink`]):
+//! How, decided once per process at the first write (`Sink`):
 //!
 //! - A pipe, FIFO or terminal is opened again through `/proc/self/fd/1` with `O_NONBLOCK`:
 //!   a new open file description of the same pipe or terminal, non-blocking for the log

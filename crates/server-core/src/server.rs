@@ -11,14 +11,9 @@ use std::time::{Duration, Instant};
 use crate::banner::{self, Architecture};
 use crate::blocking::{Service, TICK};
 use crate::config::{Config, ServerArgs};
-use crate::listener::{self, Accepted, Client};
+use crate::listener::{self, ACCEPT_BACKOFF, AcceptLog, Accepted, Client};
 use crate::log::{self, Level, Log, Who};
 use crate::shutdown::{Shutdown, Signals, wait_readable};
-
-/// How long the accept loop rests after accept failed for want of descriptors or
-/// memory: the connection stays in the backlog, so trying again at once would fail
-/// again and spin.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -72,9 +67,8 @@ pub struct Server {
     log: Log,
     listener: Option<TcpListener>,
     signals: Signals,
-    /// Whether the last accept failed for want of resources; warnings are written once
-    /// per run of such failures, not once per try.
-    accept_failing: bool,
+    /// What has been said about accept failing: once per run of failures, not per try.
+    accept_log: AcceptLog,
     /// Whether the last accept gave a client, so more may be queued: the next call
     /// accepts at once and polls only when the backlog is empty, which saves a `poll`
     /// per client in a burst.
@@ -121,7 +115,7 @@ impl Server {
             log,
             listener: Some(listener),
             signals,
-            accept_failing: false,
+            accept_log: AcceptLog::default(),
             backlog_busy: false,
             signalled: false,
         })
@@ -230,9 +224,7 @@ impl Server {
         match accepted {
             Accepted::Client(client) => {
                 self.backlog_busy = true;
-                if std::mem::take(&mut self.accept_failing) {
-                    self.log.warn(who, format_args!("accepting clients again"));
-                }
+                self.accept_log.accepted(&self.log, who);
                 Event::Client(client)
             }
             // Nothing queued after all (the poll was for a connection that went away).
@@ -241,20 +233,12 @@ impl Server {
                 Event::Wake
             }
             Accepted::Retry(e) => {
-                self.log.debug(who, format_args!("accept: {e}; going on"));
+                self.accept_log.retried(&e, &self.log, who);
                 Event::Wake
             }
             Accepted::Exhausted(e) | Accepted::Failed(e) => {
                 self.backlog_busy = false;
-                if !std::mem::replace(&mut self.accept_failing, true) {
-                    self.log.warn(
-                        who,
-                        format_args!(
-                            "accept failed: {e}; clients wait in the backlog, retrying every {}ms",
-                            ACCEPT_BACKOFF.as_millis()
-                        ),
-                    );
-                }
+                self.accept_log.failed(&e, &self.log, who);
                 thread::sleep(ACCEPT_BACKOFF);
                 Event::Wake
             }
