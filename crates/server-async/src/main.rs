@@ -148,7 +148,10 @@ fn run(mut args: ServerArgs, workers: usize) -> Result<(), StartError> {
         .enable_io()
         .enable_time()
         .build()
-        .unwrap_or_else(|e| fail(format_args!("cannot start the tokio runtime: {e}")));
+        .map_err(|e| StartError::Serving {
+            what: "cannot start the tokio runtime",
+            source: Some(e),
+        })?;
     let listener = server
         .take_listener()
         .ok_or_else(|| io::Error::other("the listener was already taken"))
@@ -157,7 +160,10 @@ fn run(mut args: ServerArgs, workers: usize) -> Result<(), StartError> {
             let _entered = runtime.enter();
             TcpListener::from_std(l)
         })
-        .unwrap_or_else(|e| fail(format_args!("cannot register the listener: {e}")));
+        .map_err(|e| StartError::Serving {
+            what: "cannot register the listener",
+            source: Some(e),
+        })?;
     let max_clients = server.config().max_clients;
     let limit = Arc::new(Semaphore::new(max_clients));
     let shared = Arc::new(Shared {
@@ -202,12 +208,6 @@ fn run(mut args: ServerArgs, workers: usize) -> Result<(), StartError> {
     // Tasks still busy at the deadline are dropped (their sockets closed), not waited for.
     runtime.shutdown_background();
     Ok(())
-}
-
-/// Says why the server cannot run, on standard error, and exits with status 1.
-fn fail(why: std::fmt::Arguments<'_>) -> ! {
-    eprintln!("server-async: {why}");
-    std::process::exit(1)
 }
 
 /// Accepts clients until shutdown is announced, each into a task of its own holding one

@@ -33,6 +33,15 @@ pub enum StartError {
     /// ([`Server::share_listener`]).
     #[error("cannot share the listening socket with worker processes")]
     Share(#[source] io::Error),
+    /// What serves the clients could not be set up, or all of it stopped: the tokio
+    /// runtime, the event loops, the pool's threads.
+    #[error("{what}")]
+    Serving {
+        /// What failed, e.g. `cannot start any event loop`.
+        what: &'static str,
+        /// The error behind it, when there is one.
+        source: Option<io::Error>,
+    },
 }
 
 fn bind_hint(e: &io::Error) -> &'static str {

@@ -162,8 +162,10 @@ fn run(args: ServerArgs, workers: usize) -> Result<(), StartError> {
         })
         .collect();
     if loops.is_empty() {
-        eprintln!("server-evented: cannot start any event loop");
-        std::process::exit(1);
+        return Err(StartError::Serving {
+            what: "cannot start any event loop",
+            source: None,
+        });
     }
     let gate = Gate::new(server.config().max_clients);
     let mut next = 0;
@@ -214,8 +216,10 @@ fn run(args: ServerArgs, workers: usize) -> Result<(), StartError> {
     if lost {
         // Only a bug ends a loop (each says why in the log): fail rather than serve on
         // with nothing to serve.
-        eprintln!("server-evented: every event loop has stopped");
-        std::process::exit(1);
+        return Err(StartError::Serving {
+            what: "every event loop has stopped",
+            source: None,
+        });
     }
     Ok(())
 }

@@ -105,8 +105,10 @@ fn run(mut args: ServerArgs, workers: usize) -> Result<(), StartError> {
     if started == 0 {
         // Nothing could serve a client: fail, as a server that cannot bind does (the
         // warnings above say why each worker did not start).
-        eprintln!("server-pool: cannot start any worker thread");
-        std::process::exit(1);
+        return Err(StartError::Serving {
+            what: "cannot start any worker thread",
+            source: None,
+        });
     }
     // A place per worker, and one for the connection waiting in the channel.
     let gate = Gate::new(started + QUEUE);
