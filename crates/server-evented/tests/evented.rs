@@ -24,32 +24,12 @@ fn start_evented(args: &[&str]) -> ServerProcess {
 /// two loops in turn, each logging as `[LOOP n]`; `--workers 0` is refused clearly.
 #[test]
 fn banner_and_loops_in_the_log() {
-    let server = start_evented(&["--workers", "2"]);
-    let banner = server.output();
-    assert!(banner[0].starts_with("Evented Server (PID: "), "{banner:?}");
-    // The line after `Listening on` may still be on its way from the reader thread.
-    server
-        .wait_for_output("-- 2 event loops over non-blocking sockets", IO_TIMEOUT)
-        .expect("the banner's description line");
-    let mut a = connect(server.addr());
-    let mut b = connect(server.addr());
-    assert_eq!(ask(&mut a, b"3|ab\n"), "OK ba\n");
-    assert_eq!(ask(&mut b, b"3|cd\n"), "OK dc\n");
-    wait_for_lines(&server, "Sending response", 2);
-    for n in [1, 2] {
-        assert_logged(&server, &format!("[LOOP {n}] - Connection from 127.0.0.1:"));
-        assert_logged(&server, &format!("[LOOP {n}] - Received request"));
-    }
-    server.stop(IO_TIMEOUT).expect("stops");
-
-    let path = workspace_binary("server-evented").unwrap_or_else(|e| panic!("{e}"));
-    let refused = std::process::Command::new(path)
-        .args(["--workers", "0"])
-        .output()
-        .expect("run server-evented");
-    assert_eq!(refused.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(stderr.contains("--workers"), "{stderr}");
+    two_workers_in_banner_and_log(
+        "server-evented",
+        "Evented Server (PID: ",
+        "-- 2 event loops over non-blocking sockets",
+        |n| format!("[LOOP {n}]"),
+    );
 }
 
 /// Pipelined requests split at every byte and sent with pauses, on one loop: each answer

@@ -388,3 +388,42 @@ pub fn most_at_once(output: &[String]) -> usize {
     }
     most
 }
+
+/// Starts `binary` (evented or async) with `--workers 2` and checks its banner (the first
+/// line starts with `title`, the description line holds `described`); two clients are
+/// served, each by a loop or task of its own, whose lines are logged under `label(1)` and
+/// `label(2)`; then `--workers 0` is refused clearly, with status 2.
+pub fn two_workers_in_banner_and_log(
+    binary: &str,
+    title: &str,
+    described: &str,
+    label: impl Fn(usize) -> String,
+) {
+    let server = start(binary, &["--workers", "2"]);
+    let banner = server.output();
+    assert!(banner[0].starts_with(title), "{banner:?}");
+    // The line after `Listening on` may still be on its way from the reader thread.
+    server
+        .wait_for_output(described, IO_TIMEOUT)
+        .expect("the banner's description line");
+    let mut a = connect(server.addr());
+    let mut b = connect(server.addr());
+    assert_eq!(ask(&mut a, b"3|ab\n"), "OK ba\n");
+    assert_eq!(ask(&mut b, b"3|cd\n"), "OK dc\n");
+    wait_for_lines(&server, "Sending response", 2);
+    for n in [1, 2] {
+        let who = label(n);
+        assert_logged(&server, &format!("{who} - Connection from 127.0.0.1:"));
+        assert_logged(&server, &format!("{who} - Received request"));
+    }
+    server.stop(IO_TIMEOUT).expect("stops");
+
+    let path = workspace_binary(binary).unwrap_or_else(|e| panic!("{e}"));
+    let refused = std::process::Command::new(path)
+        .args(["--workers", "0"])
+        .output()
+        .unwrap_or_else(|e| panic!("run {binary}: {e}"));
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("--workers"), "{stderr}");
+}
