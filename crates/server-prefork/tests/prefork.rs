@@ -92,8 +92,12 @@ fn banner_counts_the_workers_and_workers_serve() {
         out[2],
         "-- 3 pre-forked worker processes, each serving one client at a time --"
     );
+    // The parent logs a fork after fork() returns: the child can be seen first.
     for pid in &pids {
-        assert_logged(&server, &format!("[MAIN] - Forked worker process {pid}"));
+        let line = format!("[MAIN] - Forked worker process {pid}");
+        server
+            .wait_for_output(&line, IO_TIMEOUT)
+            .unwrap_or_else(|| panic!("no {line:?}: {:?}", server.output()));
     }
     for i in 0..6 {
         assert_eq!(
@@ -281,10 +285,10 @@ fn killed_worker_is_replaced() {
     assert!(!after.contains(&victim), "{after:?}");
     let new: Vec<u32> = after.difference(&before).copied().collect();
     assert_eq!(new.len(), 1, "{before:?} -> {after:?}");
-    assert_logged(
-        &server,
-        &format!("[MAIN] - Forked worker process {}", new[0]),
-    );
+    let forked = format!("[MAIN] - Forked worker process {}", new[0]);
+    server
+        .wait_for_output(&forked, IO_TIMEOUT)
+        .unwrap_or_else(|| panic!("no {forked:?}: {:?}", server.output()));
     // Hold the survivor (or the new worker) with one client; the next one gets the other.
     let mut held = connect(addr);
     assert_eq!(ask(&mut held, b"3|held\n"), "OK dleh\n");
