@@ -1,6 +1,6 @@
 //! Slow and idle clients, and the server at its limits: out of descriptors
 //! (`prlimit --nofile`), at `--max-clients`, and out of processes or threads
-//! (`RLIMIT_NPROC` as user `nobody`). The server neither spins nor dies, closes what it
+//! (`RLIMIT_NPROC` as a user of its own). The server neither spins nor dies, closes what it
 //! cannot serve, and serves again once resources free up.
 
 mod common;
@@ -331,44 +331,48 @@ fn max_clients_holds_under_a_crowd() {
     });
 }
 
-/// Run as user `nobody` with RLIMIT_NPROC leaving room for three more processes or
+/// Run as a user of its own with RLIMIT_NPROC leaving room for three more processes or
 /// threads, the forking and threaded servers serve three clients, then cannot fork or
 /// spawn for the next three: each failure is logged, that client's connection closed (not
 /// left hanging), and once the first three leave, a new client is served.
 ///
-/// Needs root (to become `nobody`; root itself ignores RLIMIT_NPROC) and util-linux's
+/// Needs root (to become that user; root itself ignores RLIMIT_NPROC) and util-linux's
 /// `setpriv` and `prlimit`; without root it says so and checks nothing.
 #[test]
 fn failed_fork_or_thread_spawn_is_survived() {
-    // Both architectures in one test: they would share nobody's process count.
+    // Both architectures in one test: they would share the user's process count.
     let setpriv = require("setpriv");
     let prlimit = require("prlimit");
     if !is_root() {
-        eprintln!("failed_fork_or_thread_spawn_is_survived: needs root to run as nobody; skipped");
+        eprintln!(
+            "failed_fork_or_thread_spawn_is_survived: needs root to run as another user; skipped"
+        );
         return;
     }
-    let mut as_nobody = vec![setpriv.as_str()];
-    as_nobody.extend(AS_NOBODY);
+    let uid = spare_uid();
+    let user = as_user(uid);
+    let mut as_other = vec![setpriv.as_str()];
+    as_other.extend(user.iter().map(String::as_str));
     for (binary, failure) in [
         ("server-forking", "cannot fork for 127.0.0.1:"),
         ("server-threaded", "cannot start a thread for 127.0.0.1:"),
     ] {
         let path = copy_for_everyone(binary);
         let runs = Command::new(&setpriv)
-            .args(&as_nobody[1..])
+            .args(&user)
             .arg(&path)
             .arg("--version")
             .output()
             .expect("run setpriv");
         assert!(
             runs.status.success(),
-            "user nobody cannot run {}: {}",
+            "user {uid} cannot run {}: {}",
             path.display(),
             String::from_utf8_lossy(&runs.stderr)
         );
         // The server itself is one task; room for three more.
-        let nproc = format!("--nproc={}", tasks_of(NOBODY) + 4);
-        let mut prefix = as_nobody.clone();
+        let nproc = format!("--nproc={}", tasks_of(uid) + 4);
+        let mut prefix = as_other.clone();
         prefix.extend([prlimit.as_str(), nproc.as_str(), "--"]);
         let mut server = start_path_under(&prefix, &path, &[]);
         let addr = server.addr();

@@ -414,28 +414,32 @@ fn workers_exit_when_the_parent_is_killed() {
     });
 }
 
-/// Run as user `nobody` with RLIMIT_NPROC leaving room for two workers of four: the two
+/// Run as a user of its own with RLIMIT_NPROC leaving room for two workers of four: the two
 /// that fork serve, each failed fork is logged and retried with a back-off (the parent
 /// does not spin), and once the limit is raised (`prlimit --pid`) the pool fills up to
 /// four.
 ///
-/// Needs root (to become `nobody`; root itself ignores RLIMIT_NPROC) and util-linux's
+/// Needs root (to become that user; root itself ignores RLIMIT_NPROC) and util-linux's
 /// `setpriv` and `prlimit`; without root it says so and checks nothing.
 #[test]
 fn failed_forks_are_retried_with_back_off() {
     let setpriv = require("setpriv");
     let prlimit = require("prlimit");
     if !is_root() {
-        eprintln!("failed_forks_are_retried_with_back_off: needs root to run as nobody; skipped");
+        eprintln!(
+            "failed_forks_are_retried_with_back_off: needs root to run as another user; skipped"
+        );
         return;
     }
     let path = copy_for_everyone("server-prefork");
     // The server itself is one task. The soft limit leaves room for two more; the hard
-    // limit, which nobody may raise the soft one to, for many more.
-    let tasks = tasks_of(NOBODY);
+    // limit, which the user may raise the soft one to, for many more.
+    let uid = spare_uid();
+    let user = as_user(uid);
+    let tasks = tasks_of(uid);
     let nproc = format!("--nproc={}:{}", tasks + 3, tasks + 64);
     let mut prefix = vec![setpriv.as_str()];
-    prefix.extend(AS_NOBODY);
+    prefix.extend(user.iter().map(String::as_str));
     prefix.extend([prlimit.as_str(), nproc.as_str(), "--"]);
     let server = start_path_under(&prefix, &path, &["--workers", "4"]);
     wait_for_lines(&server, "cannot fork a worker", 2);
@@ -443,10 +447,10 @@ fn failed_forks_are_retried_with_back_off() {
     assert_eq!(one_shot(server.addr(), b"3|two\n"), "OK owt\n");
     let spent = cpu_ticks_during(server.pid(), Duration::from_secs(1));
     assert!(spent <= 20, "the parent spun: {spent} ticks in one second");
-    // As nobody, like the server: raising a soft limit up to the hard one needs no
+    // As that user, like the server: raising a soft limit up to the hard one needs no
     // privilege, where root acting on another user's process may need a capability.
     let raised = std::process::Command::new(&setpriv)
-        .args(AS_NOBODY)
+        .args(&user)
         .args([prlimit.as_str(), "--pid", &server.pid().to_string()])
         .arg(format!("--nproc={0}:{0}", tasks + 64))
         .status()

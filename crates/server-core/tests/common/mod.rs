@@ -315,15 +315,25 @@ pub fn require(tool: &str) -> String {
     panic!("{tool} is missing: install util-linux (apt-get install util-linux)");
 }
 
-/// The user ID of user `nobody`, which the failed-fork tests run their servers as.
-pub const NOBODY: u32 = 65534;
+/// A user ID that no account has and no other test process shares (it is derived from
+/// this process's ID): the failed-fork tests run their servers as it, so RLIMIT_NPROC
+/// counts their own tasks only, whatever else runs as `nobody` or in a second test run.
+pub fn spare_uid() -> u32 {
+    1_000_000 + std::process::id()
+}
 
 /// `setpriv`'s arguments (after the program) that make the rest of its command line run
-/// as user [`NOBODY`], in its group and no other.
-pub const AS_NOBODY: [&str; 3] = ["--reuid=65534", "--regid=65534", "--clear-groups"];
+/// as user and group `uid`, in no other group.
+pub fn as_user(uid: u32) -> [String; 3] {
+    [
+        format!("--reuid={uid}"),
+        format!("--regid={uid}"),
+        "--clear-groups".to_owned(),
+    ]
+}
 
-/// Whether this test runs as root: only root can become `nobody` (and root itself ignores
-/// RLIMIT_NPROC), so the failed-fork tests say so and check nothing otherwise.
+/// Whether this test runs as root: only root can become another user (and root itself
+/// ignores RLIMIT_NPROC), so the failed-fork tests say so and check nothing otherwise.
 pub fn is_root() -> bool {
     // /proc/self belongs to the effective user.
     std::fs::metadata("/proc/self")
@@ -352,7 +362,7 @@ pub fn tasks_of(uid: u32) -> u64 {
 }
 
 /// Copies a workspace binary into a new folder under the system's temporary directory,
-/// both readable and executable by every user: the checkout may sit where `nobody` cannot
+/// both readable and executable by every user: the checkout may sit where another user cannot
 /// reach (under /root, say). Remove the folder (the path's parent) when done.
 pub fn copy_for_everyone(binary: &str) -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
