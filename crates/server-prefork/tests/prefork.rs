@@ -83,6 +83,16 @@ fn has_ended(pid: u32) -> bool {
 fn banner_counts_the_workers_and_workers_serve() {
     let server = start_prefork(&["--workers", "3"]);
     let pids = wait_for_workers(&server, 3);
+    // The parent logs a fork after fork() returns: the child can be seen first.
+    for pid in &pids {
+        let line = format!("[MAIN] - Forked worker process {pid}");
+        server
+            .wait_for_output(&line, IO_TIMEOUT)
+            .unwrap_or_else(|| panic!("no {line:?}: {:?}", server.output()));
+    }
+    // Read after the fork lines, which the parent writes after the banner: `start` waited
+    // only for `Listening on`, and the line after it may still be on its way from the
+    // output reader.
     let out = server.output();
     assert_eq!(
         out[0],
@@ -92,13 +102,6 @@ fn banner_counts_the_workers_and_workers_serve() {
         out[2],
         "-- 3 pre-forked worker processes, each serving one client at a time --"
     );
-    // The parent logs a fork after fork() returns: the child can be seen first.
-    for pid in &pids {
-        let line = format!("[MAIN] - Forked worker process {pid}");
-        server
-            .wait_for_output(&line, IO_TIMEOUT)
-            .unwrap_or_else(|| panic!("no {line:?}: {:?}", server.output()));
-    }
     for i in 0..6 {
         assert_eq!(
             one_shot(server.addr(), format!("3|{i}ab\n").as_bytes()),
@@ -124,6 +127,11 @@ fn banner_counts_the_workers_and_workers_serve() {
 fn max_clients_caps_the_workers_and_bad_counts_are_refused() {
     let server = start_prefork(&["--workers", "8", "--max-clients", "2"]);
     wait_for_workers(&server, 2);
+    // `start` waited for `Listening on` only; the line after it may still be on its way
+    // from the output reader (seeing the workers in /proc does not order the two).
+    server
+        .wait_for_output("pre-forked worker processes", IO_TIMEOUT)
+        .expect("the banner's description line");
     assert_eq!(
         server.output()[2],
         "-- 2 pre-forked worker processes, each serving one client at a time --"
@@ -189,6 +197,9 @@ fn third_client_waits_for_a_free_worker() {
         at >= earliest + delay,
         "the third client was answered {at:?} in, the first {earliest:?}: it did not wait for a worker"
     );
+    // The worker that served the third client logged its previous client's disconnect
+    // before it, but the answers can reach the test before the lines reach output().
+    wait_for_lines(&server, "Received request: 3|third", 1);
     let out = server.output();
     let first_disconnect = out.iter().position(|l| l.contains(" disconnected"));
     let third_received = out
@@ -387,7 +398,12 @@ fn sigterm_drains_every_worker_and_leaves_no_zombie() {
     let mut server = server;
     let status = wait_for_exit("server-prefork", &mut server);
     assert_eq!(status.code(), Some(0));
-    assert_logged(&server, "Shut down cleanly");
+    // The parent has exited, but its last line may still be in the pipe, unread by the
+    // test's output reader: wait for it, then check that it is the clean one.
+    let last = server
+        .wait_for_output("[MAIN] - Shut down", IO_TIMEOUT)
+        .unwrap_or_else(|| panic!("no shutdown line: {:?}", server.output()));
+    assert!(last.contains("Shut down cleanly"), "{last}");
     for pid in pids {
         assert!(
             !std::path::Path::new(&format!("/proc/{pid}")).exists(),
