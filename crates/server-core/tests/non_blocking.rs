@@ -138,13 +138,15 @@ fn a_delay_cut_short_at_the_deadline_is_not_abandoned() {
         assert_eq!(read_to_close(&mut conn), b"OK cba\n", "{binary}");
         let status = wait_for_exit(binary, &mut server);
         assert_eq!(status.code(), Some(0), "{binary}");
-        let output = server.output();
+        // The server has exited, but its last line may still be in the pipe, unread by the
+        // test's output reader: wait for it, then check that it is the clean one.
+        let last = server
+            .wait_for_output("[MAIN] - Shut down", IO_TIMEOUT)
+            .unwrap_or_else(|| panic!("{binary}: no shutdown line in {:?}", server.output()));
         assert!(
-            output
-                .iter()
-                .any(|l| l.contains("[MAIN] - Shut down cleanly")),
+            last.contains("[MAIN] - Shut down cleanly"),
             "{binary}:\n{}",
-            output.join("\n")
+            server.output().join("\n")
         );
     });
 }
