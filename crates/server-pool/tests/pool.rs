@@ -134,6 +134,11 @@ fn third_client_waits_for_a_free_worker() {
     let mut third = connect(addr);
     third.write_all(b"3|third\n").expect("send");
     let third_port = port(&third);
+    // The main thread accepts the third client into the slot while both workers are held,
+    // and the first two leave only once the threads below have read their answers: wait
+    // for that line before letting them, so that a main thread slowed down by a loaded
+    // machine for longer than the delay cannot log it after a disconnect.
+    wait_for_lines(&server, &format!("Queued 127.0.0.1:{third_port}"), 1);
     // Each of the first two reads its answer, notes when, and leaves.
     let answered: Vec<_> = first
         .into_iter()
