@@ -103,7 +103,14 @@ pub fn one_shot(addr: SocketAddr, request: &[u8]) -> String {
     ask(&mut stream, request)
 }
 
-/// The lines of a server's output that contain `needle`.
+/// The lines of a server's output that contain `needle`, as read so far.
+///
+/// Each stream is read by a thread of the test, so a line is certain to be there only when
+/// its write came before that of a line on the same stream that the test has already
+/// waited for (with [`wait_for_lines`] or `wait_for_output`): an earlier log line of the
+/// same thread or process, or of one that handed its work on to the writer. An answer or
+/// a close received, a process seen in /proc or a server that has exited orders nothing
+/// here.
 pub fn lines_with(server: &ServerProcess, needle: &str) -> Vec<String> {
     server
         .output()
@@ -112,7 +119,8 @@ pub fn lines_with(server: &ServerProcess, needle: &str) -> Vec<String> {
         .collect()
 }
 
-/// Asserts that some line of the server's output contains `needle`.
+/// Asserts that some line of the server's output contains `needle`. It looks once, so it
+/// is only for lines that [`lines_with`] is certain to hold; else wait for the line.
 #[track_caller]
 pub fn assert_logged(server: &ServerProcess, needle: &str) {
     assert!(
