@@ -117,9 +117,7 @@ fn trickling_client_is_cut_off_by_the_idle_timeout() {
                 "{binary}: answered a line never finished: {rest:?}"
             );
             // The log is read on a thread of its own: wait for the line rather than look once.
-            server
-                .wait_for_output("disconnected (idle for 400ms)", IO_TIMEOUT)
-                .unwrap_or_else(|| panic!("{binary}: no idle disconnect in {:?}", server.output()));
+            assert_logged(&server, "disconnected (idle for 400ms)");
             server.stop(IO_TIMEOUT).expect("stops");
         },
     );
@@ -196,9 +194,7 @@ fn client_that_stops_reading_is_cut_off() {
             "{binary}: never cut off"
         );
         drop(stalled);
-        server
-            .wait_for_output("(the client stopped reading its answers)", IO_TIMEOUT)
-            .unwrap_or_else(|| panic!("{binary}: no stalled-reader line in {:?}", server.output()));
+        assert_logged(&server, "(the client stopped reading its answers)");
         server.stop(IO_TIMEOUT).expect("stops");
     }
 }
@@ -231,9 +227,7 @@ fn out_of_descriptors_neither_spins_nor_dies() {
         }
         assert_eq!(read_lines(&held[0], 1), ["OK ba\n"], "{binary}");
         if LOG_EMFILE.contains(&binary) {
-            server
-                .wait_for_output("accept failed: Too many open files", IO_TIMEOUT)
-                .unwrap_or_else(|| panic!("{binary} ran out of descriptors and did not say so"));
+            assert_logged(&server, "accept failed: Too many open files");
         }
         if binary == "server-forking" {
             // Each child has descriptors of its own: every client is served.
@@ -255,9 +249,7 @@ fn out_of_descriptors_neither_spins_nor_dies() {
         drop(held);
         assert_eq!(one_shot(addr, b"3|after\n"), "OK retfa\n", "{binary}");
         if LOG_EMFILE.contains(&binary) {
-            server
-                .wait_for_output("accepting clients again", IO_TIMEOUT)
-                .unwrap_or_else(|| panic!("{binary}: recovery is not logged"));
+            assert_logged(&server, "accepting clients again");
             // Once each time it runs out, not once per client: as the held clients leave
             // and the waiting ones are accepted it may run out once more, but every
             // `accept failed` is followed by an `accepting clients again`.

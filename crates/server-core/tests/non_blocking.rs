@@ -140,9 +140,7 @@ fn a_delay_cut_short_at_the_deadline_is_not_abandoned() {
         assert_eq!(status.code(), Some(0), "{binary}");
         // The server has exited, but its last line may still be in the pipe, unread by the
         // test's output reader: wait for it, then check that it is the clean one.
-        let last = server
-            .wait_for_output("[MAIN] - Shut down", IO_TIMEOUT)
-            .unwrap_or_else(|| panic!("{binary}: no shutdown line in {:?}", server.output()));
+        let last = assert_logged(&server, "[MAIN] - Shut down");
         assert!(
             last.contains("[MAIN] - Shut down cleanly"),
             "{binary}:\n{}",

@@ -211,9 +211,7 @@ fn banner_and_log_lines() {
     ];
     for (binary, title, who) in labels {
         let server = start(binary, &[]);
-        server
-            .wait_for_output("-- ", IO_TIMEOUT)
-            .expect("a description line");
+        assert_logged(&server, "-- ");
         let out = server.output();
         assert_eq!(out[0], format!("{title}{})", server.pid()), "{binary}");
         assert!(
@@ -227,9 +225,7 @@ fn banner_and_log_lines() {
         conn.write_all(forged).unwrap();
         read_lines(&conn, 2);
         drop(conn);
-        server
-            .wait_for_output("disconnected", IO_TIMEOUT)
-            .unwrap_or_else(|| panic!("{binary}: no disconnect line"));
+        assert_logged(&server, "disconnected");
         for needle in [
             "Connection from 127.0.0.1:",
             "Received request: 1|hello",
@@ -265,9 +261,7 @@ fn banner_and_log_lines() {
             Some(0),
             "{binary}"
         );
-        quiet
-            .wait_for_output("Shut down cleanly", IO_TIMEOUT)
-            .unwrap_or_else(|| panic!("{binary}: no shutdown line in {:?}", quiet.output()));
+        assert_logged(&quiet, "Shut down cleanly");
         let banner_only = quiet.output();
         assert!(
             !banner_only

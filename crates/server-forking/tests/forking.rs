@@ -42,9 +42,7 @@ fn each_client_gets_its_own_child() {
     // The parent logs a fork after fork() returns: the child may finish first.
     for pid in &pids {
         let line = format!("[MAIN] - Forked child process {pid} for 127.0.0.1:");
-        server
-            .wait_for_output(&line, IO_TIMEOUT)
-            .unwrap_or_else(|| panic!("no {line:?}: {:?}", server.output()));
+        assert_logged(&server, &line);
     }
     server.stop(IO_TIMEOUT).expect("stops");
 }

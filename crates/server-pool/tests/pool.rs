@@ -46,25 +46,19 @@ fn worker_of(line: &str) -> &str {
 #[test]
 fn banner_names_and_threads() {
     let server = start_pool(&["--workers", "3"]);
-    server
-        .wait_for_output(
-            "-- A pool of 3 worker threads: as many clients at once, more wait in the backlog --",
-            IO_TIMEOUT,
-        )
-        .expect("the banner's last line");
+    assert_logged(
+        &server,
+        "-- A pool of 3 worker threads: as many clients at once, more wait in the backlog --",
+    );
     assert_logged(&server, "Pool Server (Main PID: ");
     let mut conn = connect(server.addr());
     assert_eq!(ask(&mut conn, b"3|abc\n"), "OK cba\n");
     let me = port(&conn);
-    server
-        .wait_for_output(
-            &format!("[MAIN] - Queued 127.0.0.1:{me} for the workers"),
-            IO_TIMEOUT,
-        )
-        .expect("the hand-off is logged");
-    let served = server
-        .wait_for_output(&format!("- Connection from 127.0.0.1:{me}"), IO_TIMEOUT)
-        .expect("the session is logged");
+    assert_logged(
+        &server,
+        &format!("[MAIN] - Queued 127.0.0.1:{me} for the workers"),
+    );
+    let served = assert_logged(&server, &format!("- Connection from 127.0.0.1:{me}"));
     assert!(worker_of(&served).starts_with("worker-"), "{served:?}");
     // Three workers and the main thread.
     wait_until("four threads", IO_TIMEOUT, || {
@@ -83,9 +77,7 @@ fn banner_names_and_threads() {
 #[test]
 fn workers_flag_and_max_clients() {
     let server = start_pool(&["--workers", "8", "--max-clients", "2"]);
-    server
-        .wait_for_output("-- A pool of 2 worker threads", IO_TIMEOUT)
-        .expect("the banner's last line");
+    assert_logged(&server, "-- A pool of 2 worker threads");
     assert_eq!(one_shot(server.addr(), b"1|aB\n"), "OK Ab\n");
     wait_until("the workers to start", IO_TIMEOUT, || {
         match thread_count(server.pid()) {
@@ -262,12 +254,7 @@ fn slow_client_holds_one_worker_not_the_server() {
     let mut slow = connect(addr);
     slow.write_all(b"3|sl").expect("send half a line");
     let slow_port = port(&slow);
-    let line = server
-        .wait_for_output(
-            &format!("Connection from 127.0.0.1:{slow_port}"),
-            IO_TIMEOUT,
-        )
-        .expect("the slow client is being served");
+    let line = assert_logged(&server, &format!("Connection from 127.0.0.1:{slow_port}"));
     let held = worker_of(&line).to_owned();
     for i in 0..6 {
         let mut conn = connect(addr);
@@ -277,9 +264,7 @@ fn slow_client_holds_one_worker_not_the_server() {
             format!("OK z{i}\n")
         );
         drop(conn);
-        let served = server
-            .wait_for_output(&format!("Connection from 127.0.0.1:{me}"), IO_TIMEOUT)
-            .expect("the session is logged");
+        let served = assert_logged(&server, &format!("Connection from 127.0.0.1:{me}"));
         assert_ne!(worker_of(&served), held, "served by the held worker");
         wait_for_lines(&server, &format!("Client 127.0.0.1:{me} disconnected"), 1);
     }
@@ -322,9 +307,7 @@ fn sigterm_answers_in_flight_and_queued() {
     let _ = backlog.read_to_end(&mut got);
     assert_eq!(got, b"", "a client in the backlog was answered");
     // The last line: everything before it has been read.
-    server
-        .wait_for_output("Shut down cleanly", IO_TIMEOUT)
-        .expect("a clean shutdown is logged");
+    assert_logged(&server, "Shut down cleanly");
     let backlog_served = format!("Connection from 127.0.0.1:{backlog_port}");
     assert!(lines_with(&server, &backlog_served).is_empty());
 }

@@ -86,9 +86,7 @@ fn banner_counts_the_workers_and_workers_serve() {
     // The parent logs a fork after fork() returns: the child can be seen first.
     for pid in &pids {
         let line = format!("[MAIN] - Forked worker process {pid}");
-        server
-            .wait_for_output(&line, IO_TIMEOUT)
-            .unwrap_or_else(|| panic!("no {line:?}: {:?}", server.output()));
+        assert_logged(&server, &line);
     }
     // Read after the fork lines, which the parent writes after the banner: `start` waited
     // only for `Listening on`, and the line after it may still be on its way from the
@@ -129,9 +127,7 @@ fn max_clients_caps_the_workers_and_bad_counts_are_refused() {
     wait_for_workers(&server, 2);
     // `start` waited for `Listening on` only; the line after it may still be on its way
     // from the output reader (seeing the workers in /proc does not order the two).
-    server
-        .wait_for_output("pre-forked worker processes", IO_TIMEOUT)
-        .expect("the banner's description line");
+    assert_logged(&server, "pre-forked worker processes");
     assert_eq!(
         server.output()[2],
         "-- 2 pre-forked worker processes, each serving one client at a time --"
@@ -286,20 +282,16 @@ fn killed_worker_is_replaced() {
     let victim = *before.iter().next().expect("a worker");
     let pid = i32::try_from(victim).expect("a PID");
     kill(Pid::from_raw(pid), Signal::SIGKILL).expect("kill a worker");
-    server
-        .wait_for_output(
-            &format!("[MAIN] - Worker {victim} was killed by SIGKILL; forking a replacement"),
-            IO_TIMEOUT,
-        )
-        .unwrap_or_else(|| panic!("no line on the dead worker: {:?}", server.output()));
+    assert_logged(
+        &server,
+        &format!("[MAIN] - Worker {victim} was killed by SIGKILL; forking a replacement"),
+    );
     let after = wait_for_workers(&server, 2);
     assert!(!after.contains(&victim), "{after:?}");
     let new: Vec<u32> = after.difference(&before).copied().collect();
     assert_eq!(new.len(), 1, "{before:?} -> {after:?}");
     let forked = format!("[MAIN] - Forked worker process {}", new[0]);
-    server
-        .wait_for_output(&forked, IO_TIMEOUT)
-        .unwrap_or_else(|| panic!("no {forked:?}: {:?}", server.output()));
+    assert_logged(&server, &forked);
     // Hold the survivor (or the new worker) with one client; the next one gets the other.
     let mut held = connect(addr);
     assert_eq!(ask(&mut held, b"3|held\n"), "OK dleh\n");
@@ -376,9 +368,7 @@ fn sigterm_drains_every_worker_and_leaves_no_zombie() {
     let mut queued = connect(addr);
     queued.write_all(b"3|queued\n").expect("send");
     server.signal(Signal::SIGTERM).expect("send SIGTERM");
-    server
-        .wait_for_output("Shutting down", IO_TIMEOUT)
-        .expect("a shutdown line");
+    assert_logged(&server, "Shutting down");
     match TcpStream::connect(addr) {
         Err(e) => assert_eq!(e.kind(), ErrorKind::ConnectionRefused, "{e}"),
         Ok(_) => panic!("accepted a connection while shutting down"),
@@ -400,9 +390,7 @@ fn sigterm_drains_every_worker_and_leaves_no_zombie() {
     assert_eq!(status.code(), Some(0));
     // The parent has exited, but its last line may still be in the pipe, unread by the
     // test's output reader: wait for it, then check that it is the clean one.
-    let last = server
-        .wait_for_output("[MAIN] - Shut down", IO_TIMEOUT)
-        .unwrap_or_else(|| panic!("no shutdown line: {:?}", server.output()));
+    let last = assert_logged(&server, "[MAIN] - Shut down");
     assert!(last.contains("Shut down cleanly"), "{last}");
     for pid in pids {
         assert!(

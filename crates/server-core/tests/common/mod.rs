@@ -107,7 +107,7 @@ pub fn one_shot(addr: SocketAddr, request: &[u8]) -> String {
 ///
 /// Each stream is read by a thread of the test, so a line is certain to be there only when
 /// its write came before that of a line on the same stream that the test has already
-/// waited for (with [`wait_for_lines`] or `wait_for_output`): an earlier log line of the
+/// waited for (with [`wait_for_lines`] or [`assert_logged`]): an earlier log line of the
 /// same thread or process, or of one that handed its work on to the writer. An answer or
 /// a close received, a process seen in /proc or a server that has exited orders nothing
 /// here.
@@ -119,15 +119,20 @@ pub fn lines_with(server: &ServerProcess, needle: &str) -> Vec<String> {
         .collect()
 }
 
-/// Asserts that some line of the server's output contains `needle`. It looks once, so it
-/// is only for lines that [`lines_with`] is certain to hold; else wait for the line.
+/// Asserts that the server logs a line containing `needle`, waiting for it up to
+/// [`IO_TIMEOUT`] (the output is read on a thread of the test, so a line the server has
+/// written may not be in `output()` yet); returns the first such line.
 #[track_caller]
-pub fn assert_logged(server: &ServerProcess, needle: &str) {
-    assert!(
-        !lines_with(server, needle).is_empty(),
-        "{:?}",
-        server.output()
-    );
+pub fn assert_logged(server: &ServerProcess, needle: &str) -> String {
+    server
+        .wait_for_output(needle, IO_TIMEOUT)
+        .unwrap_or_else(|| {
+            panic!(
+                "no line with {needle:?} in {} s; output:\n{}",
+                IO_TIMEOUT.as_secs(),
+                server.output().join("\n")
+            )
+        })
 }
 
 /// Waits until the output holds `count` lines containing `needle`; panics after 10 s.
