@@ -295,7 +295,6 @@ async fn serve(
         watching: true,
     };
     let mut told_shutdown = false;
-    let mut write_closed = false;
     loop {
         let now = Instant::now();
         if !told_shutdown && let Some(deadline) = shared.shutdown.deadline() {
@@ -321,8 +320,7 @@ async fn serve(
         if session.is_finished() {
             break;
         }
-        if session.wants_close_write() && !write_closed {
-            write_closed = true;
+        if session.poll_close_write() {
             // Shuts the sending side at once (tokio's shutdown of a TcpStream never waits).
             let _ = stream.shutdown().await;
         }

@@ -79,7 +79,6 @@ impl Service {
             stream,
             read_timeout: None,
             write_timeout: None,
-            write_closed: false,
         };
         let mut told_shutdown = false;
         let mut buf = vec![0u8; FIRST_READ];
@@ -107,8 +106,7 @@ impl Service {
             if session.is_finished() {
                 break;
             }
-            if session.wants_close_write() && !driver.write_closed {
-                driver.write_closed = true;
+            if session.poll_close_write() {
                 let _ = driver.stream.shutdown(Direction::Write);
             }
             let wait = until_next(&session, now);
@@ -148,7 +146,6 @@ struct Driver {
     stream: TcpStream,
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
-    write_closed: bool,
 }
 
 impl Driver {

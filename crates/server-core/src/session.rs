@@ -21,7 +21,7 @@
 //!         write what the socket takes;  session.handle_transmitted(n, now)
 //!     }
 //!     if session.is_finished() { close; break }
-//!     if session.wants_close_write() { shutdown(Write) }   // once, after a refusal
+//!     if session.poll_close_write() { shutdown(Write) }    // once, after a refusal
 //!     if session.read_size() > 0 and the socket is readable {
 //!         read at most read_size() bytes;  session.handle_input(bytes, now)
 //!                                          (0 bytes: session.handle_eof(now))
@@ -122,8 +122,13 @@ enum State {
     Open,
     /// Done with requests; ends as `End` once the queued output is sent.
     Closing(End),
-    /// The over-long line was refused and our side shut: dropping what still arrives.
-    Lingering { until: Instant, dropped: usize },
+    /// The over-long line was refused and our side is to be shut (`shut`: the driver has
+    /// been told): dropping what still arrives.
+    Lingering {
+        until: Instant,
+        dropped: usize,
+        shut: bool,
+    },
     /// Over; the disconnect is logged.
     Finished(End),
 }
@@ -387,6 +392,7 @@ impl Session {
                 self.state = State::Lingering {
                     until: now + LINGER,
                     dropped: 0,
+                    shut: false,
                 };
             }
             State::Closing(end) => self.finish(end),
@@ -397,10 +403,13 @@ impl Session {
         }
     }
 
-    /// Whether the driver should shut the socket's sending side now (after refusing an
-    /// over-long line; doing it more than once is harmless).
-    pub fn wants_close_write(&self) -> bool {
-        matches!(self.state, State::Lingering { .. })
+    /// Whether the driver should shut the socket's sending side now: true once, after an
+    /// over-long line was refused and the refusal sent.
+    pub fn poll_close_write(&mut self) -> bool {
+        match &mut self.state {
+            State::Lingering { shut, .. } => !std::mem::replace(shut, true),
+            _ => false,
+        }
     }
 
     /// The next moment [`Session::handle_timeout`] has something to do, if any.

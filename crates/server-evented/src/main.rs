@@ -358,7 +358,6 @@ struct Conn {
     hung_up: bool,
     /// The same for writing.
     writable: bool,
-    write_closed: bool,
     /// The earliest deadline this connection has in the timer heap.
     armed: Option<Instant>,
     /// Whether it is in the ready list.
@@ -512,7 +511,6 @@ impl EventLoop {
             readable: true,
             hung_up: false,
             writable: true,
-            write_closed: false,
             armed: None,
             queued: false,
             _permit: permit,
@@ -653,8 +651,7 @@ impl Conn {
             if self.session.is_finished() {
                 return false;
             }
-            if self.session.wants_close_write() && !self.write_closed {
-                self.write_closed = true;
+            if self.session.poll_close_write() {
                 let _ = self.stream.shutdown(Direction::Write);
             }
             let want = self.session.read_size().min(buf.len());

@@ -111,7 +111,8 @@ fn an_over_long_line_is_refused_and_the_session_lingers() {
         take(&mut s, t0),
         "OK cba\nERR request too long (limit 10 bytes)\n"
     );
-    assert!(s.wants_close_write());
+    assert!(s.poll_close_write());
+    assert!(!s.poll_close_write(), "said once");
     assert!(s.read_size() > 0, "the rest is read and dropped");
     s.handle_input(&[b'x'; 5000], t0);
     assert!(!s.is_finished());
