@@ -389,13 +389,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     }
     let largest = clients.iter().copied().max().unwrap_or(1);
     let points = clients.len() as u64 * args.repeat;
-    for warning in limits::check(
-        &limits::Machine::read(),
-        largest,
-        points,
-        &servers,
-        args.backlog,
-    )? {
+    let machine = limits::Machine::read();
+    for warning in limits::check(&machine, largest, points, &servers, args.backlog)? {
         eprintln!("warning: {warning}");
     }
     if !args.no_build {
@@ -416,7 +411,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
 
     let params = params(args);
     let mut results = Results {
-        metadata: metadata(args, &servers, &skipped, &clients, started),
+        metadata: metadata(args, &machine, &servers, &skipped, &clients, started),
         complete: false,
         stopped_because: None,
         rows: Vec::new(),
@@ -443,7 +438,14 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         out.display()
     );
     let mut progress = Progress::new(total_s);
-    let outcome = sweep(args, &clients, &binaries, &mut results, &mut progress);
+    let outcome = sweep(
+        args,
+        &params,
+        &clients,
+        &binaries,
+        &mut results,
+        &mut progress,
+    );
     progress.finish();
     if let Err(e) = &outcome {
         results.stopped_because = Some(format!("{e:#}"));
@@ -515,12 +517,12 @@ fn server_args(server: Server, args: &BenchArgs) -> Vec<String> {
 /// Every server, every client count, every repeat; stops at the first failure.
 fn sweep(
     args: &BenchArgs,
+    params: &Params,
     clients: &[u64],
     binaries: &Binaries,
     results: &mut Results,
     progress: &mut Progress,
 ) -> anyhow::Result<()> {
-    let params = params(args);
     for (server, binary) in &binaries.servers {
         let server_args = server_args(*server, args);
         progress.println(&format!("$ {} {}", binary.display(), server_args.join(" ")));
@@ -529,7 +531,7 @@ fn sweep(
         for &n in clients {
             let mut runs = Vec::new();
             let mut peaks = Peaks::default();
-            let expected = expected_s(*server, n, &params);
+            let expected = expected_s(*server, n, params);
             for repeat in 1..=args.repeat {
                 let label = format!("{} {n} clients ({repeat}/{})", server.name(), args.repeat);
                 let cpu_before = procfs::cpu_s(process.pid());
@@ -553,10 +555,9 @@ fn sweep(
                 }
                 let report = report
                     .with_context(|| format!("bench against {} at {n} clients", server.binary()))?;
-                let cpu_s = match (cpu_before, cpu_after) {
-                    (Some(before), Some(after)) => Some(after - before),
-                    _ => None,
-                };
+                let cpu_s = cpu_before
+                    .zip(cpu_after)
+                    .map(|(before, after)| after - before);
                 progress.println(&format!(
                     "{label}: total {:.6} s, p99 {:.6} s, server CPU {}, errors {}",
                     report.total_s,
@@ -573,7 +574,7 @@ fn sweep(
                 runs.push((report, cpu_s));
                 progress.point_done(expected);
             }
-            if let Some(row) = Row::from_reports(server.name(), &params, &runs, peaks) {
+            if let Some(row) = Row::from_reports(server.name(), params, &runs, peaks) {
                 results.rows.push(row);
             }
         }
@@ -656,9 +657,11 @@ fn read_all(stream: Option<&mut impl Read>) -> String {
     text
 }
 
-/// Where and how the sweep runs.
+/// Where and how the sweep runs; the port range and somaxconn are those `machine` was
+/// checked with.
 fn metadata(
     args: &BenchArgs,
+    machine: &limits::Machine,
     servers: &[Server],
     skipped: &[Server],
     clients: &[u64],
@@ -686,9 +689,9 @@ fn metadata(
         cores: cores(),
         rlimit_nofile: nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
             .unwrap_or((0, 0)),
-        somaxconn: bench::limits::somaxconn(),
+        somaxconn: machine.somaxconn,
         backlog: args.backlog,
-        ip_local_port_range: bench::limits::ephemeral_ports(),
+        ip_local_port_range: machine.ports,
         delay_s: args.delay.as_secs_f64(),
         work_s: args.work.as_secs_f64(),
         workers: args.workers,
