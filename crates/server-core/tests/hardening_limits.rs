@@ -21,9 +21,6 @@ const CONCURRENT: [&str; 4] = [
     "server-async",
 ];
 
-/// The architectures that serve every client from a few threads, on non-blocking sockets.
-const NON_BLOCKING: [&str; 2] = ["server-evented", "server-async"];
-
 /// The architectures that log running out of descriptors (`accept failed`) and recovering
 /// (`accepting clients again`): the ones whose accepting process holds every client.
 const LOG_EMFILE: [&str; 3] = ["server-threaded", "server-evented", "server-async"];

@@ -13,17 +13,6 @@ use std::net::TcpStream;
 use common::*;
 use nix::sys::signal::Signal;
 
-/// The servers that serve every client from a few threads, on non-blocking sockets.
-const NON_BLOCKING: [&str; 2] = ["server-evented", "server-async"];
-
-/// The index of the first line of `output` that contains `needle`; panics if none does.
-fn line_index(output: &[String], needle: &str) -> usize {
-    output
-        .iter()
-        .position(|l| l.contains(needle))
-        .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{}", output.join("\n")))
-}
-
 /// Who logged `line` (`[TASK 2]` in `[12:00:00] [TASK 2] - Received request: …`).
 fn who(line: &str) -> &str {
     line.split_once(" - ")

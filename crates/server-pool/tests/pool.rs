@@ -24,14 +24,6 @@ fn port(conn: &TcpStream) -> u16 {
     conn.local_addr().expect("a connected socket").port()
 }
 
-/// The index of the first output line that contains `needle`; panics if none does.
-fn line_index(output: &[String], needle: &str) -> usize {
-    output
-        .iter()
-        .position(|l| l.contains(needle))
-        .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{}", output.join("\n")))
-}
-
 /// The worker named in a log line: `worker-2` of `[..] [WORKER: worker-2] - ...`.
 fn worker_of(line: &str) -> &str {
     line.split_once("[WORKER: ")

@@ -197,14 +197,9 @@ fn third_client_waits_for_a_free_worker() {
     // before it, but the answers can reach the test before the lines reach output().
     wait_for_lines(&server, "Received request: 3|third", 1);
     let out = server.output();
-    let first_disconnect = out.iter().position(|l| l.contains(" disconnected"));
-    let third_received = out
-        .iter()
-        .position(|l| l.contains("Received request: 3|third"));
-    assert!(
-        first_disconnect.is_some() && third_received > first_disconnect,
-        "{out:?}"
-    );
+    let first_disconnect = line_index(&out, " disconnected");
+    let third_received = line_index(&out, "Received request: 3|third");
+    assert!(third_received > first_disconnect, "{out:?}");
     server.stop(IO_TIMEOUT).expect("stops");
 }
 

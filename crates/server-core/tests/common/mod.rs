@@ -1,8 +1,8 @@
 //! Helpers shared by the servers' integration tests: start a server binary, talk to it
 //! over real sockets on 127.0.0.1, with every wait bounded.
 //!
-//! The server crates include this file with `#[path]`, so one copy serves all four test
-//! suites.
+//! The server crates include this file with `#[path]`, so one copy serves server-core's
+//! suites and each server's own.
 
 #![allow(dead_code, reason = "each suite uses a different part of the helpers")]
 
@@ -22,6 +22,10 @@ pub const SERVERS: [&str; 7] = [
     "server-evented",
     "server-async",
 ];
+
+/// The servers that serve every client from a few threads, on non-blocking sockets: the
+/// evented server's loops and the async server's runtime threads.
+pub const NON_BLOCKING: [&str; 2] = ["server-evented", "server-async"];
 
 /// Runs `test` on every server of [`SERVERS`] at once, one thread each, so that a suite
 /// takes as long as its slowest server, not their sum; a failure names the servers.
@@ -117,6 +121,15 @@ pub fn lines_with(server: &ServerProcess, needle: &str) -> Vec<String> {
         .into_iter()
         .filter(|l| l.contains(needle))
         .collect()
+}
+
+/// The index of the first line of `output` that contains `needle`; panics if none does.
+#[track_caller]
+pub fn line_index(output: &[String], needle: &str) -> usize {
+    output
+        .iter()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{}", output.join("\n")))
 }
 
 /// Asserts that the server logs a line containing `needle`, waiting for it up to
