@@ -314,11 +314,8 @@ fn render_cpu_table(out: &mut String, rows: &[Row]) {
         let cells: String = counts
             .iter()
             .map(|&n| {
-                rows.iter()
-                    .find(|r| r.clients == n)
-                    .map_or(" — |".into(), |r| {
-                        format!(" {} |", or_dash(r.cpu_us_per_request, 0))
-                    })
+                let row = rows.iter().find(|r| r.clients == n);
+                format!(" {} |", or_dash(row.and_then(|r| r.cpu_us_per_request), 0))
             })
             .collect();
         let _ = writeln!(out, "| {server} | {} |{cells}", design(server));
@@ -348,11 +345,10 @@ fn render_cpu_bound(out: &mut String, results: &Results) {
          Server CPU (s) |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
     for row in &results.rows {
-        let ratio = if row.cpu_bound_s > 0.0 {
-            format!("{:.2}", row.total_s / row.cpu_bound_s)
-        } else {
-            "—".into()
-        };
+        let ratio = or_dash(
+            (row.cpu_bound_s > 0.0).then(|| row.total_s / row.cpu_bound_s),
+            2,
+        );
         let _ = writeln!(
             out,
             "| {} | {} | {:.3} | {:.3} | {:.3} | {ratio} | {} |",
