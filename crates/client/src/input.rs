@@ -37,11 +37,10 @@ pub(crate) fn read_line(
     limit: usize,
 ) -> io::Result<Line> {
     line.clear();
-    let mut any = false;
     loop {
         // Room for the limit and a `\r` that may end the line: one byte more.
         let room = (limit + 1).saturating_sub(line.len());
-        let step = with_input(input, |available| {
+        let (available, take, newline) = with_input(input, |available| {
             let newline = available.iter().position(|&b| b == b'\n');
             let take = newline.unwrap_or(available.len());
             if take <= room {
@@ -49,11 +48,15 @@ pub(crate) fn read_line(
             }
             (available.len(), take, newline.is_some())
         })?;
-        let (available, take, newline) = step;
         if available == 0 {
-            return Ok(if any { finish(line, limit) } else { Line::End });
+            // Every earlier pass without a newline kept at least one byte, so an empty
+            // line here means the input ended before this line began.
+            return Ok(if line.is_empty() {
+                Line::End
+            } else {
+                finish(line, limit)
+            });
         }
-        any = true;
         if take > room {
             line.clear();
             input.consume(room);
