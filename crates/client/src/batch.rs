@@ -8,7 +8,7 @@
 //! output stays aligned with the input. Results are written byte for byte, or escaped
 //! when the output is a terminal (see [`TextMode`]).
 //!
-//! No more than [`MAX_LINE_BYTES`] + 1 bytes of an input line are ever held: a longer line
+//! No more than [`MAX_REQUEST_BYTES`] + 1 bytes of an input line are ever held: a longer line
 //! gets its `ERR request too long` as soon as it passes the limit, and the rest of it is
 //! read and dropped, so a line without end (`client --batch < /dev/zero`) takes bounded
 //! memory, and a batch with one over-long line in it still answers every other line.
@@ -33,7 +33,7 @@ use std::thread;
 
 use protocol::{Framing, Response, codec};
 
-use crate::client::Client;
+use crate::client::{Client, MAX_REQUEST_BYTES};
 use crate::display::TextMode;
 use crate::error::ClientError;
 use crate::input::{self, Line};
@@ -48,10 +48,6 @@ const CHUNKS_IN_FLIGHT: usize = 8;
 /// Lines handed over in one chunk, at most, so that a file of lines that are all
 /// refused here cannot grow a chunk without bound either.
 const CHUNK_LINES: usize = 8 * 1024;
-
-/// The longest input line sent, not counting its line ending; longer ones get an `ERR`
-/// here, as the servers would answer them (and then close the connection).
-pub const MAX_LINE_BYTES: usize = crate::client::MAX_REQUEST_BYTES;
 
 /// What a finished batch did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -222,7 +218,7 @@ impl Client {
         let mut input = BufReader::new(input);
         let mut line = Vec::new();
         loop {
-            let read = input::read_line(&mut input, &mut line, MAX_LINE_BYTES);
+            let read = input::read_line(&mut input, &mut line, MAX_REQUEST_BYTES);
             let decoded = match read.map_err(BatchError::Input)? {
                 Line::End => break,
                 Line::Read => codec::decode_line_request(&line).map_err(|e| e.to_string()),
@@ -260,7 +256,7 @@ impl Client {
 /// The message of the `ERR` for a line over the limit, the servers' own words.
 fn too_long() -> String {
     ClientError::TooLong {
-        limit: MAX_LINE_BYTES,
+        limit: MAX_REQUEST_BYTES,
     }
     .to_string()
 }
@@ -339,7 +335,7 @@ fn write_requests<R: Read>(
         if input.buffer().is_empty() && !chunk.is_empty() && !hand_over(&mut bytes, &mut chunk)? {
             return Ok(());
         }
-        let slot = match input::read_line(&mut input, &mut line, MAX_LINE_BYTES) {
+        let slot = match input::read_line(&mut input, &mut line, MAX_REQUEST_BYTES) {
             Err(e) => return Err(WriterError::Input(e)),
             Ok(Line::End) => break,
             Ok(Line::Read) => match codec::decode_line_request(&line) {
