@@ -447,20 +447,10 @@ fn finish_partial(sink: &Sink, mut rest: &[u8]) -> bool {
     true
 }
 
-/// Waits until `fd` can be written to, at most `timeout` (`None`: as long as it takes);
-/// whether it can.
+/// Waits until `fd` can be written to (or has failed), at most `timeout` (`None`: as long
+/// as it takes); whether it can be tried.
 fn wait_writable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> bool {
-    let millis = timeout.map_or(-1, |t| {
-        i32::try_from(t.as_millis().max(1)).unwrap_or(i32::MAX)
-    });
-    let mut poll = libc::pollfd {
-        fd: std::os::fd::AsRawFd::as_raw_fd(&fd),
-        events: libc::POLLOUT,
-        revents: 0,
-    };
-    // SAFETY: `poll` points to one live, initialised pollfd, and the count is 1.
-    let ready = unsafe { libc::poll(&mut poll, 1, millis) };
-    ready > 0 && poll.revents & libc::POLLOUT != 0
+    crate::shutdown::wait_ready(&[fd], libc::POLLOUT, timeout).is_ok_and(|ready| ready[0])
 }
 
 /// Writes all of `bytes`, waiting as long as it takes: for the banner, and for a regular

@@ -113,16 +113,33 @@ impl Signals {
 ///
 /// When `poll(2)` fails for another reason than a signal.
 pub fn wait_readable(fds: &[BorrowedFd<'_>], timeout: Duration) -> io::Result<Vec<bool>> {
+    wait_ready(fds, libc::POLLIN, Some(timeout))
+}
+
+/// [`wait_readable`] for any `events` (`POLLIN`, `POLLOUT`), and `None` to wait as long as
+/// it takes. A timeout is rounded up to whole milliseconds, so the wait never ends before
+/// it.
+///
+/// # Errors
+///
+/// When `poll(2)` fails for another reason than a signal.
+pub(crate) fn wait_ready(
+    fds: &[BorrowedFd<'_>],
+    events: libc::c_short,
+    timeout: Option<Duration>,
+) -> io::Result<Vec<bool>> {
     use std::os::fd::AsRawFd;
     let mut polled: Vec<libc::pollfd> = fds
         .iter()
         .map(|fd| libc::pollfd {
             fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
+            events,
             revents: 0,
         })
         .collect();
-    let millis = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    let millis = timeout.map_or(-1, |t| {
+        libc::c_int::try_from(t.as_nanos().div_ceil(1_000_000)).unwrap_or(libc::c_int::MAX)
+    });
     let count = libc::nfds_t::try_from(polled.len()).unwrap_or(0);
     // SAFETY: `polled` is a live, properly initialised array of `count` pollfd structs,
     // and every descriptor in it is borrowed for the duration of the call.
