@@ -71,7 +71,7 @@ fn idle_clients_do_not_block_new_ones() {
             assert_eq!(ask(conn, rest), want, "{binary}: idle client {i}");
         }
         drop(idle);
-        wait_for_baseline(binary, &server, IO_TIMEOUT);
+        wait_for_baseline(binary, &server);
         server.stop(IO_TIMEOUT).expect("stops");
     });
 }
@@ -381,7 +381,7 @@ fn failed_fork_or_thread_spawn_is_survived() {
         wait_for_lines(&server, failure, 3);
         assert!(server.try_wait().expect("wait").is_none(), "{binary} died");
         drop(served);
-        wait_for_baseline(binary, &server, IO_TIMEOUT);
+        wait_for_baseline(binary, &server);
         assert_eq!(one_shot(addr, b"3|again\n"), "OK niaga\n", "{binary}");
         server.stop(IO_TIMEOUT).expect("stops");
         if let Some(dir) = path.parent() {

@@ -188,7 +188,7 @@ fn soak(binary: &str, workers: u64, conns: usize, one_batch_each: bool) {
         peak_late.max(end) <= warm * 3 / 2 + 16 * 1024,
         "{binary}: RSS grew from {warm} KiB after warm-up to {peak_late} KiB (end {end} KiB)"
     );
-    wait_for_baseline(binary, &server, IO_TIMEOUT);
+    wait_for_baseline(binary, &server);
     assert_eq!(one_shot(addr, b"3|after\n"), "OK retfa\n", "{binary}");
     eprintln!(
         "{binary}: {total} answers checked in {length:?}, RSS {warm} KiB warm, {end} KiB at the end"

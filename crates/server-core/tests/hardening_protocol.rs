@@ -246,7 +246,7 @@ fn resets_and_vanishing_clients_leave_the_server_serving() {
             "OK ereh llits\n",
             "{binary}"
         );
-        wait_for_baseline(binary, &server, IO_TIMEOUT);
+        wait_for_baseline(binary, &server);
         let mut conn = connect(addr);
         assert_eq!(ask(&mut conn, b"2|6*7\n"), "OK 42\n", "{binary}");
         server.stop(IO_TIMEOUT).expect("stops");

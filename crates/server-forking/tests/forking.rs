@@ -55,7 +55,7 @@ fn no_zombies_after_many_clients() {
     for i in 0..300 {
         assert_eq!(one_shot(server.addr(), b"3|ab\n"), "OK ba\n", "client {i}");
     }
-    wait_for_baseline("server-forking", &server, IO_TIMEOUT);
+    wait_for_baseline("server-forking", &server);
     server.stop(IO_TIMEOUT).expect("stops");
 }
 

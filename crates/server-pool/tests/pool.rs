@@ -53,12 +53,7 @@ fn banner_names_and_threads() {
     let served = assert_logged(&server, &format!("- Connection from 127.0.0.1:{me}"));
     assert!(worker_of(&served).starts_with("worker-"), "{served:?}");
     // Three workers and the main thread.
-    wait_until("four threads", IO_TIMEOUT, || {
-        match thread_count(server.pid()) {
-            4 => Ok(()),
-            n => Err(n),
-        }
-    });
+    wait_for_threads(server.pid(), 4);
     stop_promptly(server);
 }
 
@@ -71,12 +66,8 @@ fn workers_flag_and_max_clients() {
     let server = start_pool(&["--workers", "8", "--max-clients", "2"]);
     assert_logged(&server, "-- A pool of 2 worker threads");
     assert_eq!(one_shot(server.addr(), b"1|aB\n"), "OK Ab\n");
-    wait_until("the workers to start", IO_TIMEOUT, || {
-        match thread_count(server.pid()) {
-            3 => Ok(()),
-            n => Err(n),
-        }
-    });
+    // The two workers start, and the main thread.
+    wait_for_threads(server.pid(), 3);
     stop_promptly(server);
 
     let path = workspace_binary("server-pool").unwrap_or_else(|e| panic!("{e}"));
@@ -205,12 +196,8 @@ fn thread_count_stays_at_workers_plus_main() {
     let server = start_pool(&["--quiet", "--workers", "4"]);
     let addr = server.addr();
     let pid = server.pid();
-    wait_until("the workers to start", IO_TIMEOUT, || {
-        match thread_count(pid) {
-            5 => Ok(()),
-            n => Err(n),
-        }
-    });
+    // The four workers start, and the main thread.
+    wait_for_threads(pid, 5);
     let clients: Vec<_> = (0..8)
         .map(|t| {
             thread::spawn(move || {

@@ -282,22 +282,28 @@ pub fn reverse(s: &str) -> String {
     s.chars().rev().collect()
 }
 
+/// Waits until process `pid` has exactly `n` threads; panics after [`IO_TIMEOUT`] with
+/// the last count.
+pub fn wait_for_threads(pid: u32, n: u64) {
+    wait_until(&format!("{n} threads"), IO_TIMEOUT, || {
+        let threads = thread_count(pid);
+        if threads == n { Ok(()) } else { Err(threads) }
+    });
+}
+
 /// Waits until a server is back at its baseline: the forking server's parent has no
 /// children left (none running, no zombie), the threaded server has only its main
-/// thread. Panics after `timeout` with what is left.
-pub fn wait_for_baseline(binary: &str, server: &ServerProcess, timeout: Duration) {
+/// thread (the client threads have ended). Panics after [`IO_TIMEOUT`] with what is left.
+pub fn wait_for_baseline(binary: &str, server: &ServerProcess) {
     let pid = server.pid();
     match binary {
-        "server-forking" => wait_until("every child to be reaped", timeout, || {
+        "server-forking" => wait_until("every child to be reaped", IO_TIMEOUT, || {
             let left = children_of(pid);
             if left.is_empty() { Ok(()) } else { Err(left) }
         }),
-        "server-threaded" => wait_until("the client threads to end", timeout, || {
-            let threads = thread_count(pid);
-            if threads == 1 { Ok(()) } else { Err(threads) }
-        }),
+        "server-threaded" => wait_for_threads(pid, 1),
         // The workers live on; any that exited has been reaped (and replaced).
-        "server-prefork" => wait_until("every exited worker to be reaped", timeout, || {
+        "server-prefork" => wait_until("every exited worker to be reaped", IO_TIMEOUT, || {
             let zombies: Vec<_> = children_of(pid)
                 .into_iter()
                 .filter(|&(_, state)| state == 'Z')
