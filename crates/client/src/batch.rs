@@ -224,7 +224,7 @@ impl Client {
                 Line::Read => codec::decode_line_request(&line).map_err(|e| e.to_string()),
                 Line::TooLong => {
                     // Shown before the rest of the line is read, which may never end.
-                    output.write_line(&Response::Err(too_long()))?;
+                    output.write_line(&Response::Err(ClientError::TooLong.to_string()))?;
                     output.flush()?;
                     input::skip_line(&mut input).map_err(BatchError::Input)?;
                     continue;
@@ -251,14 +251,6 @@ impl Client {
         }
         output.finish()
     }
-}
-
-/// The message of the `ERR` for a line over the limit, the servers' own words.
-fn too_long() -> String {
-    ClientError::TooLong {
-        limit: MAX_REQUEST_BYTES,
-    }
-    .to_string()
 }
 
 /// The batch's output and its count.
@@ -348,7 +340,7 @@ fn write_requests<R: Read>(
             Ok(Line::TooLong) => {
                 // Hand the refusal over at once, with the lines before it, so that it shows
                 // before the rest of the line is read: that may never end.
-                chunk.push(Slot::Local(too_long()));
+                chunk.push(Slot::Local(ClientError::TooLong.to_string()));
                 if !hand_over(&mut bytes, &mut chunk)? {
                     return Ok(());
                 }

@@ -174,9 +174,7 @@ pub fn check_request(request: &Request, framing: Framing) -> Result<(), ClientEr
 /// [`MAX_REQUEST_BYTES`] without the newline.
 fn check_length(request: &Request, framing: Framing) -> Result<(), ClientError> {
     if framing == Framing::Line && request.payload.len() + 2 > MAX_REQUEST_BYTES {
-        return Err(ClientError::TooLong {
-            limit: MAX_REQUEST_BYTES,
-        });
+        return Err(ClientError::TooLong);
     }
     Ok(())
 }

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use protocol::codec::{BadResponse, EncodeError};
 
+use crate::client::MAX_REQUEST_BYTES;
+
 /// The command that starts a server, quoted in the hint of a refused connection.
 pub const START_SERVER_HINT: &str = "cargo run -p server-threaded";
 
@@ -73,13 +75,10 @@ pub enum ClientError {
     /// The framing cannot carry this request; nothing was sent and the session goes on.
     #[error("cannot send this request: {0}")]
     Encode(EncodeError),
-    /// The request's line is longer than the servers accept; nothing was sent and the
-    /// session goes on.
-    #[error("request too long (limit {limit} bytes)")]
-    TooLong {
-        /// The longest request line sent, in bytes.
-        limit: usize,
-    },
+    /// The request's line is longer than the servers accept ([`MAX_REQUEST_BYTES`]);
+    /// nothing was sent and the session goes on.
+    #[error("request too long (limit {MAX_REQUEST_BYTES} bytes)")]
+    TooLong,
     /// The server closed the connection (or reset it) before answering.
     #[error("the server closed the connection — it may have stopped; start it again and reconnect")]
     Closed,
@@ -114,7 +113,7 @@ impl ClientError {
     /// (a response may still be on its way, so the next one read would belong to another
     /// request).
     pub fn is_fatal(&self) -> bool {
-        !matches!(self, ClientError::Encode(_) | ClientError::TooLong { .. })
+        !matches!(self, ClientError::Encode(_) | ClientError::TooLong)
     }
 
     /// Sorts an I/O error on an established connection into the error it means.

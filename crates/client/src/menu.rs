@@ -98,10 +98,7 @@ pub fn run_menu<I: BufRead, O: Write>(
             Line::Read => String::from_utf8_lossy(strip_cr(&line)).into_owned(),
             Line::End => return say(out, format_args!("\n")),
             Line::TooLong => {
-                let refused = ClientError::TooLong {
-                    limit: MAX_REQUEST_BYTES,
-                };
-                say(out, format_args!("Error: {refused}\n"))?;
+                say(out, format_args!("Error: {}\n", ClientError::TooLong))?;
                 input::skip_line(&mut input).map_err(MenuError::Input)?;
                 continue;
             }
