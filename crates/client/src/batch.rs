@@ -271,17 +271,8 @@ impl<W: Write> Output<W> {
                 ("ERR", message)
             }
         };
-        match self.mode {
-            TextMode::Exact => {
-                let out = &mut self.out;
-                out.write_all(word.as_bytes())
-                    .and_then(|()| out.write_all(b" "))
-                    .and_then(|()| out.write_all(text.as_bytes()))
-                    .and_then(|()| out.write_all(b"\n"))
-            }
-            TextMode::Escaped => writeln!(self.out, "{word} {}", self.mode.show(text)),
-        }
-        .map_err(BatchError::Output)
+        // In exact mode `show` writes the text as it is, byte for byte.
+        writeln!(self.out, "{word} {}", self.mode.show(text)).map_err(BatchError::Output)
     }
 
     /// Shows what is written so far.
