@@ -6,7 +6,6 @@ mod common;
 
 use std::io::Write;
 use std::net::TcpStream;
-use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -320,11 +319,7 @@ fn interface_lo_binds_loopback() {
 #[test]
 fn unknown_interface_and_bad_flags_fail_clearly() {
     for binary in SERVERS {
-        let path = workspace_binary(binary).unwrap_or_else(|e| panic!("{e}"));
-        let out = Command::new(&path)
-            .args(["--interface", "no-such-if0", "--port", "0"])
-            .output()
-            .unwrap();
+        let out = run(binary, &["--interface", "no-such-if0", "--port", "0"]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{binary}: {stderr}");
         assert!(
@@ -335,13 +330,8 @@ fn unknown_interface_and_bad_flags_fail_clearly() {
             stderr.contains("lo"),
             "{binary} does not list interfaces: {stderr}"
         );
-        let out = Command::new(&path)
-            .args(["--delay", "soon"])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{binary}");
-        let help = Command::new(&path).arg("--help").output().unwrap();
-        let help = String::from_utf8_lossy(&help.stdout);
+        assert_usage_error(binary, &["--delay", "soon"], "--delay");
+        let help = help_of(binary);
         for default in [
             "[default: 65432]",
             "[default: 5m]",
@@ -361,8 +351,7 @@ fn unknown_interface_and_bad_flags_fail_clearly() {
 fn port_in_use_is_a_clear_error() {
     let server = start("server-threaded", &["--quiet"]);
     let port = server.addr().port().to_string();
-    let path = workspace_binary("server-sequential").unwrap_or_else(|e| panic!("{e}"));
-    let out = Command::new(path).args(["--port", &port]).output().unwrap();
+    let out = run("server-sequential", &["--port", &port]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("cannot listen on 127.0.0.1:"), "{stderr}");

@@ -8,7 +8,6 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -70,21 +69,14 @@ fn workers_flag_and_max_clients() {
     wait_for_threads(server.pid(), 3);
     stop_promptly(server);
 
-    let path = workspace_binary("server-pool").unwrap_or_else(|e| panic!("{e}"));
     for bad in ["0", "many", "70000"] {
-        let out = Command::new(&path)
-            .args(["--port", "0", "--workers", bad])
-            .output()
-            .expect("run server-pool");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "--workers {bad}: {stderr}");
-        assert!(stderr.contains("--workers"), "--workers {bad}: {stderr}");
+        assert_usage_error(
+            "server-pool",
+            &["--port", "0", "--workers", bad],
+            "--workers",
+        );
     }
-    let help = Command::new(&path)
-        .arg("--help")
-        .output()
-        .expect("run server-pool --help");
-    let help = String::from_utf8_lossy(&help.stdout).replace('\n', " ");
+    let help = help_of("server-pool");
     let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
         help.contains("--max-clients does not apply beyond this count"),

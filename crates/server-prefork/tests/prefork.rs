@@ -134,21 +134,14 @@ fn max_clients_caps_the_workers_and_bad_counts_are_refused() {
     );
     server.stop(IO_TIMEOUT).expect("stops");
 
-    let path = workspace_binary("server-prefork").unwrap_or_else(|e| panic!("{e}"));
     for bad in ["0", "many", "100000"] {
-        let out = std::process::Command::new(&path)
-            .args(["--port", "0", "--workers", bad])
-            .output()
-            .expect("run server-prefork");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "--workers {bad}: {stderr}");
-        assert!(stderr.contains("--workers"), "--workers {bad}: {stderr}");
+        assert_usage_error(
+            "server-prefork",
+            &["--port", "0", "--workers", bad],
+            "--workers",
+        );
     }
-    let help = std::process::Command::new(&path)
-        .arg("--help")
-        .output()
-        .expect("run server-prefork --help");
-    let help = String::from_utf8_lossy(&help.stdout);
+    let help = help_of("server-prefork");
     assert!(help.contains("--workers <N>"), "{help}");
     assert!(help.contains("Not beyond the worker count"), "{help}");
 }

@@ -61,6 +61,31 @@ pub fn start(binary: &str, args: &[&str]) -> ServerProcess {
     ServerProcess::start(&path, &all).unwrap_or_else(|e| panic!("{binary}: {e}"))
 }
 
+/// Runs `binary` with `args` to its end (what it is given must make it exit at once: a
+/// usage error, `--help`, a port it cannot bind) and returns its status and output.
+pub fn run(binary: &str, args: &[&str]) -> std::process::Output {
+    let path = workspace_binary(binary).unwrap_or_else(|e| panic!("{e}"));
+    std::process::Command::new(path)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {binary} {args:?}: {e}"))
+}
+
+/// Asserts that `binary` refuses `args` as a usage error: exit status 2, and a message on
+/// stderr that names `flag`.
+#[track_caller]
+pub fn assert_usage_error(binary: &str, args: &[&str], flag: &str) {
+    let out = run(binary, args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{binary} {args:?}: {stderr}");
+    assert!(stderr.contains(flag), "{binary} {args:?}: {stderr}");
+}
+
+/// What `binary --help` prints.
+pub fn help_of(binary: &str) -> String {
+    String::from_utf8_lossy(&run(binary, &["--help"]).stdout).into_owned()
+}
+
 /// Connects with bounded reads and TCP_NODELAY (so split writes stay split).
 pub fn connect(addr: SocketAddr) -> TcpStream {
     let stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
@@ -459,13 +484,5 @@ pub fn two_workers_in_banner_and_log(
         assert_logged(&server, &format!("{who} - Received request"));
     }
     server.stop(IO_TIMEOUT).expect("stops");
-
-    let path = workspace_binary(binary).unwrap_or_else(|e| panic!("{e}"));
-    let refused = std::process::Command::new(path)
-        .args(["--workers", "0"])
-        .output()
-        .unwrap_or_else(|e| panic!("run {binary}: {e}"));
-    assert_eq!(refused.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(stderr.contains("--workers"), "{stderr}");
+    assert_usage_error(binary, &["--workers", "0"], "--workers");
 }
