@@ -10,7 +10,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Port, Tmux, closes_after, run_client, run_client_flooded, threaded, trickles};
+use common::{
+    Port, Tmux, closed_port, closes_after, run_client, run_client_flooded, threaded, trickles,
+};
 
 /// The message of an answer cut off by the server closing the connection.
 const CUT_OFF: &str = "the server closed the connection in the middle of an answer";
@@ -228,35 +230,29 @@ fn exit_codes_follow_one_rule() {
     let server = closes_after(1, b"OK sent\n");
     let port = server.port();
 
-    let run = run_client(["--port", &port, "case", "a\nb"], b"");
-    assert_eq!(run.stdout, "", "{run:?}");
-    assert_eq!(
-        run.stderr,
-        "client: error: cannot send this request: payload contains a newline, which line \
-         framing cannot carry\n"
-    );
-    assert_eq!(run.code(), 2, "{run:?}");
-
     let long = "x".repeat(70_000);
-    let run = run_client(["--port", &port, "reverse", &long], b"");
-    assert_eq!(run.stdout, "", "{run:?}");
-    assert_eq!(
-        run.stderr,
-        "client: error: request too long (limit 65536 bytes)\n"
-    );
-    assert_eq!(run.code(), 2, "{run:?}");
-
-    // Refused before connecting: the same usage error with no server at all.
-    let nobody = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
-    let closed = nobody.local_addr().expect("its address").port().to_string();
-    drop(nobody);
-    let run = run_client(["--port", &closed, "case", "a\nb"], b"");
-    assert!(
-        run.stderr
-            .starts_with("client: error: cannot send this request"),
-        "{run:?}"
-    );
-    assert_eq!(run.code(), 2, "{run:?}");
+    let refusals = [
+        (
+            ["case", "a\nb"],
+            "client: error: cannot send this request: payload contains a newline, which line \
+             framing cannot carry\n",
+        ),
+        (
+            ["reverse", long.as_str()],
+            "client: error: request too long (limit 65536 bytes)\n",
+        ),
+    ];
+    // Refused before connecting: the same usage error, word for word, with the server up
+    // and with no server at all.
+    let closed = closed_port().to_string();
+    for port in [&port, &closed] {
+        for (request, message) in refusals {
+            let run = run_client([&["--port", port][..], &request].concat(), b"");
+            assert_eq!(run.stdout, "", "{run:?}");
+            assert_eq!(run.stderr, message, "port {port}");
+            assert_eq!(run.code(), 2, "{run:?}");
+        }
+    }
 
     let run = run_client(["--no-such-flag"], b"");
     assert_eq!(run.code(), 2, "{run:?}");
