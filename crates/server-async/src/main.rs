@@ -58,7 +58,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::process::ExitCode;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -83,21 +83,21 @@ const READ_CHUNK: usize = 16 * 1024;
 /// anyway (the pipe wakes it at once; this only bounds a missed wake-up).
 const SIGNAL_CHECK: Duration = Duration::from_millis(250);
 
-/// The runtime's thread count, for the banner (its `describe` is a plain `fn`).
-static WORKERS: OnceLock<usize> = OnceLock::new();
-
-const ASYNC: Architecture = Architecture {
-    title: "Async Server",
-    pid_label: "PID",
-    describe: |config| {
-        let workers = WORKERS.get().copied().unwrap_or(1);
-        format!(
-            "-- A task per client on a tokio runtime of {workers} thread{s} (at most {} clients at once) --",
-            config.max_clients,
-            s = if workers == 1 { "" } else { "s" },
-        )
-    },
-};
+/// How the server shows itself in the banner, with its runtime's `workers` threads.
+fn architecture(workers: usize) -> Architecture {
+    Architecture {
+        title: "Async Server",
+        pid_label: "PID",
+        workers,
+        describe: |config, workers| {
+            format!(
+                "-- A task per client on a tokio runtime of {workers} thread{s} (at most {} clients at once) --",
+                config.max_clients,
+                s = if workers == 1 { "" } else { "s" },
+            )
+        },
+    }
+}
 
 /// The taskserver, serving each client in a tokio task on a multi-thread runtime.
 #[derive(Parser)]
@@ -138,8 +138,7 @@ struct Shared {
 fn run(mut args: ServerArgs, workers: usize) -> Result<(), StartError> {
     // The semaphore's permits are counted in u32 when the main thread waits for them all.
     args.max_clients = args.max_clients.min(u32::MAX as usize);
-    let _ = WORKERS.set(workers);
-    let mut server = Server::start(args, &ASYNC)?;
+    let mut server = Server::start(args, &architecture(workers))?;
     // Before the runtime's threads exist (server-core's doc says why).
     server.reserve_descriptors();
     let runtime = tokio::runtime::Builder::new_multi_thread()

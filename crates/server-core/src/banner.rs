@@ -23,8 +23,11 @@ pub struct Architecture {
     pub title: &'static str,
     /// What its PID is called: `PID` for a one-process server, `Main PID` otherwise.
     pub pid_label: &'static str,
-    /// One line on how clients are served, given the configuration.
-    pub describe: fn(&Config) -> String,
+    /// How many workers it starts once — processes, threads, event loops — or 0 for an
+    /// architecture that has none (it serves alone, or starts one per client).
+    pub workers: usize,
+    /// One line on how clients are served, given the configuration and `workers`.
+    pub describe: fn(&Config, usize) -> String,
 }
 
 /// The banner's text for `architecture` listening on `addr`, newline-terminated.
@@ -34,7 +37,7 @@ pub fn text(architecture: &Architecture, config: &Config, addr: SocketAddr) -> S
         architecture.title,
         architecture.pid_label,
         std::process::id(),
-        (architecture.describe)(config),
+        (architecture.describe)(config, architecture.workers),
     )
 }
 
@@ -46,7 +49,8 @@ mod tests {
     const TEST: Architecture = Architecture {
         title: "Test Server",
         pid_label: "PID",
-        describe: |config| format!("-- at most {} --", config.max_clients),
+        workers: 0,
+        describe: |config, _| format!("-- at most {} --", config.max_clients),
     };
 
     /// The banner's second line gives the bound address back, IPv6 in brackets.

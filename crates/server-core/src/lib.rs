@@ -18,7 +18,8 @@
 //! const SEQUENTIAL: Architecture = Architecture {
 //!     title: "Sequential Server",
 //!     pid_label: "PID",
-//!     describe: |_| "-- Only one client at a time --".into(),
+//!     workers: 0,
+//!     describe: |_, _| "-- Only one client at a time --".into(),
 //! };
 //!
 //! fn run(args: ServerArgs) -> Result<(), server_core::StartError> {

@@ -72,7 +72,6 @@ use std::net::{Shutdown as Direction, SocketAddr};
 use std::num::NonZeroUsize;
 use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -105,21 +104,21 @@ const MAX_BATCH: usize = 64;
 /// answers before they are abandoned: server-core's, the same for every driver.
 const GRACE: Duration = server_core::session::DRIVER_GRACE;
 
-/// The loop count, for the banner (an `Architecture`'s `describe` is a plain function).
-static LOOPS: AtomicUsize = AtomicUsize::new(1);
-
-const EVENTED: Architecture = Architecture {
-    title: "Evented Server",
-    pid_label: "PID",
-    describe: |config| {
-        let loops = LOOPS.load(Ordering::Relaxed);
-        format!(
-            "-- {loops} event {} over non-blocking sockets (at most {} clients at once) --",
-            if loops == 1 { "loop" } else { "loops" },
-            config.max_clients
-        )
-    },
-};
+/// How the server shows itself in the banner, with its number of loops.
+fn architecture(loops: usize) -> Architecture {
+    Architecture {
+        title: "Evented Server",
+        pid_label: "PID",
+        workers: loops,
+        describe: |config, loops| {
+            format!(
+                "-- {loops} event {} over non-blocking sockets (at most {} clients at once) --",
+                if loops == 1 { "loop" } else { "loops" },
+                config.max_clients
+            )
+        },
+    }
+}
 
 /// The taskserver, serving every client from a few event loops.
 #[derive(Parser)]
@@ -145,8 +144,7 @@ fn main() -> ExitCode {
 
 /// Starts the loops, accepts and hands clients out until SIGINT/SIGTERM, then drains.
 fn run(args: ServerArgs, workers: usize) -> Result<(), StartError> {
-    LOOPS.store(workers, Ordering::Relaxed);
-    let mut server = Server::start(args, &EVENTED)?;
+    let mut server = Server::start(args, &architecture(workers))?;
     let log = server.log();
     server.reserve_descriptors();
     let loops: Vec<LoopHandle> = (1..=workers)

@@ -43,7 +43,8 @@ const REAP_INTERVAL: Duration = Duration::from_secs(1);
 const FORKING: Architecture = Architecture {
     title: "Forking Server",
     pid_label: "Main PID",
-    describe: |config| {
+    workers: 0,
+    describe: |config, _| {
         format!(
             "-- New process for each client (at most {} at once) --",
             config.max_clients

@@ -60,17 +60,19 @@ const STACK_SIZE: usize = 256 * 1024;
 /// doc for why one).
 const QUEUE: usize = 1;
 
-const POOL: Architecture = Architecture {
-    title: "Pool Server",
-    pid_label: "Main PID",
-    // `run` sets max_clients to the number of workers.
-    describe: |config| {
-        format!(
-            "-- A pool of {} worker threads: as many clients at once, more wait in the backlog --",
-            config.max_clients
-        )
-    },
-};
+/// How the server shows itself in the banner, with its `workers` threads.
+fn pool(workers: usize) -> Architecture {
+    Architecture {
+        title: "Pool Server",
+        pid_label: "Main PID",
+        workers,
+        describe: |_, workers| {
+            format!(
+                "-- A pool of {workers} worker threads: as many clients at once, more wait in the backlog --"
+            )
+        },
+    }
+}
 
 /// The taskserver, serving clients on a fixed pool of worker threads.
 #[derive(Parser)]
@@ -95,7 +97,7 @@ fn main() -> ExitCode {
 fn run(mut args: ServerArgs, workers: usize) -> Result<(), StartError> {
     args.max_clients = args.max_clients.min(workers);
     let workers = args.max_clients;
-    let mut server = Server::start(args, &POOL)?;
+    let mut server = Server::start(args, &pool(workers))?;
     server.reserve_descriptors();
     let (handoff, queue) = crossbeam_channel::bounded::<(Client, Permit)>(QUEUE);
     let started = (1..=workers)

@@ -71,17 +71,19 @@ const REAP_INTERVAL: Duration = Duration::from_secs(1);
 /// The exit status of a worker whose session panicked (EX_SOFTWARE of sysexits.h).
 const PANICKED: i32 = 70;
 
-const PREFORK: Architecture = Architecture {
-    title: "Prefork Server",
-    pid_label: "Main PID",
-    // `run` sets `max_clients` to the number of workers: they are the cap.
-    describe: |config| {
-        format!(
-            "-- {} pre-forked worker processes, each serving one client at a time --",
-            config.max_clients
-        )
-    },
-};
+/// How the server shows itself in the banner, with its `workers` processes.
+fn prefork(workers: usize) -> Architecture {
+    Architecture {
+        title: "Prefork Server",
+        pid_label: "Main PID",
+        workers,
+        describe: |_, workers| {
+            format!(
+                "-- {workers} pre-forked worker processes, each serving one client at a time --"
+            )
+        },
+    }
+}
 
 /// The taskserver, served by a fixed set of worker processes forked once at start.
 #[derive(Parser)]
@@ -109,7 +111,7 @@ fn run(cli: Cli) -> Result<(), StartError> {
     let mut args = cli.server;
     let wanted = usize::from(cli.workers).min(args.max_clients);
     args.max_clients = wanted;
-    let mut server = Server::start(args, &PREFORK)?;
+    let mut server = Server::start(args, &prefork(wanted))?;
     server.share_listener().map_err(StartError::Share)?;
     let log = server.log();
     let parent = getpid();

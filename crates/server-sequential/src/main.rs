@@ -21,7 +21,10 @@ use server_core::{Architecture, Server, ServerArgs, StartError, Who};
 const SEQUENTIAL: Architecture = Architecture {
     title: "Sequential Server",
     pid_label: "PID",
-    describe: |_| "-- Only handles one client at a time; the others wait in the backlog --".into(),
+    workers: 0,
+    describe: |_, _| {
+        "-- Only handles one client at a time; the others wait in the backlog --".into()
+    },
 };
 
 /// The taskserver, serving one client at a time.

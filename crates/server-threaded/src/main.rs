@@ -40,7 +40,8 @@ const MAX_BATCH: usize = 256;
 const THREADED: Architecture = Architecture {
     title: "Threaded Server",
     pid_label: "Main PID",
-    describe: |config| {
+    workers: 0,
+    describe: |config, _| {
         format!(
             "-- New thread for each client (at most {} at once) --",
             config.max_clients
