@@ -1,6 +1,6 @@
 //! `cargo xtask bench` end to end, small: the real servers and the real bench binary
 //! (already built into the test's target directory; a test cannot run `cargo build`
-//! while cargo holds the build lock), a few clients and a 100 ms delay.
+//! while cargo holds the build lock), a few clients and delays of 200 ms at most.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -24,15 +24,23 @@ fn out_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn xtask_bench(bin_dir: &Path, out: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
+/// `cargo xtask bench ARGS` on the binaries in `bin_dir` (no build), writing to `out`.
+fn xtask_bench_command(bin_dir: &Path, out: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    command
         .arg("bench")
         .args(args)
         .arg("--no-build")
         .arg("--bin-dir")
         .arg(bin_dir)
         .arg("--out")
-        .arg(out)
+        .arg(out);
+    command
+}
+
+/// Runs [`xtask_bench_command`] to the end.
+fn xtask_bench(bin_dir: &Path, out: &Path, args: &[&str]) -> Output {
+    xtask_bench_command(bin_dir, out, args)
         .output()
         .expect("xtask runs")
 }
@@ -345,12 +353,15 @@ fn server_dying_mid_sweep_keeps_the_points_gathered() {
     use std::time::Duration;
 
     let out = out_dir("dying");
-    let mut xtask = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["bench", "--servers", "sequential", "--clients", "1,40"])
-        .args(["--delay", "100ms", "--no-build", "--bin-dir"])
-        .arg(bin_dir())
-        .arg("--out")
-        .arg(&out)
+    let args = [
+        "--servers",
+        "sequential",
+        "--clients",
+        "1,40",
+        "--delay",
+        "100ms",
+    ];
+    let mut xtask = xtask_bench_command(&bin_dir(), &out, &args)
         .stderr(Stdio::piped())
         .spawn()
         .expect("xtask runs");
