@@ -15,6 +15,8 @@
 
 use std::fmt::{self, Write as _};
 
+use protocol::text::is_unsafe_to_show;
+
 /// How text from the server is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TextMode {
@@ -59,17 +61,12 @@ impl fmt::Display for Shown<'_> {
                 '\n' => f.write_str(r"\n")?,
                 '\r' => f.write_str(r"\r")?,
                 c if c.is_ascii_control() => write!(f, r"\x{:02x}", u32::from(c))?,
-                c if needs_escape(c) => write!(f, r"\u{{{:x}}}", u32::from(c))?,
+                c if is_unsafe_to_show(c) => write!(f, r"\u{{{:x}}}", u32::from(c))?,
                 c => f.write_char(c)?,
             }
         }
         Ok(())
     }
-}
-
-/// Whether a terminal could be made to obey `c`, or `c` could hide or reorder text.
-fn needs_escape(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') || protocol::text::is_format_char(c)
 }
 
 #[cfg(test)]
@@ -92,9 +89,9 @@ mod tests {
     }
 
     /// What is escaped on a terminal is what the servers' logs escape (but for the
-    /// backslash, which only the logs escape, to read back unambiguously): the table of
-    /// format characters is protocol's (one table for both), and this keeps the rules alike. It
-    /// holds Unicode's 170 format characters.
+    /// backslash, which only the logs escape, to read back unambiguously): this holds what
+    /// each one writes, character by character, to `protocol::text::is_unsafe_to_show`.
+    /// Its table holds Unicode's 170 format characters.
     #[test]
     fn escapes_what_the_server_logs_escape() {
         let mut format = 0;
@@ -105,7 +102,9 @@ mod tests {
             }
             let text = c.to_string();
             let logged = server_core::log::Untrusted(&text).to_string() != text;
-            assert_eq!(needs_escape(c) || c.is_ascii_control(), logged, "{c:?}");
+            let shown = TextMode::Escaped.show(&text).to_string() != text;
+            assert_eq!(shown, logged, "{c:?}");
+            assert_eq!(shown, is_unsafe_to_show(c), "{c:?}");
         }
         assert_eq!(format, 170);
     }

@@ -56,6 +56,22 @@ pub fn is_format_char(c: char) -> bool {
         .is_ok()
 }
 
+/// Whether `c` must not be shown as it is, to a terminal or in a log line: a control
+/// character (C0, DEL, C1), which a terminal may obey or which may end a line; the Unicode
+/// line or paragraph separator; or a format character ([`is_format_char`]). The servers'
+/// logs and the client's terminal output escape exactly these (the logs, the backslash
+/// too).
+///
+/// ```
+/// use protocol::text::is_unsafe_to_show;
+/// assert!(is_unsafe_to_show('\x1b') && is_unsafe_to_show('\u{9b}'));
+/// assert!(is_unsafe_to_show('\u{2028}') && is_unsafe_to_show('\u{200b}'));
+/// assert!(!is_unsafe_to_show('a') && !is_unsafe_to_show('\\') && !is_unsafe_to_show('漢'));
+/// ```
+pub fn is_unsafe_to_show(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') || is_format_char(c)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
