@@ -130,6 +130,18 @@ pub struct StatTimes {
     pub cstime: u64,
 }
 
+impl StatTimes {
+    /// The process's own user and system time.
+    pub fn own(self) -> u64 {
+        self.utime + self.stime
+    }
+
+    /// Its own time and that of the children it has reaped.
+    pub fn with_reaped(self) -> u64 {
+        self.own() + self.cutime + self.cstime
+    }
+}
+
 /// The times of a `/proc/<pid>/stat` line: fields 14 to 17, counted after the command
 /// name's closing parenthesis (the name itself may hold spaces and parentheses).
 fn parse_stat(stat: &str) -> Option<StatTimes> {
@@ -173,9 +185,9 @@ pub fn cpu_s(pid: u32) -> Option<f64> {
     let kids: u64 = children(pid, threads)
         .into_iter()
         .filter_map(stat_times)
-        .map(|t| t.utime + t.stime + t.cutime + t.cstime)
+        .map(StatTimes::with_reaped)
         .sum();
-    let ticks = own.utime + own.stime + own.cutime + own.cstime + kids;
+    let ticks = own.with_reaped() + kids;
     Some(ticks as f64 / ticks_per_second() as f64)
 }
 
@@ -339,9 +351,9 @@ mod tests {
         // Spin for 20 ticks of CPU time (on the thread's clock, so a busy machine only
         // makes it take longer); the reading must grow by at least most of it.
         let spin_until = stat_times(me).unwrap();
-        let target = spin_until.utime + spin_until.stime + 20;
+        let target = spin_until.own() + 20;
         let mut x = 0u64;
-        while stat_times(me).is_some_and(|t| t.utime + t.stime < target) {
+        while stat_times(me).is_some_and(|t| t.own() < target) {
             for i in 0..100_000u64 {
                 x = x.wrapping_mul(31).wrapping_add(i);
             }
@@ -372,8 +384,8 @@ mod tests {
         let deadline = Instant::now() + Duration::from_secs(20);
         let spent = loop {
             let t = stat_times(spinner.pid()).unwrap_or_default();
-            if t.utime + t.stime >= 10 || Instant::now() > deadline {
-                break t.utime + t.stime;
+            if t.own() >= 10 || Instant::now() > deadline {
+                break t.own();
             }
             thread::sleep(Duration::from_millis(20));
         };
