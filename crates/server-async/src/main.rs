@@ -106,24 +106,19 @@ struct Cli {
     #[command(flatten)]
     server: ServerArgs,
 
-    /// Runtime worker threads, which run the accept loop and every client's task (default:
-    /// the number of cores)
-    #[arg(long, value_name = "N", default_value_t = cores(),
-          value_parser = clap::value_parser!(u16).range(1..))]
-    workers: u16,
-}
-
-/// The number of cores this process may run on, as a default thread count.
-fn cores() -> u16 {
-    std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .try_into()
-        .unwrap_or(u16::MAX)
+    /// Runtime worker threads, which run the accept loop and every client's task
+    /// [default: the number of cores]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    workers: Option<u16>,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    server_core::exit_status("server-async", run(cli.server, cli.workers.into()))
+    let workers = cli.workers.map_or_else(
+        || std::thread::available_parallelism().map_or(1, usize::from),
+        usize::from,
+    );
+    server_core::exit_status("server-async", run(cli.server, workers))
 }
 
 /// What every task shares.

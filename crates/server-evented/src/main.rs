@@ -69,7 +69,6 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown as Direction, SocketAddr};
-use std::num::NonZeroUsize;
 use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -136,7 +135,7 @@ struct Cli {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let workers = cli.workers.map_or_else(
-        || thread::available_parallelism().map_or(1, NonZeroUsize::get),
+        || thread::available_parallelism().map_or(1, usize::from),
         usize::from,
     );
     server_core::exit_status("server-evented", run(cli.server, workers))
