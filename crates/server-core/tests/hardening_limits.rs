@@ -372,11 +372,7 @@ fn failed_fork_or_thread_spawn_is_survived() {
         for i in 0..3 {
             let mut refused = connect(addr);
             let _ = refused.write_all(b"3|ab\n");
-            let mut rest = Vec::new();
-            match refused.read_to_end(&mut rest) {
-                Ok(_) => assert!(rest.is_empty(), "{binary}: {rest:?}"),
-                Err(e) => assert!(is_reset(Some(&e)), "{binary}: extra client {i}: {e}"),
-            }
+            assert_closed_unanswered(&mut refused, &format!("{binary}: extra client {i}"));
         }
         wait_for_lines(&server, failure, 3);
         assert!(server.try_wait().expect("wait").is_none(), "{binary} died");

@@ -126,6 +126,24 @@ pub fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
     all
 }
 
+/// Asserts that the server closes `stream` without a byte of answer: reading ends at a
+/// close, or at a reset (the server closed it with a request unread, or its listener
+/// closed with the connection still in the backlog). A timeout, another error or any byte
+/// fails, with `context`.
+#[track_caller]
+pub fn assert_closed_unanswered(stream: &mut TcpStream, context: &str) {
+    let mut got = Vec::new();
+    let end = stream.read_to_end(&mut got);
+    assert!(
+        got.is_empty()
+            && end.as_ref().map_or_else(
+                |e| e.kind() == std::io::ErrorKind::ConnectionReset,
+                |_| true
+            ),
+        "{context}: answered or not closed: {end:?}, got {got:?}"
+    );
+}
+
 /// One short-lived client: connect, send one line, read one line, close.
 pub fn one_shot(addr: SocketAddr, request: &[u8]) -> String {
     let mut stream = connect(addr);
