@@ -141,12 +141,25 @@ where
 ///
 /// When the file cannot be drawn or written.
 pub fn execution_time(path: &Path, rows: &[Row], delay_s: f64) -> anyhow::Result<()> {
-    let root = SVGBackend::new(path, (900, 600)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
     let caption = format!("Concurrent clients vs execution time ({delay_s} s per request)");
-    panel(&root, rows, &caption, "Execution time (s)", |r| {
-        Some(r.total_s)
-    })?;
+    svg(path, (900, 600), |root| {
+        panel(root, rows, &caption, "Execution time (s)", |r| {
+            Some(r.total_s)
+        })
+    })
+}
+
+/// Draws `draw` on a white SVG of `size` pixels and writes it to `path`: the frame of
+/// every plot file.
+fn svg(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let root = SVGBackend::new(path, size).into_drawing_area();
+    root.fill(&WHITE)
+        .map_err(|e| anyhow!("drawing {}: {e}", path.display()))?;
+    draw(&root)?;
     root.present()
         .map_err(|e| anyhow!("writing {}: {e}", path.display()))
 }
@@ -163,9 +176,6 @@ pub const OVERHEAD_FLOOR_MS: f64 = 0.01;
 /// When the file cannot be drawn or written.
 pub fn overhead(path: &Path, rows: &[Row]) -> anyhow::Result<()> {
     let caption = "Overhead over each architecture's model (total − model)";
-    let err = |e: &dyn std::fmt::Display| anyhow!("drawing {caption}: {e}");
-    let root = SVGBackend::new(path, (900, 600)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(&e))?;
     let value = |r: &Row| (r.overhead_s * 1e3).max(OVERHEAD_FLOOR_MS);
     let y_max = rows.iter().map(value).fold(1.0, f64::max) * 2.0;
     let y_min = rows.iter().map(value).fold(y_max, f64::min).min(1.0) / 2.0;
@@ -174,16 +184,11 @@ pub fn overhead(path: &Path, rows: &[Row]) -> anyhow::Result<()> {
         label_area: 72,
         format: Some(&|y| format!("{y}")),
     };
-    chart(
-        &root,
-        rows,
-        caption,
-        axis,
-        (y_min..y_max).log_scale(),
-        |r| Some(value(r)),
-    )?;
-    root.present()
-        .map_err(|e| anyhow!("writing {}: {e}", path.display()))
+    svg(path, (900, 600), |root| {
+        chart(root, rows, caption, axis, (y_min..y_max).log_scale(), |r| {
+            Some(value(r))
+        })
+    })
 }
 
 /// Writes `plot-detail.svg`: p99 per-client latency, peak PSS of the server's processes
@@ -193,35 +198,33 @@ pub fn overhead(path: &Path, rows: &[Row]) -> anyhow::Result<()> {
 ///
 /// When the file cannot be drawn or written.
 pub fn detail(path: &Path, rows: &[Row]) -> anyhow::Result<()> {
-    let root = SVGBackend::new(path, (1500, 500)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
-    let areas = root.split_evenly((1, 3));
-    let [p99, pss, cpu] = areas.as_slice() else {
-        return Err(anyhow!("drawing {}: expected three panels", path.display()));
-    };
-    panel(
-        p99,
-        rows,
-        "p99 per-client latency",
-        "p99 latency (s)",
-        |r| Some(r.p99_s),
-    )?;
-    panel(
-        pss,
-        rows,
-        "Peak server memory (PSS, with children)",
-        "Peak PSS (MiB)",
-        |r| r.peak_pss_mib,
-    )?;
-    panel(
-        cpu,
-        rows,
-        "Server CPU per request (user + system)",
-        "CPU per request (µs)",
-        |r| r.cpu_us_per_request,
-    )?;
-    root.present()
-        .map_err(|e| anyhow!("writing {}: {e}", path.display()))
+    svg(path, (1500, 500), |root| {
+        let areas = root.split_evenly((1, 3));
+        let [p99, pss, cpu] = areas.as_slice() else {
+            return Err(anyhow!("drawing {}: expected three panels", path.display()));
+        };
+        panel(
+            p99,
+            rows,
+            "p99 per-client latency",
+            "p99 latency (s)",
+            |r| Some(r.p99_s),
+        )?;
+        panel(
+            pss,
+            rows,
+            "Peak server memory (PSS, with children)",
+            "Peak PSS (MiB)",
+            |r| r.peak_pss_mib,
+        )?;
+        panel(
+            cpu,
+            rows,
+            "Server CPU per request (user + system)",
+            "CPU per request (µs)",
+            |r| r.cpu_us_per_request,
+        )
+    })
 }
 
 #[cfg(test)]
