@@ -307,10 +307,10 @@ impl Lexer<'_> {
             let indented = indented || indented_before_continuation;
             match self.peek() {
                 Some('#') => {
+                    // A comment, then its line break; at the end of the text there is
+                    // none, and `line_break` consumes nothing.
                     self.take_while(|c| !is_line_break(c));
-                    if self.peek().is_some() {
-                        self.line_break();
-                    }
+                    self.line_break();
                 }
                 Some(c) if is_line_break(c) => self.line_break(),
                 // Space alone is an empty expression, and says so.
