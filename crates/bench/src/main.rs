@@ -22,19 +22,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let written = (|| {
-        let text = if args.json {
-            serde_json::to_string_pretty(&report)? + "\n"
-        } else {
-            report.to_table()
-        };
-        // Written, not printed: a closed stdout (`bench | head`) is an error, not a panic.
-        std::io::stdout()
-            .lock()
-            .write_all(text.as_bytes())
-            .context("writing the report")
-    })();
-    match written {
+    match write_report(&report, args.json) {
         Err(e) => {
             eprintln!("error: bench: {e:#}");
             ExitCode::from(2)
@@ -42,4 +30,18 @@ fn main() -> ExitCode {
         Ok(()) if report.error_count() == 0 => ExitCode::SUCCESS,
         Ok(()) => ExitCode::from(1),
     }
+}
+
+/// Writes `report` to stdout, as JSON or as the table. Written, not printed: a closed
+/// stdout (`bench | head`) is an error, not a panic.
+fn write_report(report: &bench::Report, json: bool) -> anyhow::Result<()> {
+    let text = if json {
+        serde_json::to_string_pretty(report)? + "\n"
+    } else {
+        report.to_table()
+    };
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .context("writing the report")
 }
