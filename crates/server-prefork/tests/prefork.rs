@@ -32,18 +32,19 @@ fn workers_of(server: &ServerProcess) -> Vec<u32> {
 }
 
 /// Waits until the server has exactly `n` children, none of them a zombie, and returns
-/// their PIDs.
+/// their PIDs (as seen when the wait ended, not read again).
 fn wait_for_workers(server: &ServerProcess, n: usize) -> HashSet<u32> {
+    let mut workers = HashSet::new();
     wait_until("the workers to be forked", IO_TIMEOUT, || {
         let children = children_of(server.pid());
-        let running = children.iter().filter(|&&(_, state)| state != 'Z').count();
-        if children.len() == n && running == n {
+        if children.len() == n && children.iter().all(|&(_, state)| state != 'Z') {
+            workers = children.iter().map(|&(pid, _)| pid).collect();
             Ok(())
         } else {
             Err(children)
         }
     });
-    workers_of(server).into_iter().collect()
+    workers
 }
 
 /// The worker PID in a log line written by a worker (`[WORKER PID: n]`).
@@ -392,10 +393,7 @@ fn workers_exit_when_the_parent_is_killed() {
     let mut server = start_prefork(&["--workers", "3"]);
     let pids = wait_for_workers(&server, 3);
     server.signal(Signal::SIGKILL).expect("kill the parent");
-    server
-        .wait_timeout(IO_TIMEOUT)
-        .expect("wait for the parent")
-        .expect("the parent died");
+    wait_for_exit("server-prefork", &mut server);
     wait_until("the orphaned workers to exit", IO_TIMEOUT, || {
         let left: Vec<u32> = pids.iter().copied().filter(|&p| !has_ended(p)).collect();
         if left.is_empty() { Ok(()) } else { Err(left) }
