@@ -488,9 +488,7 @@ pub fn two_workers_in_banner_and_log(
     let banner = server.output();
     assert!(banner[0].starts_with(title), "{banner:?}");
     // The line after `Listening on` may still be on its way from the reader thread.
-    server
-        .wait_for_output(described, IO_TIMEOUT)
-        .expect("the banner's description line");
+    assert_logged(&server, described);
     let mut a = connect(server.addr());
     let mut b = connect(server.addr());
     assert_eq!(ask(&mut a, b"3|ab\n"), "OK ba\n");
