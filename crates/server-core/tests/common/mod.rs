@@ -225,6 +225,23 @@ pub fn thread_count(pid: u32) -> u64 {
         .unwrap_or_else(|| panic!("no thread count for process {pid}"))
 }
 
+/// Asserts that `binary` (one of [`NON_BLOCKING`]), started with `--workers 2`, serves on
+/// those two threads alone, not a thread per client, `when` the test looks: the evented
+/// server has exactly its two loops and the main thread (the acceptor); the async server
+/// no more than its two runtime threads, the main thread and room for two of tokio's own.
+#[track_caller]
+pub fn assert_two_workers_only(binary: &str, pid: u32, when: &str) {
+    let threads = thread_count(pid);
+    if binary == "server-evented" {
+        assert_eq!(threads, 3, "{binary} {when}: two loops and the acceptor");
+    } else {
+        assert!(
+            threads <= 5,
+            "{binary} {when}: {threads} threads on two workers"
+        );
+    }
+}
+
 fn proc_status_field(pid: u32, name: &str) -> Option<String> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
