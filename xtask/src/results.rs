@@ -136,7 +136,7 @@ impl Row {
             repeats: runs.len() as u64,
             total_min_s: by_total.first().map_or(0.0, |r| r.0.total_s),
             total_max_s: by_total.last().map_or(0.0, |r| r.0.total_s),
-            model_s: model.expected_s,
+            model_s,
             overhead_s: model.overhead_s,
             on_model: model.on_model,
             peak_rss_kib: peaks.rss_kib,
