@@ -9,7 +9,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -55,28 +55,36 @@ where
 }
 
 /// Runs `command` with `stdin` as its input, bounded by [`RUN_LIMIT`].
-pub fn run_command(mut command: Command, stdin: &[u8]) -> Run {
+pub fn run_command(command: Command, stdin: &[u8]) -> Run {
+    let (mut child, mut child_stdin, finish) = spawn_piped(command);
+    let input = stdin.to_vec();
+    let feeder = thread::spawn(move || {
+        // The client may exit before reading everything (choice 4); that is fine.
+        let _ = child_stdin.write_all(&input);
+    });
+    let status = wait_bounded(&mut child, RUN_LIMIT);
+    let _ = feeder.join();
+    finish(status)
+}
+
+/// Starts `command` with its stdin, stdout and stderr piped, its output read as it comes;
+/// returns the child, its stdin, and what makes the run of its exit status.
+fn spawn_piped(mut command: Command) -> (Child, ChildStdin, impl FnOnce(ExitStatus) -> Run) {
     let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("the command starts");
-    let input = stdin.to_vec();
-    let mut child_stdin = child.stdin.take().expect("stdin is piped");
-    let feeder = thread::spawn(move || {
-        // The client may exit before reading everything (choice 4); that is fine.
-        let _ = child_stdin.write_all(&input);
-    });
+    let stdin = child.stdin.take().expect("stdin is piped");
     let stdout = drain(child.stdout.take().expect("stdout is piped"));
     let stderr = drain(child.stderr.take().expect("stderr is piped"));
-    let status = wait_bounded(&mut child, RUN_LIMIT);
-    let _ = feeder.join();
-    Run {
+    let finish = move |status| Run {
         status,
         stdout: stdout.join().expect("stdout reader"),
         stderr: stderr.join().expect("stderr reader"),
-    }
+    };
+    (child, stdin, finish)
 }
 
 /// Runs `client ARGS` with `prefix`, then `flood` bytes of `x` with no newline, then
@@ -84,16 +92,9 @@ pub fn run_command(mut command: Command, stdin: &[u8]) -> Run {
 /// (KiB) measured once the flood has gone into its stdin: a client that holds the
 /// unfinished line shows it there. Every wait is bounded by [`RUN_LIMIT`].
 pub fn run_client_flooded(args: &[&str], prefix: &[u8], flood: usize, suffix: &[u8]) -> (Run, u64) {
-    let mut child = Command::new(client_bin())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the client starts");
-    let mut stdin = child.stdin.take().expect("stdin is piped");
-    let stdout = drain(child.stdout.take().expect("stdout is piped"));
-    let stderr = drain(child.stderr.take().expect("stderr is piped"));
+    let mut command = Command::new(client_bin());
+    command.args(args);
+    let (mut child, mut stdin, finish) = spawn_piped(command);
     let (flooded_tx, flooded) = std::sync::mpsc::channel();
     let (go, go_rx) = std::sync::mpsc::channel::<()>();
     let (prefix, suffix) = (prefix.to_vec(), suffix.to_vec());
@@ -120,11 +121,7 @@ pub fn run_client_flooded(args: &[&str], prefix: &[u8], flood: usize, suffix: &[
     let _ = go.send(());
     let status = wait_bounded(&mut child, RUN_LIMIT);
     let _ = writer.join();
-    let run = Run {
-        status,
-        stdout: stdout.join().expect("stdout reader"),
-        stderr: stderr.join().expect("stderr reader"),
-    };
+    let run = finish(status);
     let Some(peak) = peak else {
         panic!("the client did not take the flood and live ({written:?}): {run:?}");
     };
