@@ -3,9 +3,8 @@
 //! refused connect: open files, ephemeral ports, the listen backlog cap, and for the
 //! servers that run a thread or process per client, the kernel's task and mapping limits.
 
-use std::fs;
-
 use anyhow::bail;
+use bench::limits::read_number;
 use nix::sys::resource::{Resource, getrlimit};
 
 use crate::bench::Server;
@@ -31,11 +30,6 @@ pub struct Machine {
     pub cgroup_pids_max: Option<u64>,
     /// `vm.max_map_count`: a thread's stack and its guard page are two mappings.
     pub max_map_count: Option<u64>,
-}
-
-/// A number from a `/proc` or `/sys` file (`max` and unreadable files are `None`).
-fn read_number(path: &str) -> Option<u64> {
-    fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
 impl Machine {

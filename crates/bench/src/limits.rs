@@ -72,11 +72,13 @@ fn parse_port_range(text: &str) -> Option<(u32, u32)> {
 
 /// `/proc/sys/net/core/somaxconn`: the kernel's cap on any listen backlog.
 pub fn somaxconn() -> Option<u64> {
-    fs::read_to_string("/proc/sys/net/core/somaxconn")
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
+    read_number("/proc/sys/net/core/somaxconn")
+}
+
+/// A number from a `/proc` or `/sys` file; `None` when the file cannot be read or holds
+/// something else (such as cgroups' `max`).
+pub fn read_number(path: &str) -> Option<u64> {
+    fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
 /// Raises the open-file limit and checks that `connections` connections can be open at
