@@ -151,11 +151,9 @@ impl ServerChoice {
         bin_dir: &Path,
         no_build: bool,
     ) -> anyhow::Result<(Vec<Server>, Vec<Server>)> {
-        let exists: Vec<Server> = Server::value_variants()
+        let (exists, skipped): (Vec<Server>, Vec<Server>) = Server::value_variants()
             .iter()
-            .copied()
-            .filter(|s| s.in_tree(root))
-            .collect();
+            .partition(|s| s.in_tree(root));
         let present = || {
             exists
                 .iter()
@@ -165,11 +163,6 @@ impl ServerChoice {
         };
         match self {
             ServerChoice::All => {
-                let skipped: Vec<Server> = Server::value_variants()
-                    .iter()
-                    .copied()
-                    .filter(|s| !exists.contains(s))
-                    .collect();
                 if exists.is_empty() {
                     bail!("--servers all: no crates/server-* is in this workspace");
                 }
