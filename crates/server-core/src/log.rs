@@ -201,10 +201,7 @@ impl Display for Untrusted<'_> {
 /// controls (`\n`, `\r`, ESC…), the Unicode line and paragraph separators, format
 /// characters, and the backslash that starts an escape.
 fn needs_escape(c: char) -> bool {
-    c == '\\'
-        || c.is_control()
-        || matches!(c, '\u{2028}' | '\u{2029}')
-        || protocol::text::is_format_char(c)
+    c == '\\' || protocol::text::is_unsafe_to_show(c)
 }
 
 /// How long the rest of a partly written line may be waited for (terminals and sockets
