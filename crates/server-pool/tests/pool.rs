@@ -158,22 +158,8 @@ fn third_client_waits_for_a_free_worker() {
 /// model's lower bound, ⌈10 / 2⌉ rounds of d, not a speed.
 #[test]
 fn ten_clients_take_five_rounds_on_two_workers() {
-    let delay = Duration::from_millis(200);
     let server = start_pool(&["--workers", "2", "--delay", "200ms"]);
-    let addr = server.addr();
-    let began = Instant::now();
-    let clients: Vec<_> = (0..10)
-        .map(|i| thread::spawn(move || (i, one_shot(addr, format!("3|{i}ab\n").as_bytes()))))
-        .collect();
-    for client in clients {
-        let (i, answer) = client.join().expect("a client");
-        assert_eq!(answer, format!("OK ba{i}\n"));
-    }
-    let took = began.elapsed();
-    assert!(took >= delay * 5, "10 clients on 2 workers took {took:?}");
-    wait_for_lines(&server, " disconnected", 10);
-    let output = server.output();
-    assert_eq!(most_at_once(&output), 2, "{}", output.join("\n"));
+    ten_clients_take_five_rounds(&server);
     for worker in ["worker-1", "worker-2"] {
         assert_logged(&server, &format!("[WORKER: {worker}] - Received request"));
     }

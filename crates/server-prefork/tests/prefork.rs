@@ -203,25 +203,9 @@ fn third_client_waits_for_a_free_worker() {
 /// staircase ⌈10 / 2⌉ × d is a lower bound here, not a speed claim.
 #[test]
 fn ten_clients_on_two_workers_take_five_rounds() {
-    let delay = Duration::from_millis(200);
     let server = start_prefork(&["--workers", "2", "--delay", "200ms"]);
-    let addr = server.addr();
     let pids = wait_for_workers(&server, 2);
-    let began = Instant::now();
-    let clients: Vec<_> = (0..10)
-        .map(|i| thread::spawn(move || (i, one_shot(addr, format!("3|{i}x\n").as_bytes()))))
-        .collect();
-    for client in clients {
-        let (i, answer) = client.join().expect("a client");
-        assert_eq!(answer, format!("OK x{i}\n"));
-    }
-    let took = began.elapsed();
-    assert!(
-        took >= delay * 5,
-        "ten clients on two workers took {took:?}"
-    );
-    wait_for_lines(&server, "disconnected", 10);
-    assert_eq!(most_at_once(&server.output()), 2, "{:?}", server.output());
+    ten_clients_take_five_rounds(&server);
     assert_eq!(workers_logging(&server, "Connection from"), pids);
     server.stop(IO_TIMEOUT).expect("stops");
 }

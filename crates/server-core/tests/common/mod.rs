@@ -491,6 +491,33 @@ pub fn most_at_once(output: &[String]) -> usize {
     most
 }
 
+/// Ten clients at once on `server`, which runs two workers with `--delay 200ms`: every one
+/// is answered, the whole takes at least five rounds (⌈10 / 2⌉ × 200 ms, a lower bound of
+/// the model, not a speed), and two are served at once at the most, never more (read from
+/// the log, whose lines are written in order). Returns the log, with all ten disconnects.
+#[track_caller]
+pub fn ten_clients_take_five_rounds(server: &ServerProcess) -> Vec<String> {
+    let delay = Duration::from_millis(200);
+    let addr = server.addr();
+    let began = std::time::Instant::now();
+    let clients: Vec<_> = (0..10)
+        .map(|i| std::thread::spawn(move || (i, one_shot(addr, format!("3|{i}x\n").as_bytes()))))
+        .collect();
+    for client in clients {
+        let (i, answer) = client.join().expect("a client");
+        assert_eq!(answer, format!("OK x{i}\n"));
+    }
+    let took = began.elapsed();
+    assert!(
+        took >= delay * 5,
+        "ten clients on two workers took {took:?}"
+    );
+    wait_for_lines(server, " disconnected", 10);
+    let output = server.output();
+    assert_eq!(most_at_once(&output), 2, "{}", output.join("\n"));
+    output
+}
+
 /// Starts `binary` (evented or async) with `--workers 2` and checks its banner (the first
 /// line starts with `title`, the description line holds `described`); two clients are
 /// served, each by a loop or task of its own, whose lines are logged under `label(1)` and
