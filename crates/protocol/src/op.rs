@@ -35,6 +35,13 @@ impl Op {
             Op::Reverse => "reverse",
         }
     }
+
+    /// Whether `s` (already trimmed) is this operation's code or, in any case, its name.
+    /// It compares bytes in place: this runs once per request, where building the code's
+    /// text to compare with would allocate every time.
+    fn is_named_by(self, s: &str) -> bool {
+        s.as_bytes() == [b'0' + self.code()] || s.eq_ignore_ascii_case(self.name())
+    }
 }
 
 impl fmt::Display for Op {
@@ -71,7 +78,7 @@ impl FromStr for Op {
         let s = s.trim();
         Op::ALL
             .into_iter()
-            .find(|op| s == op.code().to_string() || s.eq_ignore_ascii_case(op.name()))
+            .find(|op| op.is_named_by(s))
             .ok_or_else(|| UnknownOp {
                 given: printable_excerpt(s, 32),
             })
