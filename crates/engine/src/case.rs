@@ -101,7 +101,33 @@ impl Classifier {
 /// assert_eq!(engine::swap_case("ΣΑΣ"), "σας");
 /// ```
 pub fn swap_case(input: &str) -> String {
-    let mut out = String::with_capacity(input.len());
+    let mut out = Vec::with_capacity(input.len());
+    swap_case_into(input, &mut out);
+    crate::into_text(out)
+}
+
+/// Appends `input` with its case swapped to `out`, as [`swap_case`] returns it. ASCII
+/// text, the common case, is swapped byte by byte without allocating; other text needs
+/// a little memory only around a capital sigma.
+///
+/// ```
+/// let mut out = b"OK ".to_vec();
+/// engine::swap_case_into("Straße", &mut out);
+/// assert_eq!(out, b"OK sTRASSE");
+/// ```
+pub fn swap_case_into(input: &str, out: &mut Vec<u8>) {
+    out.reserve(input.len());
+    if input.is_ascii() {
+        // The same answer as the full mappings below, a byte at a time.
+        out.extend(input.bytes().map(|b| {
+            if b.is_ascii_uppercase() {
+                b.to_ascii_lowercase()
+            } else {
+                b.to_ascii_uppercase()
+            }
+        }));
+        return;
+    }
     // Only capital sigma needs context; collect the characters only when it occurs.
     let chars: Vec<char> = if input.contains('Σ') {
         input.chars().collect()
@@ -110,28 +136,21 @@ pub fn swap_case(input: &str) -> String {
     };
     let mut classifier = Classifier::default();
     for (i, c) in input.chars().enumerate() {
-        if c.is_ascii() {
-            // The common case, and the same answer as the full mappings below.
-            out.push(if c.is_ascii_uppercase() {
-                c.to_ascii_lowercase()
-            } else {
-                c.to_ascii_uppercase()
-            });
-        } else if c == 'Σ' {
-            out.push(if classifier.is_final_sigma(&chars, i) {
+        if c == 'Σ' {
+            let lower = if classifier.is_final_sigma(&chars, i) {
                 'ς'
             } else {
                 'σ'
-            });
+            };
+            crate::push_char(out, lower);
         } else if c.is_uppercase() {
-            out.extend(c.to_lowercase());
+            c.to_lowercase().for_each(|l| crate::push_char(out, l));
         } else if c.is_lowercase() {
-            out.extend(c.to_uppercase());
+            c.to_uppercase().for_each(|u| crate::push_char(out, u));
         } else {
-            out.push(c);
+            crate::push_char(out, c);
         }
     }
-    out
 }
 
 #[cfg(test)]

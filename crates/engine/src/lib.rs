@@ -1,7 +1,10 @@
 //! The taskserver operations: swap case, evaluate arithmetic, reverse.
 //!
-//! Each server architecture hands a request's operation and payload to [`execute`] and
-//! sends back the result or the error's one-line message. The operations give the
+//! Each server architecture hands a request's operation and payload to [`execute_into`],
+//! which appends the answer straight to the connection's output (after `OK `), and sends
+//! it or the error's one-line message; [`execute`] returns the same answer as a `String`
+//! for other callers. Everyday requests (an ASCII reverse or swap case, a small integer
+//! expression) are answered without allocating, and a test holds that. The operations give the
 //! answers Python gives in the seed tutorial (`str.swapcase`, `eval`, `s[::-1]`),
 //! except that evaluation is safe: arithmetic only, with bounded work.
 //!
@@ -17,7 +20,9 @@
 //!   - `parser.rs` compiles tokens to postfix code with an operator stack (no recursion);
 //!   - `value.rs` is Python's int/float arithmetic under the size and work limits;
 //!   - `bigint.rs` is a small exact integer type, `float.rs` CPython's float rules and
-//!     `repr`.
+//!     `repr`;
+//!   - `inline.rs` holds the small lists (tokens, program, stacks, limbs) that keep a
+//!     short expression's data off the heap.
 //!
 //! # Examples
 //!
@@ -101,9 +106,11 @@ mod reverse;
 
 use std::fmt;
 
-pub use case::swap_case;
-pub use eval::{EvalError, MAX_DEPTH, MAX_EXPR_BYTES, MAX_INT_BITS, WORK_LIMIT, evaluate};
-pub use reverse::reverse;
+pub use case::{swap_case, swap_case_into};
+pub use eval::{
+    EvalError, MAX_DEPTH, MAX_EXPR_BYTES, MAX_INT_BITS, WORK_LIMIT, evaluate, evaluate_into,
+};
+pub use reverse::{reverse, reverse_into};
 
 /// One of the three operations a client can ask for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -162,9 +169,45 @@ impl std::error::Error for EngineError {}
 /// Only [`Op::Evaluate`] fails, with the [`EvalError`] of [`evaluate`]; case and
 /// reverse accept every string.
 pub fn execute(op: Op, input: &str) -> Result<String, EngineError> {
+    let mut out = Vec::new();
+    execute_into(op, input, &mut out)?;
+    Ok(into_text(out))
+}
+
+/// Runs one operation on one payload and appends the answer's text (UTF-8) to `out`, the
+/// same text [`execute`] returns. This is the servers' path: the answer goes straight
+/// into the connection's output after `OK `, and an ASCII reverse or swap case, or a
+/// small integer expression, is answered without allocating.
+///
+/// ```
+/// use engine::{execute_into, Op};
+///
+/// let mut out = b"OK ".to_vec();
+/// execute_into(Op::Reverse, "abc", &mut out)?;
+/// assert_eq!(out, b"OK cba");
+/// # Ok::<(), engine::EngineError>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`execute`]; `out` is then left as it was.
+pub fn execute_into(op: Op, input: &str, out: &mut Vec<u8>) -> Result<(), EngineError> {
     match op {
-        Op::ChangeCase => Ok(swap_case(input)),
-        Op::Evaluate => evaluate(input).map_err(EngineError::from),
-        Op::Reverse => Ok(reverse(input)),
+        Op::ChangeCase => swap_case_into(input, out),
+        Op::Evaluate => evaluate_into(input, out)?,
+        Op::Reverse => reverse_into(input, out),
     }
+    Ok(())
+}
+
+/// Appends the UTF-8 encoding of `c`.
+fn push_char(out: &mut Vec<u8>, c: char) {
+    out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+}
+
+/// The text the operations wrote as bytes. They write only whole characters of valid
+/// UTF-8, so the lossy branch is never taken; it is there so that no input could turn a
+/// mistake into a panic.
+fn into_text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }

@@ -10,7 +10,29 @@
 /// assert_eq!(engine::reverse("añb"), "bña");
 /// ```
 pub fn reverse(input: &str) -> String {
-    input.chars().rev().collect()
+    let mut out = Vec::with_capacity(input.len());
+    reverse_into(input, &mut out);
+    crate::into_text(out)
+}
+
+/// Appends the characters of `input` in reverse order to `out`, as [`reverse`] returns
+/// them. The answer is as long as the input, so `out` grows once; ASCII text, the
+/// common case, is reversed byte by byte.
+///
+/// ```
+/// let mut out = b"OK ".to_vec();
+/// engine::reverse_into("añb", &mut out);
+/// assert_eq!(out, "OK bña".as_bytes());
+/// ```
+pub fn reverse_into(input: &str, out: &mut Vec<u8>) {
+    out.reserve(input.len());
+    if input.is_ascii() {
+        out.extend(input.bytes().rev());
+    } else {
+        for c in input.chars().rev() {
+            crate::push_char(out, c);
+        }
+    }
 }
 
 #[cfg(test)]

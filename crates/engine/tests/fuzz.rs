@@ -9,11 +9,15 @@
 //! character or line separator. Structurally valid expressions also give the same answer
 //! wrapped in parentheses and spaces.
 //!
+//! Every answer is also checked through `execute_into`, the servers' path, which must
+//! append exactly what `execute` returns; reverse and swap case get the same check on
+//! any text, against a character-by-character reference.
+//!
 //! 3,000 cases per property by default, a few seconds in a debug build; set
 //! `PROPTEST_CASES` for a longer run, e.g. `PROPTEST_CASES=200000 cargo test -p engine
 //! --test fuzz --release`.
 
-use engine::{MAX_EXPR_BYTES, Op, execute};
+use engine::{MAX_EXPR_BYTES, Op, execute, execute_into};
 use proptest::prelude::*;
 
 /// Cases per property: `PROPTEST_CASES` when set, 3,000 otherwise.
@@ -35,8 +39,35 @@ fn breaks_a_line(c: char) -> bool {
     c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
 }
 
+/// `execute_into` appends exactly what `execute` returns to whatever `out` already
+/// holds, and leaves it untouched on an error (with the same error).
+fn check_into(op: Op, input: &str) -> Result<(), TestCaseError> {
+    const BEFORE: &[u8] = b"OK earlier answer\n";
+    let mut out = BEFORE.to_vec();
+    let appended = execute_into(op, input, &mut out);
+    match execute(op, input) {
+        Ok(answer) => {
+            prop_assert!(appended.is_ok(), "{:?} {:?}: {:?}", op, input, appended);
+            prop_assert_eq!(&out[..BEFORE.len()], BEFORE);
+            prop_assert_eq!(
+                &out[BEFORE.len()..],
+                answer.as_bytes(),
+                "{:?} {:?}",
+                op,
+                input
+            );
+        }
+        Err(e) => {
+            prop_assert_eq!(appended, Err(e), "{:?} {:?}", op, input);
+            prop_assert_eq!(out, BEFORE);
+        }
+    }
+    Ok(())
+}
+
 /// Checks what evaluating `input` gives, and returns it.
 fn check(input: &str) -> Result<Result<String, String>, TestCaseError> {
+    check_into(Op::Evaluate, input)?;
     let answer = execute(Op::Evaluate, input).map_err(|e| e.to_string());
     match &answer {
         Ok(number) => {
@@ -209,6 +240,35 @@ proptest! {
         let at = cut[at.index(cut.len())];
         let input = format!("{}{junk}{}", &expr[..at], &expr[at..]);
         prop_assert!(check(&input)?.is_err(), "{:?} was accepted", input);
+    }
+
+    /// Reverse and swap case, on any text and on mostly-ASCII text (their fast path):
+    /// `execute_into` appends what `execute` returns, and that is the answer of a plain
+    /// character-by-character reference (for swap case, on text without a capital sigma,
+    /// the one character whose mapping depends on its neighbours).
+    #[test]
+    fn reverse_and_case_into_match(
+        input in prop_oneof![any::<String>(), "[ -~]{0,80}", "[a-zA-Z0-9ß日Σ ]{0,40}"],
+    ) {
+        check_into(Op::Reverse, &input)?;
+        check_into(Op::ChangeCase, &input)?;
+        let reversed: String = input.chars().rev().collect();
+        prop_assert_eq!(execute(Op::Reverse, &input), Ok(reversed));
+        if !input.contains('Σ') {
+            let swapped: String = input
+                .chars()
+                .flat_map(|c| -> Box<dyn Iterator<Item = char>> {
+                    if c.is_uppercase() {
+                        Box::new(c.to_lowercase())
+                    } else if c.is_lowercase() {
+                        Box::new(c.to_uppercase())
+                    } else {
+                        Box::new(std::iter::once(c))
+                    }
+                })
+                .collect();
+            prop_assert_eq!(execute(Op::ChangeCase, &input), Ok(swapped));
+        }
     }
 }
 

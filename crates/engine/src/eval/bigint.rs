@@ -8,24 +8,28 @@
 //! enough and nothing here needs to guard against huge operands on its own.
 
 use std::cmp::Ordering;
-use std::fmt::Write as _;
+
+use super::inline::Limbs;
 
 /// A non-negative integer as little-endian base-2³² limbs, with no high zero limbs.
+/// Up to 128 bits live inline, so small arithmetic never allocates.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct BigUint {
-    limbs: Vec<u32>,
+    limbs: Limbs,
 }
 
 impl BigUint {
     /// Zero (no limbs).
     pub(crate) fn zero() -> Self {
-        Self { limbs: Vec::new() }
+        Self {
+            limbs: Limbs::new(),
+        }
     }
 
     /// The value of a `u64`.
     pub(crate) fn from_u64(v: u64) -> Self {
         let mut n = Self {
-            limbs: vec![v as u32, (v >> 32) as u32],
+            limbs: Limbs::from_slice(&[v as u32, (v >> 32) as u32]),
         };
         n.normalize();
         n
@@ -97,7 +101,7 @@ impl BigUint {
 
     /// The value as a `u64`, if it fits.
     pub(crate) fn to_u64(&self) -> Option<u64> {
-        match self.limbs.as_slice() {
+        match &*self.limbs {
             [] => Some(0),
             [lo] => Some(u64::from(*lo)),
             [lo, hi] => Some(u64::from(*lo) | (u64::from(*hi) << 32)),
@@ -108,7 +112,7 @@ impl BigUint {
     /// `self = self * mul + add` for one-limb operands.
     fn mul_small_add(&mut self, mul: u32, add: u32) {
         let mut carry = u64::from(add);
-        for limb in &mut self.limbs {
+        for limb in self.limbs.iter_mut() {
             let t = u64::from(*limb) * u64::from(mul) + carry;
             *limb = t as u32;
             carry = t >> 32;
@@ -125,7 +129,7 @@ impl BigUint {
         } else {
             (other, self)
         };
-        let mut limbs = Vec::with_capacity(long.limbs.len() + 1);
+        let mut limbs = Limbs::with_capacity(long.limbs.len() + 1);
         let mut carry = 0u64;
         for (i, &l) in long.limbs.iter().enumerate() {
             let t = u64::from(l) + u64::from(short.limbs.get(i).copied().unwrap_or(0)) + carry;
@@ -141,7 +145,7 @@ impl BigUint {
     /// The difference `self - other`; the caller guarantees `self >= other`.
     pub(crate) fn sub(&self, other: &Self) -> Self {
         debug_assert!(self.cmp(other) != Ordering::Less);
-        let mut limbs = Vec::with_capacity(self.limbs.len());
+        let mut limbs = Limbs::with_capacity(self.limbs.len());
         let mut borrow = 0i64;
         for (i, &l) in self.limbs.iter().enumerate() {
             let t = i64::from(l) - i64::from(other.limbs.get(i).copied().unwrap_or(0)) - borrow;
@@ -159,7 +163,7 @@ impl BigUint {
         if self.is_zero() || other.is_zero() {
             return Self::zero();
         }
-        let mut limbs = vec![0u32; self.limbs.len() + other.limbs.len()];
+        let mut limbs = Limbs::zeroed(self.limbs.len() + other.limbs.len());
         for (i, &a) in self.limbs.iter().enumerate() {
             let mut carry = 0u64;
             for (j, &b) in other.limbs.iter().enumerate() {
@@ -182,12 +186,12 @@ impl BigUint {
         }
         let words = usize::try_from(bits / 32).unwrap_or(usize::MAX);
         let rest = (bits % 32) as u32;
-        let mut limbs = vec![0u32; words];
+        let mut limbs = Limbs::zeroed(words);
         if rest == 0 {
             limbs.extend_from_slice(&self.limbs);
         } else {
             let mut carry = 0u32;
-            for &l in &self.limbs {
+            for &l in self.limbs.iter() {
                 limbs.push((l << rest) | carry);
                 carry = l >> (32 - rest);
             }
@@ -207,7 +211,7 @@ impl BigUint {
         let rest = (bits % 32) as u32;
         let src = &self.limbs[words..];
         let limbs = if rest == 0 {
-            src.to_vec()
+            Limbs::from_slice(src)
         } else {
             (0..src.len())
                 .map(|i| {
@@ -223,7 +227,7 @@ impl BigUint {
 
     /// Quotient and remainder by a one-limb divisor (non-zero).
     fn div_rem_small(&self, d: u32) -> (Self, u32) {
-        let mut limbs = vec![0u32; self.limbs.len()];
+        let mut limbs = Limbs::zeroed(self.limbs.len());
         let mut rem = 0u64;
         for (i, &l) in self.limbs.iter().enumerate().rev() {
             let cur = (rem << 32) | u64::from(l);
@@ -252,7 +256,7 @@ impl BigUint {
 
     /// Truncating quotient and remainder; `None` when the divisor is zero.
     pub(crate) fn div_rem(&self, d: &Self) -> Option<(Self, Self)> {
-        match d.limbs.as_slice() {
+        match &*d.limbs {
             [] => return None,
             [single] => {
                 let (q, r) = self.div_rem_small(*single);
@@ -276,7 +280,7 @@ impl BigUint {
         let m = u.len() - n; // number of quotient digits
         let base = 1u64 << 32;
         let (v_top, v_next) = (u64::from(v[n - 1]), u64::from(v[n - 2]));
-        let mut q = vec![0u32; m];
+        let mut q = Limbs::zeroed(m);
         for j in (0..m).rev() {
             let num = (u64::from(u[j + n]) << 32) | u64::from(u[j + n - 1]);
             let mut qhat = num / v_top;
@@ -321,23 +325,79 @@ impl BigUint {
         Some((quotient, rem.shr(shift)))
     }
 
-    /// The decimal digits (no sign, `"0"` for zero).
-    pub(crate) fn to_decimal(&self) -> String {
+    /// Appends the decimal digits (no sign, `0` for zero). Values of up to 128 bits, the
+    /// everyday answers, are printed without allocating.
+    pub(crate) fn write_decimal(&self, out: &mut Vec<u8>) {
+        if let Some(v) = self.to_u128() {
+            write_u128(v, out);
+            return;
+        }
         let mut chunks = Vec::new();
         let mut n = self.clone();
         while !n.is_zero() {
             chunks.push(n.div_rem_billion());
         }
-        let Some((last, rest)) = chunks.split_last() else {
-            return "0".to_owned();
-        };
-        let mut s = last.to_string();
-        for c in rest.iter().rev() {
-            // Writing to a String cannot fail.
-            let _ = write!(s, "{c:09}");
+        // Not a u128, so not zero: there is a most significant chunk.
+        if let Some((last, rest)) = chunks.split_last() {
+            write_u64(u64::from(*last), out);
+            for &chunk in rest.iter().rev() {
+                write_padded(u64::from(chunk), 9, out);
+            }
         }
-        s
     }
+
+    /// The value as a `u128`, if it fits.
+    fn to_u128(&self) -> Option<u128> {
+        if self.limbs.len() > 4 {
+            return None;
+        }
+        Some(
+            self.limbs
+                .iter()
+                .rev()
+                .fold(0, |acc, &limb| (acc << 32) | u128::from(limb)),
+        )
+    }
+}
+
+/// Appends the decimal digits of `v`.
+fn write_u128(v: u128, out: &mut Vec<u8>) {
+    const TEN_POW_19: u128 = 10_000_000_000_000_000_000;
+    match u64::try_from(v) {
+        Ok(small) => write_u64(small, out),
+        Err(_) => {
+            // Both parts fit a u64 or recurse once more; the low part is 19 digits.
+            write_u128(v / TEN_POW_19, out);
+            write_padded((v % TEN_POW_19) as u64, 19, out);
+        }
+    }
+}
+
+/// Appends the decimal digits of `v`.
+fn write_u64(mut v: u64, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
+}
+
+/// Appends `v` as exactly `width` (at most 20) digits, leading zeros included; `v` has
+/// no more digits than that.
+fn write_padded(mut v: u64, width: usize, out: &mut Vec<u8>) {
+    let mut digits = [b'0'; 20];
+    let digits = &mut digits[..width];
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    out.extend_from_slice(digits);
 }
 
 impl PartialOrd for BigUint {
@@ -432,14 +492,19 @@ impl BigInt {
         }
     }
 
+    /// Appends the decimal text, as Python's `repr` prints an int.
+    pub(crate) fn write_decimal(&self, out: &mut Vec<u8>) {
+        if self.negative {
+            out.push(b'-');
+        }
+        self.mag.write_decimal(out);
+    }
+
     /// The decimal text, as Python's `repr` prints an int.
     pub(crate) fn to_decimal(&self) -> String {
-        let digits = self.mag.to_decimal();
-        if self.negative {
-            format!("-{digits}")
-        } else {
-            digits
-        }
+        let mut out = Vec::new();
+        self.write_decimal(&mut out);
+        crate::into_text(out)
     }
 }
 
@@ -465,9 +530,14 @@ mod tests {
             "999999999",
             "1000000000",
             "18446744073709551616",
+            "340282366920938463463374607431768211455",
+            "340282366920938463463374607431768211456",
             "340282366920938463463374607431768211457",
+            "10000000000000000000",
+            "100000000000000000000000000000000000000",
+            "-27670116110564327424",
         ] {
-            assert_eq!(BigUint::from_decimal(s).to_decimal(), s);
+            assert_eq!(big(s).to_decimal(), s);
         }
     }
 
@@ -495,19 +565,19 @@ mod tests {
         // Classic trigger from Hacker's Delight's test set: u = 0x8000_0000_0000_0000_0000_0000
         // (as limbs 0,0,0x8000_0000), v = 0x8000_0000_0000_0001_0000_0000 style divisors.
         let n = BigUint {
-            limbs: vec![0, 0xfffe, 0x8000],
+            limbs: Limbs::from_slice(&[0, 0xfffe, 0x8000]),
         };
         let d = BigUint {
-            limbs: vec![0xffff, 0x8000],
+            limbs: Limbs::from_slice(&[0xffff, 0x8000]),
         };
         let (q, r) = n.div_rem(&d).expect("non-zero divisor");
         assert!(r < d);
         assert_eq!(q.mul(&d).add(&r), n);
         let n = BigUint {
-            limbs: vec![3, 0, 0x8000_0000],
+            limbs: Limbs::from_slice(&[3, 0, 0x8000_0000]),
         };
         let d = BigUint {
-            limbs: vec![1, 0, 0x2000_0000],
+            limbs: Limbs::from_slice(&[1, 0, 0x2000_0000]),
         };
         let (q, r) = n.div_rem(&d).expect("non-zero divisor");
         assert_eq!(q.to_u64(), Some(3));

@@ -1,8 +1,11 @@
 //! Turns expression text into tokens, rejecting everything outside the arithmetic subset
 //! with a message that names the construct (`unsupported: names are not allowed ...`).
 
+use std::borrow::Cow;
+
 use super::EvalError;
 use super::bigint::{BigInt, BigUint};
+use super::inline::SmallList;
 
 /// One token and the 1-based character column where it starts.
 #[derive(Clone, Debug, PartialEq)]
@@ -10,6 +13,9 @@ pub(crate) struct Token {
     pub(crate) kind: TokenKind,
     pub(crate) column: usize,
 }
+
+/// The tokens of an expression; a short one's stay on the stack.
+pub(crate) type Tokens = SmallList<Token, 16>;
 
 /// What a token is.
 #[derive(Clone, Debug, PartialEq)]
@@ -248,7 +254,12 @@ impl Lexer<'_> {
         if self.peek().is_some_and(is_name_char) {
             return Err(invalid(self, "a number cannot run into a name"));
         }
-        let clean: String = literal.chars().filter(|&c| c != '_').collect();
+        // Underscores are rare: copy the literal without them only when there are some.
+        let clean: Cow<'_, str> = if literal.contains('_') {
+            Cow::Owned(literal.replace('_', ""))
+        } else {
+            Cow::Borrowed(literal)
+        };
         if is_float {
             // Rust's parser rounds correctly, as Python's does; out-of-range values become
             // infinity in both (`1e309`).
@@ -472,7 +483,7 @@ impl Lexer<'_> {
 /// # Errors
 ///
 /// The first malformed literal or character outside the arithmetic subset, with its column.
-pub(crate) fn tokenize(text: &str) -> Result<Vec<Token>, EvalError> {
+pub(crate) fn tokenize(text: &str) -> Result<Tokens, EvalError> {
     let mut lexer = Lexer {
         text,
         pos: 0,
@@ -482,7 +493,7 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<Token>, EvalError> {
     // Python's eval drops leading spaces and tabs (not form feeds) before tokenizing.
     lexer.take_while(|c| c == ' ' || c == '\t');
     lexer.line_start(None)?;
-    let mut tokens = Vec::new();
+    let mut tokens = Tokens::new();
     while let Some(token) = lexer.next_token()? {
         tokens.push(token);
     }

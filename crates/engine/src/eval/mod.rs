@@ -8,12 +8,14 @@
 
 mod bigint;
 mod float;
+mod inline;
 mod lexer;
 mod parser;
 mod value;
 
 use std::fmt;
 
+use inline::SmallList;
 use parser::Instr;
 use value::{Meter, Value};
 
@@ -209,6 +211,28 @@ impl std::error::Error for EvalError {}
 /// for work beyond the limits ([`MAX_EXPR_BYTES`], [`MAX_DEPTH`], [`MAX_INT_BITS`],
 /// [`WORK_LIMIT`]).
 pub fn evaluate(expr: &str) -> Result<String, EvalError> {
+    let mut out = Vec::new();
+    evaluate_into(expr, &mut out)?;
+    Ok(crate::into_text(out))
+}
+
+/// Evaluates an arithmetic expression as [`evaluate`] does and appends Python's `repr` of
+/// its value to `out`, which is left as it was on an error. A small integer expression
+/// (`1+2*3`) is evaluated without allocating.
+///
+/// ```
+/// let mut out = b"OK ".to_vec();
+/// engine::evaluate_into("2**10", &mut out)?;
+/// assert_eq!(out, b"OK 1024");
+/// assert!(engine::evaluate_into("1/0", &mut out).is_err());
+/// assert_eq!(out, b"OK 1024");
+/// # Ok::<(), engine::EvalError>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`evaluate`].
+pub fn evaluate_into(expr: &str, out: &mut Vec<u8>) -> Result<(), EvalError> {
     if expr.len() > MAX_EXPR_BYTES {
         return Err(EvalError::TooLong {
             limit: MAX_EXPR_BYTES,
@@ -216,7 +240,7 @@ pub fn evaluate(expr: &str) -> Result<String, EvalError> {
     }
     let code = parser::compile(lexer::tokenize(expr)?)?;
     let mut meter = Meter::new();
-    let mut stack: Vec<Value> = Vec::new();
+    let mut stack: SmallList<Value, 8> = SmallList::new();
     for instr in code {
         let value = match instr {
             Instr::Int(n) => value::int_literal(n)?,
@@ -234,7 +258,8 @@ pub fn evaluate(expr: &str) -> Result<String, EvalError> {
     }
     let value = stack.pop().ok_or(EvalError::UnexpectedEnd)?;
     meter.charge_repr(&value)?;
-    Ok(value.repr())
+    value.write_repr(out);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@
 //! the small stacks of the threaded server.
 
 use super::bigint::BigInt;
-use super::lexer::{Token, TokenKind, unsupported};
+use super::inline::SmallList;
+use super::lexer::{Token, TokenKind, Tokens, unsupported};
 use super::{EvalError, MAX_DEPTH};
 
 /// A binary operator.
@@ -30,6 +31,9 @@ pub(crate) enum Instr {
     Neg,
     Binary(BinOp),
 }
+
+/// A postfix program; a short expression's stays on the stack.
+pub(crate) type Code = SmallList<Instr, 16>;
 
 /// What waits on the operator stack.
 #[derive(Clone, Copy, Debug)]
@@ -80,7 +84,7 @@ impl Pending {
         }
     }
 
-    fn emit(self, code: &mut Vec<Instr>) {
+    fn emit(self, code: &mut Code) {
         match self {
             Self::Neg => code.push(Instr::Neg),
             Self::Binary(op) => code.push(Instr::Binary(op)),
@@ -103,12 +107,12 @@ fn unexpected(token: &Token) -> EvalError {
 /// `Empty` for no tokens, syntax errors with the column of the offending token,
 /// `UnexpectedEnd`/`Unclosed` when the text stops early, `TooDeep` beyond
 /// [`MAX_DEPTH`] open parentheses, and calls (`f(x)`, `2(3)`).
-pub(crate) fn compile(tokens: Vec<Token>) -> Result<Vec<Instr>, EvalError> {
+pub(crate) fn compile(tokens: Tokens) -> Result<Code, EvalError> {
     if tokens.is_empty() {
         return Err(EvalError::Empty);
     }
-    let mut code = Vec::with_capacity(tokens.len());
-    let mut stack: Vec<Pending> = Vec::new();
+    let mut code = Code::new();
+    let mut stack: SmallList<Pending, 8> = SmallList::new();
     let mut open = 0usize;
     // Whether the next token must start an operand (else it must follow one).
     let mut want_operand = true;

@@ -13,11 +13,12 @@ pub(crate) enum Value {
 }
 
 impl Value {
-    /// Python's `repr` of the value.
-    pub(crate) fn repr(&self) -> String {
+    /// Appends Python's `repr` of the value. Floats still go through a `String`: their
+    /// shortest round-trip digits come from std's formatter.
+    pub(crate) fn write_repr(&self, out: &mut Vec<u8>) {
         match self {
-            Self::Int(n) => n.to_decimal(),
-            Self::Float(x) => float::repr(*x),
+            Self::Int(n) => n.write_decimal(out),
+            Self::Float(x) => out.extend_from_slice(float::repr(*x).as_bytes()),
         }
     }
 
