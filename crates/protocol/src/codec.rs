@@ -4,7 +4,10 @@
 //! Raw framing (the seed's): `<op>|<payload>` as one read of up to
 //! [`RAW_READ_SIZE`] bytes → the bare result, `Error: <message>` or `Invalid choice`.
 
+use std::convert::Infallible;
 use std::fmt;
+use std::io::Write as _;
+use std::ops::Range;
 
 use crate::message::{Framing, Request, RequestError, Response};
 use crate::op::printable_excerpt;
@@ -107,15 +110,81 @@ pub fn decode_line_request(line: &[u8]) -> Result<Request, RequestError> {
 
 /// Appends the encoding of `response` to `out`.
 pub fn encode_response(response: &Response, framing: Framing, out: &mut Vec<u8>) {
-    match (framing, response) {
-        (Framing::Line, Response::Ok(result)) => line_frame(out, "OK ", result),
-        (Framing::Line, Response::Err(message)) => line_frame(out, "ERR ", message),
-        (Framing::Raw, Response::Ok(result)) => out.extend_from_slice(result.as_bytes()),
-        (Framing::Raw, Response::Err(message)) => {
-            out.extend_from_slice(b"Error: ");
-            out.extend_from_slice(message.as_bytes());
+    match response {
+        Response::Ok(result) => {
+            let Ok(_) = encode_answer(framing, out, |out| {
+                out.extend_from_slice(result.as_bytes());
+                Ok::<(), Infallible>(())
+            });
+        }
+        Response::Err(message) => encode_error(message, framing, out),
+    }
+}
+
+/// Appends the answer that `produce` writes, framed, straight into `out`: the servers'
+/// path, with no `String` in between. `produce` appends the result's text after `OK `
+/// (line framing; nothing before it in raw framing), and the frame is finished after it
+/// (`\n` in line framing). If `produce` fails instead, whatever it wrote is dropped and
+/// its error is encoded as the answer (`ERR <message>\n`, or the raw `Error: <message>`).
+///
+/// Returns where the result's text sits in `out` (for a log line), or the error that was
+/// encoded.
+///
+/// ```
+/// use protocol::{Framing, codec};
+///
+/// let mut out = Vec::new();
+/// let ok = codec::encode_answer(Framing::Line, &mut out, |out| {
+///     out.extend_from_slice(b"cba");
+///     Ok::<(), String>(())
+/// });
+/// assert_eq!(ok, Ok(3..6));
+/// let err = codec::encode_answer(Framing::Line, &mut out, |out| {
+///     out.extend_from_slice(b"half an answer");
+///     Err("division by zero")
+/// });
+/// assert_eq!(err, Err("division by zero"));
+/// assert_eq!(out, b"OK cba\nERR division by zero\n");
+/// ```
+///
+/// # Errors
+///
+/// `produce`'s error, after encoding it.
+pub fn encode_answer<E: fmt::Display>(
+    framing: Framing,
+    out: &mut Vec<u8>,
+    produce: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+) -> Result<Range<usize>, E> {
+    let mark = out.len();
+    if framing == Framing::Line {
+        out.extend_from_slice(b"OK ");
+    }
+    let start = out.len();
+    match produce(out) {
+        Ok(()) => {
+            finish_frame(framing, out, start);
+            let end = out.len() - usize::from(framing == Framing::Line);
+            Ok(start..end)
+        }
+        Err(e) => {
+            out.truncate(mark);
+            encode_error(&e, framing, out);
+            Err(e)
         }
     }
+}
+
+/// Appends an error answer with `message`'s text: `ERR <message>\n`, or the raw
+/// framing's `Error: <message>`.
+pub fn encode_error(message: &(impl fmt::Display + ?Sized), framing: Framing, out: &mut Vec<u8>) {
+    out.extend_from_slice(match framing {
+        Framing::Line => b"ERR ",
+        Framing::Raw => b"Error: ",
+    });
+    let start = out.len();
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "{message}");
+    finish_frame(framing, out, start);
 }
 
 /// Appends the answer to a request that could not be read.
@@ -126,19 +195,27 @@ pub fn encode_rejection(error: &RequestError, framing: Framing, out: &mut Vec<u8
         (Framing::Raw, RequestError::UnknownOp(_)) => {
             out.extend_from_slice(RAW_INVALID_CHOICE.as_bytes());
         }
-        _ => encode_response(&Response::Err(error.to_string()), framing, out),
+        _ => encode_error(error, framing, out),
     }
 }
 
-/// Writes `prefix`, `text` and `\n`. A newline inside `text` would end the frame early, so it
-/// is escaped; the engine never produces one from a payload that had none, and error
-/// messages are one line, so this is a guard, not a path taken.
-fn line_frame(out: &mut Vec<u8>, prefix: &str, text: &str) {
-    out.extend_from_slice(prefix.as_bytes());
-    if text.contains('\n') {
-        out.extend_from_slice(text.replace('\n', "\\n").as_bytes());
-    } else {
-        out.extend_from_slice(text.as_bytes());
+/// Ends a frame whose text is `out[start..]`. In line framing a newline inside the text
+/// would end the frame early, so it is escaped before the terminating `\n`; the engine
+/// never produces one from a payload that had none, and error messages are one line, so
+/// this is a guard (one scan of the answer), not a path taken.
+fn finish_frame(framing: Framing, out: &mut Vec<u8>, start: usize) {
+    if framing == Framing::Raw {
+        return;
+    }
+    if out[start..].contains(&b'\n') {
+        let text = out.split_off(start);
+        for &b in &text {
+            if b == b'\n' {
+                out.extend_from_slice(b"\\n");
+            } else {
+                out.push(b);
+            }
+        }
     }
     out.push(b'\n');
 }
@@ -202,6 +279,44 @@ mod tests {
             encoded_response(&err, Framing::Line),
             b"ERR division by zero\n"
         );
+    }
+
+    /// A newline inside an answer cannot end its line early: it is escaped.
+    #[test]
+    fn newline_in_an_answer_is_escaped() {
+        let ok = Response::Ok("a\nb".into());
+        assert_eq!(encoded_response(&ok, Framing::Line), b"OK a\\nb\n");
+        let err = Response::Err("x\ny".into());
+        assert_eq!(encoded_response(&err, Framing::Line), b"ERR x\\ny\n");
+        assert_eq!(encoded_response(&ok, Framing::Raw), b"a\nb");
+    }
+
+    /// An answer written in place: the result's range is returned, a failure's partial
+    /// output is dropped and its error framed instead, in both framings.
+    #[test]
+    fn answers_written_in_place() {
+        let mut out = b"OK earlier\n".to_vec();
+        let range = encode_answer(Framing::Line, &mut out, |out| {
+            out.extend_from_slice(b"42");
+            Ok::<(), &str>(())
+        });
+        assert_eq!(range, Ok(14..16));
+        let err = encode_answer(Framing::Line, &mut out, |out| {
+            out.extend_from_slice(b"partial");
+            Err("modulo by zero")
+        });
+        assert_eq!(err, Err("modulo by zero"));
+        assert_eq!(out, b"OK earlier\nOK 42\nERR modulo by zero\n");
+        let mut raw = Vec::new();
+        assert_eq!(
+            encode_answer(Framing::Raw, &mut raw, |out| {
+                out.extend_from_slice(b"HELLO");
+                Ok::<(), &str>(())
+            }),
+            Ok(0..5)
+        );
+        assert!(encode_answer(Framing::Raw, &mut raw, |_| Err("bad")).is_err());
+        assert_eq!(raw, b"HELLOError: bad");
     }
 
     /// The exact bytes of every raw-framed response form, as the seed's server sends them.

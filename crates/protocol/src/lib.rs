@@ -50,5 +50,8 @@ pub mod text;
 pub use connection::{
     Connection, DEFAULT_MAX_REQUEST_BYTES, ReadError, ResponseError, WriteRequestError,
 };
-pub use message::{Framing, Request, RequestError, Response, UnknownFraming, parse_request};
+pub use message::{
+    Framing, Request, RequestError, RequestRef, Response, UnknownFraming, parse_request,
+    parse_request_ref,
+};
 pub use op::{Op, UnknownOp};

@@ -25,6 +25,22 @@ impl Request {
     }
 }
 
+/// A request read in place: its payload borrows the bytes it arrived in, so a server can
+/// answer it without copying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestRef<'a> {
+    /// What to do.
+    pub op: Op,
+    /// What to do it to; may be empty.
+    pub payload: &'a str,
+}
+
+impl From<RequestRef<'_>> for Request {
+    fn from(request: RequestRef<'_>) -> Self {
+        Request::new(request.op, request.payload)
+    }
+}
+
 /// The answer to one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Response {
@@ -75,6 +91,15 @@ impl std::error::Error for RequestError {}
 /// [`RequestError`] when the bytes are empty, not UTF-8, have no `|`, or name an
 /// unknown operation.
 pub fn parse_request(bytes: &[u8]) -> Result<Request, RequestError> {
+    parse_request_ref(bytes).map(Request::from)
+}
+
+/// Reads `<op>|<payload>` as [`parse_request`] does, without copying the payload.
+///
+/// # Errors
+///
+/// As [`parse_request`].
+pub fn parse_request_ref(bytes: &[u8]) -> Result<RequestRef<'_>, RequestError> {
     if bytes.is_empty() {
         return Err(RequestError::Empty);
     }
@@ -83,7 +108,7 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, RequestError> {
     })?;
     let (op, payload) = text.split_once('|').ok_or(RequestError::Malformed)?;
     let op = Op::from_str(op).map_err(RequestError::UnknownOp)?;
-    Ok(Request::new(op, payload))
+    Ok(RequestRef { op, payload })
 }
 
 /// How requests and responses are delimited on a connection.
