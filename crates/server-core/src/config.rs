@@ -54,7 +54,8 @@ pub struct ServerArgs {
           value_parser = clap::value_parser!(i32).range(1..))]
     pub backlog: i32,
 
-    /// On SIGINT/SIGTERM, how long in-flight requests may take to be answered before exit
+    /// On SIGINT/SIGTERM/SIGHUP (all three stop the server gracefully), how long in-flight
+    /// requests may take to be answered before exit
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
 

@@ -48,7 +48,7 @@
 //! - [`log`]: the seed's log lines with a time stamp and who served them, one `write(2)`
 //!   per line, untrusted text escaped and cut.
 //! - [`banner`]: the start-up banner with the PID and the real `Listening on` address.
-//! - [`shutdown`]: the SIGINT/SIGTERM flag and the self-pipe that wakes the accept loop
+//! - [`shutdown`]: the SIGINT/SIGTERM/SIGHUP flag and the self-pipe that wakes the accept loop
 //!   (also on SIGCHLD).
 //! - [`gate`]: a counting gate that caps clients served at once (the threaded server).
 //! - `server`: [`Server`], the started server with the waits an accept loop needs.
@@ -61,7 +61,8 @@
 //!
 //! # Shutdown
 //!
-//! SIGINT and SIGTERM set a flag and write a byte to a self-pipe (signal-hook; the
+//! SIGINT, SIGTERM and SIGHUP (a closed terminal) set a flag and write a byte to a
+//! self-pipe (signal-hook; the
 //! handlers do nothing else, and no thread is started, so the forking parent stays
 //! single-threaded). The accept loop waits in `poll(2)` on the listener *and* the pipe,
 //! so it wakes at once whichever thread took the signal. Then:
@@ -105,7 +106,7 @@
 //! - All log lines, warnings included, go to standard output, in one stream and order;
 //!   only a failure to start goes to standard error (exit status 1). Bad flags are
 //!   clap's errors (exit status 2). Time stamps are local time.
-//! - A second SIGINT/SIGTERM does nothing more; `--shutdown-timeout` bounds the wait.
+//! - A second SIGINT/SIGTERM/SIGHUP does nothing more; `--shutdown-timeout` bounds the wait.
 //! - The sequential server ignores `--max-clients` (it serves one at a time).
 
 pub mod banner;

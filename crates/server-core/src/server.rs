@@ -65,7 +65,7 @@ pub enum Event {
     /// A signal (SIGCHLD), a tick, or an accept that came to nothing: look around (reap
     /// children) and wait again.
     Wake,
-    /// SIGINT or SIGTERM: stop accepting.
+    /// SIGINT, SIGTERM or SIGHUP: stop accepting.
     Shutdown,
 }
 
@@ -88,7 +88,7 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts a server: raises the open-file limit, installs the SIGINT/SIGTERM/SIGCHLD
+    /// Starts a server: raises the open-file limit, installs the SIGINT/SIGTERM/SIGHUP/SIGCHLD
     /// handlers, binds the listener, and prints `architecture`'s banner.
     ///
     /// The handlers go in before the banner, so a signal sent as soon as the banner is
@@ -140,7 +140,7 @@ impl Server {
         self.log
     }
 
-    /// The shutdown flag, set by SIGINT and SIGTERM.
+    /// The shutdown flag, set by SIGINT, SIGTERM and SIGHUP.
     pub fn shutdown(&self) -> &Shutdown {
         self.signals.shutdown()
     }
@@ -372,6 +372,20 @@ impl Server {
             && ready[0]
         {
             self.signals.drain();
+        }
+    }
+
+    /// In a forked process (a forking server's child, a prefork worker): stops as on
+    /// SIGTERM when the parent dies. The kernel is asked to send SIGTERM then
+    /// (`PR_SET_PDEATHSIG`), so a parent killed with SIGKILL, which cannot pass the
+    /// shutdown on, leaves no process serving on unsupervised (re-parented to init, until
+    /// its client's idle timeout). `parent` is the parent's PID taken before the fork: if
+    /// the parent is already gone when the request is made (the race the request alone
+    /// would lose), or the request fails, the shutdown is requested at once.
+    pub fn stop_with_parent(&self, parent: nix::unistd::Pid) {
+        use nix::sys::{prctl, signal::Signal};
+        if prctl::set_pdeathsig(Signal::SIGTERM).is_err() || nix::unistd::getppid() != parent {
+            self.shutdown().request();
         }
     }
 

@@ -1,5 +1,11 @@
-//! SIGINT/SIGTERM as a [`Shutdown`] flag, and a self-pipe that wakes the accept loop on
-//! those signals and on SIGCHLD.
+//! SIGINT/SIGTERM/SIGHUP as a [`Shutdown`] flag, and a self-pipe that wakes the accept
+//! loop on those signals and on SIGCHLD.
+//!
+//! SIGHUP (the terminal the server runs in was closed, or its SSH session dropped) stops
+//! the server as SIGTERM does — stop accepting, answer what was received, exit by the
+//! deadline — rather than killing it with answers in flight, which is the signal's
+//! default. No server here has a configuration to re-read, the other meaning daemons
+//! give SIGHUP.
 //!
 //! The handlers, installed through signal-hook, do only async-signal-safe things: set
 //! an atomic flag and write a byte to a non-blocking socket. No thread is started, so the
@@ -13,7 +19,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use signal_hook::consts::{SIGCHLD, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
+
+/// The signals that ask for a graceful shutdown.
+const STOP_SIGNALS: [libc::c_int; 3] = [SIGINT, SIGTERM, SIGHUP];
 
 /// Whether the server was asked to stop, and by when it must be done.
 ///
@@ -42,7 +51,7 @@ impl Shutdown {
         self.requested.load(Ordering::Relaxed)
     }
 
-    /// Asks for shutdown, as SIGTERM does.
+    /// Asks for shutdown, as SIGTERM (or SIGINT, or SIGHUP) does.
     pub fn request(&self) {
         self.requested.store(true, Ordering::Relaxed);
     }
@@ -63,22 +72,22 @@ pub struct Signals {
 }
 
 impl Signals {
-    /// Installs the handlers: SIGINT and SIGTERM set `shutdown`'s flag, and those two and
-    /// SIGCHLD each write a byte to the wake-up pipe, so that `poll` on it returns at once
-    /// whichever thread the signal landed on.
+    /// Installs the handlers: SIGINT, SIGTERM and SIGHUP set `shutdown`'s flag, and those
+    /// three and SIGCHLD each write a byte to the wake-up pipe, so that `poll` on it
+    /// returns at once whichever thread the signal landed on.
     ///
     /// # Errors
     ///
     /// When the pipe cannot be made or a handler cannot be installed.
     pub fn install(shutdown: Shutdown) -> io::Result<Signals> {
-        for signal in [SIGINT, SIGTERM] {
+        for signal in STOP_SIGNALS {
             // Registered before the pipe, so the flag is set by the time the pipe wakes
             // anyone (signal-hook runs a signal's actions in registration order).
             signal_hook::flag::register(signal, Arc::clone(&shutdown.requested))?;
         }
         let (wake, write) = UnixStream::pair()?;
         wake.set_nonblocking(true)?;
-        for signal in [SIGINT, SIGTERM, SIGCHLD] {
+        for signal in STOP_SIGNALS.into_iter().chain([SIGCHLD]) {
             signal_hook::low_level::pipe::register(signal, write.try_clone()?)?;
         }
         Ok(Signals { shutdown, wake })

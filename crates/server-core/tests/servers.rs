@@ -275,32 +275,51 @@ fn banner_and_log_lines() {
 /// are refused afterwards, and the server exits 0. The servers run at once, a thread each.
 #[test]
 fn sigterm_answers_requests_in_flight() {
-    on_every_server(|binary| {
-        // The sequential server has one client in flight at a time.
-        let clients = if binary == "server-sequential" { 1 } else { 3 };
-        let server = start(binary, &["--delay", "500ms"]);
-        let addr = server.addr();
-        let mut conns: Vec<TcpStream> = (0..clients).map(|_| connect(addr)).collect();
-        for conn in &mut conns {
-            conn.write_all(b"3|in flight\n").unwrap();
-        }
-        wait_for_lines(&server, "Received request: 3|in flight", clients);
-        server.signal(Signal::SIGTERM).unwrap();
-        for conn in &conns {
-            assert_eq!(read_lines(conn, 1), ["OK thgilf ni\n"], "{binary}");
-        }
-        for mut conn in conns {
-            // After its answer the connection is closed, not left open.
-            assert_eq!(read_to_close(&mut conn), b"", "{binary}");
-        }
-        let mut server = server;
-        let status = wait_for_exit(binary, &mut server);
-        assert_eq!(status.code(), Some(0), "{binary}");
-        assert!(
-            TcpStream::connect(addr).is_err(),
-            "{binary}: still accepting"
-        );
-    });
+    on_every_server(|binary| answers_in_flight_then_exits(binary, Signal::SIGTERM));
+}
+
+/// SIGHUP (the terminal was closed) stops every server as SIGTERM does, rather than
+/// killing it with answers in flight (the signal's default): the requests held by --delay
+/// are answered, the server exits 0, and on the forking and prefork servers no child is
+/// left serving.
+#[test]
+fn sighup_stops_as_sigterm_does() {
+    on_every_server(|binary| answers_in_flight_then_exits(binary, Signal::SIGHUP));
+}
+
+/// `binary`, sent `signal` while requests are held by --delay, answers every one, closes
+/// each connection, refuses new ones and exits 0, leaving no child process behind.
+fn answers_in_flight_then_exits(binary: &str, signal: Signal) {
+    // The sequential server has one client in flight at a time.
+    let clients = if binary == "server-sequential" { 1 } else { 3 };
+    let server = start(binary, &["--delay", "500ms"]);
+    let addr = server.addr();
+    let mut conns: Vec<TcpStream> = (0..clients).map(|_| connect(addr)).collect();
+    for conn in &mut conns {
+        conn.write_all(b"3|in flight\n").expect("send");
+    }
+    wait_for_lines(&server, "Received request: 3|in flight", clients);
+    let children: Vec<u32> = children_of(server.pid()).iter().map(|c| c.0).collect();
+    server.signal(signal).expect("send the signal");
+    for conn in &conns {
+        assert_eq!(read_lines(conn, 1), ["OK thgilf ni\n"], "{binary}");
+    }
+    for mut conn in conns {
+        // After its answer the connection is closed, not left open.
+        assert_eq!(read_to_close(&mut conn), b"", "{binary}");
+    }
+    let mut server = server;
+    let status = wait_for_exit(binary, &mut server);
+    assert_eq!(status.code(), Some(0), "{binary}");
+    assert!(
+        TcpStream::connect(addr).is_err(),
+        "{binary}: still accepting"
+    );
+    let left: Vec<u32> = children
+        .into_iter()
+        .filter(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists())
+        .collect();
+    assert!(left.is_empty(), "{binary}: {left:?} outlived the server");
 }
 
 /// `--interface lo` binds 127.0.0.1.

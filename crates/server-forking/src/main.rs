@@ -10,9 +10,11 @@
 //! The parent stays single-threaded (no logger or signal threads; signals only set a flag
 //! and write to a pipe), which is what makes `fork` safe here. At most `--max-clients`
 //! children live at once: at the cap the parent stops accepting and the next clients
-//! wait in the listen backlog. On SIGINT/SIGTERM the parent stops accepting, passes
+//! wait in the listen backlog. On SIGINT/SIGTERM/SIGHUP the parent stops accepting, passes
 //! SIGTERM on to its children (each finishes its in-flight request and exits), waits for
-//! them up to `--shutdown-timeout`, SIGKILLs any left, and exits 0.
+//! them up to `--shutdown-timeout`, SIGKILLs any left, and exits 0. A child also gets
+//! SIGTERM from the kernel should the parent die without passing it on
+//! (`PR_SET_PDEATHSIG`), so children never serve on as orphans.
 //!
 //! # Layout
 //!
@@ -30,7 +32,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{ForkResult, Pid, fork};
+use nix::unistd::{ForkResult, Pid, fork, getpid};
 use server_core::{Architecture, Event, Log, Server, ServerArgs, StartError, Who};
 
 /// How long the parent rests after `fork` failed (EAGAIN: too many processes, ENOMEM)
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
 fn run(args: ServerArgs) -> Result<(), StartError> {
     let mut server = Server::start(args, &FORKING)?;
     let log = server.log();
+    let parent = getpid();
     let mut children: HashSet<Pid> = HashSet::new();
     let mut reaped_at = Instant::now();
     loop {
@@ -96,6 +99,7 @@ fn run(args: ServerArgs) -> Result<(), StartError> {
         match unsafe { fork() } {
             Ok(ForkResult::Child) => {
                 server.close_listener();
+                server.stop_with_parent(parent);
                 server.service().serve(client, &Who::this_child());
                 server_core::exit_child(0);
             }

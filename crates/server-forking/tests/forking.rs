@@ -6,9 +6,11 @@
 mod common;
 
 use std::collections::HashSet;
+use std::io::Write;
 use std::thread;
 
 use common::*;
+use nix::sys::signal::Signal;
 
 fn start_forking(args: &[&str]) -> ServerProcess {
     start("server-forking", args)
@@ -57,6 +59,30 @@ fn no_zombies_after_many_clients() {
     }
     wait_for_baseline("server-forking", &server);
     server.stop(IO_TIMEOUT).expect("stops");
+}
+
+/// Should the parent die without passing the shutdown on (SIGKILL), its children do not
+/// serve on as orphans: the kernel sends each SIGTERM (the parent-death signal), and each
+/// answers the request it holds, closes its connection and exits. (Before, they lived on,
+/// re-parented to init, until their clients' idle timeout: five minutes by default.)
+#[test]
+fn children_exit_when_the_parent_is_killed() {
+    let mut server = start_forking(&["--delay", "500ms"]);
+    let mut conns: Vec<std::net::TcpStream> = (0..3).map(|_| connect(server.addr())).collect();
+    for (i, conn) in conns.iter_mut().enumerate() {
+        conn.write_all(format!("3|held{i}\n").as_bytes())
+            .expect("send");
+    }
+    wait_for_lines(&server, "Received request: 3|held", 3);
+    let children: Vec<u32> = children_of(server.pid()).iter().map(|c| c.0).collect();
+    assert_eq!(children.len(), 3, "{:?}", server.output());
+    server.signal(Signal::SIGKILL).expect("kill the parent");
+    wait_for_exit("server-forking", &mut server);
+    for (i, mut conn) in conns.into_iter().enumerate() {
+        assert_eq!(read_lines(&conn, 1), [format!("OK {i}dleh\n")]);
+        assert_eq!(read_to_close(&mut conn), b"", "client {i}");
+    }
+    wait_for_ends("the orphaned children", &children);
 }
 
 /// SIGTERM with a child idling on a silent client: the parent passes it on, the child

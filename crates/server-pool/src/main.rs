@@ -34,7 +34,7 @@
 //!
 //! # Shutdown
 //!
-//! On SIGINT/SIGTERM the main thread stops accepting (the listener closes, so clients
+//! On SIGINT/SIGTERM/SIGHUP the main thread stops accepting (the listener closes, so clients
 //! still in the backlog are refused), then drops its end of the channel. Each worker
 //! answers what its client has sent (the common session drains), takes what is left in
 //! the channel and does the same, then finds the channel closed and ends. The main

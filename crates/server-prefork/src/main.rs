@@ -18,7 +18,7 @@
 //! within 100 ms of their fork, so a crash loop cannot become a fork loop; the others go
 //! on serving meanwhile.
 //!
-//! On SIGINT/SIGTERM the parent passes SIGTERM on to the workers and shuts the shared
+//! On SIGINT/SIGTERM/SIGHUP the parent passes SIGTERM on to the workers and shuts the shared
 //! listener (`shutdown(SHUT_RD)`), which refuses new connections at once and wakes every
 //! worker waiting in `accept`. Each worker answers what its client has sent and exits;
 //! the parent reaps them up to `--shutdown-timeout`, SIGKILLs any left, and exits 0. A
@@ -45,10 +45,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use nix::sys::prctl;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
+use nix::unistd::{ForkResult, Pid, fork, getpid};
 use server_core::{Architecture, Log, Server, ServerArgs, StartError, Who};
 
 /// The first wait before forking again after a failed fork or a worker that died young;
@@ -190,12 +189,7 @@ fn fork_worker(server: &mut Server, parent: Pid) -> nix::Result<Pid> {
 /// worker (and the parent forks another) instead of unwinding into the parent's loop.
 fn worker(server: &mut Server, parent: Pid) -> ! {
     let me = Who::WorkerProcess(std::process::id());
-    // Should the parent die without passing SIGTERM on (SIGKILL), the kernel sends it,
-    // and this worker drains and exits rather than serving on unsupervised. The check
-    // after it covers a parent that died before the request was made.
-    if prctl::set_pdeathsig(Signal::SIGTERM).is_err() || getppid() != parent {
-        server.shutdown().request();
-    }
+    server.stop_with_parent(parent);
     let served = panic::catch_unwind(AssertUnwindSafe(|| {
         let service = server.service();
         while let Some(client) = server.accept_shared(&me) {

@@ -65,18 +65,6 @@ fn workers_logging(server: &ServerProcess, needle: &str) -> HashSet<u32> {
         .collect()
 }
 
-/// Whether process `pid` has ended: gone from /proc, or a zombie left to a parent that
-/// is not ours to check (an orphan's reaper).
-fn has_ended(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|state| state == "Z" || state == "X"),
-    }
-}
-
 /// The banner says how many workers; that many children are forked, each logged; the
 /// parent serves no client itself: every connection is served by a worker, which logs
 /// as `[WORKER PID: n]`.
@@ -385,10 +373,8 @@ fn workers_exit_when_the_parent_is_killed() {
     let pids = wait_for_workers(&server, 3);
     server.signal(Signal::SIGKILL).expect("kill the parent");
     wait_for_exit("server-prefork", &mut server);
-    wait_until("the orphaned workers to exit", IO_TIMEOUT, || {
-        let left: Vec<u32> = pids.iter().copied().filter(|&p| !has_ended(p)).collect();
-        if left.is_empty() { Ok(()) } else { Err(left) }
-    });
+    let pids: Vec<u32> = pids.into_iter().collect();
+    wait_for_ends("the orphaned workers", &pids);
 }
 
 /// Run as a user of its own with RLIMIT_NPROC leaving room for two workers of four: the two

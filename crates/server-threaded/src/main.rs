@@ -18,7 +18,7 @@
 //! # Layout
 //!
 //! - `main`: the accept loop: a place at the gate, accept (and whatever else is queued),
-//!   then, on SIGINT/SIGTERM, wait for the threads.
+//!   then, on SIGINT/SIGTERM/SIGHUP, wait for the threads.
 //! - `spawn`: a named thread that serves one client and gives its place back.
 //!
 //! Architecture invariant: this file is the thread-per-client architecture and nothing

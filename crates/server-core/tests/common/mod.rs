@@ -296,6 +296,27 @@ pub fn children_of(pid: u32) -> Vec<(u32, char)> {
     found
 }
 
+/// Whether process `pid` has ended: gone from /proc, or a zombie left to a parent that
+/// is not ours to check (an orphan's reaper).
+pub fn has_ended(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state == "Z" || state == "X"),
+    }
+}
+
+/// Waits until every process of `pids` has ended ([`has_ended`]); panics after
+/// [`IO_TIMEOUT`] with those left, naming them as `what`.
+pub fn wait_for_ends(what: &str, pids: &[u32]) {
+    wait_until(&format!("{what} to exit"), IO_TIMEOUT, || {
+        let left: Vec<u32> = pids.iter().copied().filter(|&p| !has_ended(p)).collect();
+        if left.is_empty() { Ok(()) } else { Err(left) }
+    });
+}
+
 /// Polls `done` every 20 ms until it holds; panics with `what` and the last value
 /// `done` reported after `timeout`.
 pub fn wait_until<T: std::fmt::Debug>(
