@@ -12,6 +12,7 @@ use crate::burst::{self, BurstConfig};
 use crate::limits::{self, LimitError};
 use crate::load::{self, LoadConfig, LoadMode};
 use crate::report::{BurstReport, LoadReport};
+use crate::source;
 use crate::wire::{Exchange, ExchangeError};
 
 /// Load generator for taskserver (and redis-server's inline PING): a burst of clients
@@ -61,6 +62,12 @@ pub struct Args {
     /// Timed load: a new connection for every request; reports connections per second.
     #[arg(long, requires = "duration", conflicts_with = "pipeline")]
     pub connect_per_request: bool,
+    /// Connection per request: spread the connections over N loopback source addresses,
+    /// 127.0.0.2 and up (at most 254), so that the client's TIME_WAIT tuples are not the
+    /// limit; 0 lets the kernel choose (one address). Default: enough for the run's
+    /// duration, for a server on 127.x.x.x.
+    #[arg(long, value_name = "N", requires = "connect_per_request")]
+    pub source_addrs: Option<u32>,
     /// Send redis's inline `PING` and expect `+PONG` instead of a taskserver request, to
     /// measure redis-server with the same load generator.
     #[arg(long, conflicts_with_all = ["op", "payload", "framing"])]
@@ -205,6 +212,15 @@ pub fn run(args: &Args) -> Result<Report, BenchError> {
         exchange,
         timeout: (!args.timeout.is_zero()).then_some(args.timeout),
     };
+    let source_addrs = match args.duration {
+        Some(duration) if args.connect_per_request => {
+            let ports = limits::ephemeral_ports()
+                .map_or(0, |(low, high)| u64::from(high.saturating_sub(low)) + 1);
+            source::plan(args.source_addrs, target.addr, duration, ports)
+                .map_err(|e| BenchError::Usage(e.to_string()))?
+        }
+        _ => 0,
+    };
     let warnings = limits::prepare(args.clients, args.duration.is_none())?;
     Ok(match args.duration {
         None => Report::Burst(burst::run(
@@ -228,6 +244,7 @@ pub fn run(args: &Args) -> Result<Report, BenchError> {
                         pipeline: args.pipeline,
                     }
                 },
+                source_addrs,
             },
             warnings,
         )),
@@ -285,6 +302,27 @@ mod tests {
         assert!(err.to_string().contains("--clients"), "{err}");
         let args = parse(&["--duration", "1s", "--pipeline", "4", "--framing", "raw"]).unwrap();
         assert!(run(&args).unwrap_err().to_string().contains("line framing"));
+    }
+
+    /// --source-addrs belongs to connection per request, takes a number, and bad
+    /// counts are usage errors that say why.
+    #[test]
+    fn source_addrs_rules() {
+        assert!(parse(&["--duration", "1s", "--source-addrs", "4"]).is_err());
+        let per_request = [
+            "--duration",
+            "1s",
+            "--connect-per-request",
+            "--source-addrs",
+        ];
+        assert!(parse(&[&per_request[..], &["four"]].concat()).is_err());
+        let args = parse(&[&per_request[..], &["300"]].concat()).unwrap();
+        let err = run(&args).unwrap_err();
+        assert!(matches!(err, BenchError::Usage(_)), "{err}");
+        assert!(err.to_string().contains("at most 254"), "{err}");
+        let args = parse(&[&per_request[..], &["2", "--host", "::1"]].concat()).unwrap();
+        let err = run(&args).unwrap_err().to_string();
+        assert!(err.contains("IPv4 loopback"), "{err}");
     }
 
     /// --addr wins over --host/--port, and IPv6 hosts get brackets.

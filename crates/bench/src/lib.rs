@@ -11,7 +11,9 @@
 //!   kind.
 //! - **timed load** (`--duration D`): persistent connections sending back to back,
 //!   `--pipeline K` requests in flight on each, or `--connect-per-request`; requests
-//!   (or connections) per second and HdrHistogram percentiles. `--redis-ping` sends
+//!   (or connections) per second and HdrHistogram percentiles. Connection per request
+//!   spreads its connections over loopback source addresses (`--source-addrs`), so that
+//!   the client's TIME_WAIT tuples are not the limit. `--redis-ping` sends
 //!   redis's inline `PING` so redis-server can be measured with the same generator.
 //!
 //! Before a run bench raises its own open-file limit to the hard limit and refuses,
@@ -29,6 +31,7 @@
 //! - [`stats`]: percentiles (exact, and from HdrHistogram).
 //! - [`report`]: errors by kind, the two reports, their tables.
 //! - [`limits`]: open files, ephemeral ports, somaxconn.
+//! - [`source`]: the loopback source addresses of connection per request.
 //!
 //! Architecture invariant: bench measures from outside — it speaks the wire protocol
 //! and knows nothing of how a server is built; the answer it expects is computed with
@@ -39,10 +42,11 @@ pub mod cli;
 pub mod limits;
 pub mod load;
 pub mod report;
+pub mod source;
 pub mod stats;
 pub mod wire;
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::time::Duration;
 
 pub use cli::{Args, BenchError, Report, run};
@@ -72,6 +76,31 @@ impl Target {
             Some(t) => TcpStream::connect_timeout(&self.addr, t)?,
             None => TcpStream::connect(self.addr)?,
         };
+        self.configure(stream)
+    }
+
+    /// Connects as [`Target::connect`] does, from `source` (a local address; the port is
+    /// chosen by `connect()` for the whole tuple, see [`source`]).
+    ///
+    /// # Errors
+    ///
+    /// When the socket cannot be bound, connected or configured.
+    pub fn connect_from(&self, source: Ipv4Addr) -> std::io::Result<TcpStream> {
+        use nix::sys::socket::{setsockopt, sockopt::IpBindAddressNoPort};
+        use socket2::{Domain, Protocol, Socket, Type};
+
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
+        setsockopt(&socket, IpBindAddressNoPort, &true)?;
+        socket.bind(&SocketAddr::from((source, 0)).into())?;
+        match self.timeout {
+            Some(t) => socket.connect_timeout(&self.addr.into(), t)?,
+            None => socket.connect(&self.addr.into())?,
+        }
+        self.configure(socket.into())
+    }
+
+    /// Sets `TCP_NODELAY` and the read/write timeouts.
+    fn configure(&self, stream: TcpStream) -> std::io::Result<TcpStream> {
         stream.set_nodelay(true)?;
         stream.set_read_timeout(self.timeout)?;
         stream.set_write_timeout(self.timeout)?;

@@ -18,6 +18,7 @@ use hdrhistogram::Histogram;
 
 use crate::Target;
 use crate::report::{ErrorCounts, ErrorKind, Failure, LoadReport};
+use crate::source;
 use crate::stats::Summary;
 use crate::wire::{AnswerError, AnswerReader, ONE_ANSWER_BYTES};
 
@@ -87,6 +88,9 @@ pub struct LoadConfig {
     pub duration: Duration,
     /// Persistent or connection per request.
     pub mode: LoadMode,
+    /// Connection per request: how many loopback source addresses the connections are
+    /// spread over, from 127.0.0.2 on (0: one, the kernel's choice).
+    pub source_addrs: u32,
 }
 
 /// What one worker did.
@@ -180,13 +184,25 @@ fn persistent(target: &Target, pipeline: u64, deadline: Instant) -> WorkerResult
     result
 }
 
-/// One client opening a connection per request until `deadline`.
-fn connect_per_request(target: &Target, deadline: Instant) -> WorkerResult {
+/// One client opening a connection per request until `deadline`; with `source_addrs`,
+/// each from the next source address, starting at the `worker`-th.
+fn connect_per_request(
+    target: &Target,
+    deadline: Instant,
+    source_addrs: u32,
+    worker: u64,
+) -> WorkerResult {
     let mut result = WorkerResult::new();
+    let mut next_source = worker;
     while Instant::now() < deadline {
         let start = Instant::now();
-        let outcome = target
-            .connect()
+        let connected = if source_addrs == 0 {
+            target.connect()
+        } else {
+            next_source += 1;
+            target.connect_from(source::source_addr(next_source, source_addrs))
+        };
+        let outcome = connected
             .map_err(|e| Failure::connect(&e))
             .and_then(|mut stream| {
                 stream
@@ -220,7 +236,7 @@ pub fn run(config: &LoadConfig, warnings: Vec<String>) -> LoadReport {
     for i in 0..config.connections {
         let gate = Arc::clone(&gate);
         let target = Arc::clone(&target);
-        let (duration, mode) = (config.duration, config.mode);
+        let (duration, mode, source_addrs) = (config.duration, config.mode, config.source_addrs);
         let spawned = thread::Builder::new()
             .name(format!("load-{i}"))
             .stack_size(WORKER_STACK_BYTES)
@@ -231,7 +247,9 @@ pub fn run(config: &LoadConfig, warnings: Vec<String>) -> LoadReport {
                     LoadMode::Persistent { pipeline } => {
                         persistent(&target, pipeline.max(1), deadline)
                     }
-                    LoadMode::ConnectPerRequest => connect_per_request(&target, deadline),
+                    LoadMode::ConnectPerRequest => {
+                        connect_per_request(&target, deadline, source_addrs, i)
+                    }
                 }
             });
         match spawned {
@@ -280,6 +298,7 @@ pub fn run(config: &LoadConfig, warnings: Vec<String>) -> LoadReport {
         requests,
         requests_per_s: rate,
         connections_per_s,
+        source_addrs: config.source_addrs,
         latency: Summary::from_histogram_ns(&hist),
         errors,
         warnings,

@@ -264,6 +264,9 @@ pub struct LoadReport {
     pub requests_per_s: f64,
     /// Connections opened and closed per second (connection-per-request mode; else 0).
     pub connections_per_s: f64,
+    /// Loopback source addresses the connections were spread over (0: one, the kernel's
+    /// choice).
+    pub source_addrs: u32,
     /// Per-request time from sending it to its answer (with connect, in
     /// connection-per-request mode).
     pub latency: Summary,
@@ -365,7 +368,11 @@ impl LoadReport {
             self.requests, self.duration_s, self.requests_per_s
         );
         if self.connections_per_s > 0.0 {
-            let _ = writeln!(out, "connections   {:.0} conn/s", self.connections_per_s);
+            let _ = write!(out, "connections   {:.0} conn/s", self.connections_per_s);
+            let _ = match self.source_addrs {
+                0 => writeln!(out),
+                n => writeln!(out, " from {n} source addresses (127.0.0.2 on)"),
+            };
         }
         summary_header(&mut out);
         summary_row(&mut out, "per request", &self.latency);

@@ -2,9 +2,11 @@
 //! stand-ins that answer wrongly, hang up, or are not there, so every error kind it
 //! reports is seen to be counted.
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
 use std::thread;
 
 use bench::{BurstReport, LoadReport};
@@ -96,6 +98,66 @@ fn timed_modes_against_threaded_server() {
         assert_eq!(report.latency.count, report.requests);
         let per_request = args.contains(&"--connect-per-request");
         assert_eq!(report.connections_per_s > 0.0, per_request, "{report:?}");
+    }
+}
+
+/// A stand-in that answers every connection's request correctly, for as long as the
+/// test runs, and records the client addresses it saw.
+fn recording_stand_in() -> (SocketAddr, Arc<Mutex<BTreeSet<IpAddr>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    let addr = listener.local_addr().expect("local address");
+    let peers = Arc::new(Mutex::new(BTreeSet::new()));
+    let seen = Arc::clone(&peers);
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            if let (Ok(peer), Ok(mut seen)) = (stream.peer_addr(), seen.lock()) {
+                seen.insert(peer.ip());
+            }
+            let mut line = String::new();
+            let _ = BufReader::new(&stream).read_line(&mut line);
+            let _ = stream.write_all(b"OK 321gnirtStseTkramhcneB\n");
+        }
+    });
+    (addr, peers)
+}
+
+/// Connection per request spreads its connections over the source addresses asked for,
+/// 127.0.0.2 and up, and by default over some of them, never 127.0.0.1; the report says
+/// how many.
+#[test]
+fn connection_per_request_spreads_source_addresses() {
+    let per_request = [
+        "--clients",
+        "1",
+        "--duration",
+        "300ms",
+        "--connect-per-request",
+    ];
+    for (extra, expected) in [(&["--source-addrs", "3"][..], Some(3)), (&[][..], None)] {
+        let (addr, peers) = recording_stand_in();
+        let out = bench(addr, &[&per_request[..], extra].concat());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: LoadReport = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report.errors.total(), 0, "{report:?}");
+        assert!(report.requests >= 3, "{report:?}");
+        let count = report.source_addrs;
+        assert!(count >= 1, "{report:?}");
+        if let Some(expected) = expected {
+            assert_eq!(count, expected);
+        }
+        let seen = peers.lock().unwrap().clone();
+        let allowed: BTreeSet<IpAddr> = (0..count)
+            .map(|i| IpAddr::from([127, 0, 0, 2 + i as u8]))
+            .collect();
+        assert!(seen.is_subset(&allowed), "{seen:?} beyond {allowed:?}");
+        if expected.is_some() {
+            assert_eq!(seen, allowed, "not every source address was used");
+        }
     }
 }
 
