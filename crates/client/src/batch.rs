@@ -8,7 +8,7 @@
 //! output stays aligned with the input. Results are written byte for byte, or escaped
 //! when the output is a terminal (see [`TextMode`]).
 //!
-//! No more than [`MAX_REQUEST_BYTES`] + 1 bytes of an input line are ever held: a longer line
+//! No more than [`MAX_REQUEST_BYTES`] + 2 bytes of an input line are ever held: a longer line
 //! gets its `ERR request too long` as soon as it passes the limit, and the rest of it is
 //! read and dropped, so a line without end (`client --batch < /dev/zero`) takes bounded
 //! memory, and a batch with one over-long line in it still answers every other line.
@@ -26,7 +26,7 @@
 //! raw framing cannot pipeline (a response has no terminator), so there the batch goes
 //! one request at a time.
 
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::thread;
@@ -36,7 +36,7 @@ use protocol::{Framing, Response, codec};
 use crate::client::{Client, MAX_REQUEST_BYTES};
 use crate::display::TextMode;
 use crate::error::ClientError;
-use crate::input::{self, Line};
+use crate::input::{Line, LineReader};
 
 /// Requests are handed to the socket in writes of about this many bytes.
 const CHUNK_BYTES: usize = 64 * 1024;
@@ -192,7 +192,7 @@ impl Client {
                         // A complete line buffered means this read will not block, and
                         // needs no deadline; otherwise show what is done before waiting on
                         // the server, and start the clock of the wait.
-                        if !self.conn.has_buffered_request() {
+                        if !self.conn.has_buffered_response() {
                             output.flush()?;
                             self.start_response_clock();
                         }
@@ -215,18 +215,15 @@ impl Client {
         input: R,
         mut output: Output<W>,
     ) -> Result<BatchSummary, BatchError> {
-        let mut input = BufReader::new(input);
-        let mut line = Vec::new();
+        let mut input = LineReader::new(input, MAX_REQUEST_BYTES);
         loop {
-            let read = input::read_line(&mut input, &mut line, MAX_REQUEST_BYTES);
-            let decoded = match read.map_err(BatchError::Input)? {
+            let decoded = match input.next_line().map_err(BatchError::Input)? {
                 Line::End => break,
-                Line::Read => codec::decode_line_request(&line).map_err(|e| e.to_string()),
+                Line::Read(line) => codec::decode_line_request(line).map_err(|e| e.to_string()),
                 Line::TooLong => {
                     // Shown before the rest of the line is read, which may never end.
                     output.write_line(&Response::Err(ClientError::TooLong.to_string()))?;
                     output.flush()?;
-                    input::skip_line(&mut input).map_err(BatchError::Input)?;
                     continue;
                 }
             };
@@ -245,7 +242,7 @@ impl Client {
                 },
             };
             output.write_line(&response)?;
-            if input.buffer().is_empty() {
+            if !input.has_line() {
                 output.flush()?;
             }
         }
@@ -299,10 +296,9 @@ fn write_requests<R: Read>(
     mut socket: TcpStream,
     slots: SyncSender<Vec<Slot>>,
 ) -> Result<(), WriterError> {
-    let mut input = BufReader::with_capacity(CHUNK_BYTES, input);
+    let mut input = LineReader::new(input, MAX_REQUEST_BYTES);
     let mut bytes = Vec::with_capacity(CHUNK_BYTES + 1024);
     let mut chunk = Vec::new();
-    let mut line = Vec::new();
     // Handing over returns false once the reader has gone (it failed).
     let mut hand_over = |bytes: &mut Vec<u8>, chunk: &mut Vec<Slot>| {
         if slots.send(std::mem::take(chunk)).is_err() {
@@ -315,13 +311,13 @@ fn write_requests<R: Read>(
     loop {
         // Send what is ready before a read that may block, as a person typing at a
         // terminal expects an answer to each line at once.
-        if input.buffer().is_empty() && !chunk.is_empty() && !hand_over(&mut bytes, &mut chunk)? {
+        if !input.has_line() && !chunk.is_empty() && !hand_over(&mut bytes, &mut chunk)? {
             return Ok(());
         }
-        let slot = match input::read_line(&mut input, &mut line, MAX_REQUEST_BYTES) {
+        let slot = match input.next_line() {
             Err(e) => return Err(WriterError::Input(e)),
             Ok(Line::End) => break,
-            Ok(Line::Read) => match codec::decode_line_request(&line) {
+            Ok(Line::Read(line)) => match codec::decode_line_request(line) {
                 Err(e) => Slot::Local(e.to_string()),
                 Ok(request) => match codec::encode_request(&request, Framing::Line, &mut bytes) {
                     Ok(()) => Slot::Sent,
@@ -335,7 +331,6 @@ fn write_requests<R: Read>(
                 if !hand_over(&mut bytes, &mut chunk)? {
                     return Ok(());
                 }
-                input::skip_line(&mut input).map_err(WriterError::Input)?;
                 continue;
             }
         };

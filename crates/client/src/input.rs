@@ -2,145 +2,114 @@
 //! amount of it: a line without a newline (`client < /dev/zero`) would otherwise grow in
 //! memory until the allocator gives up.
 //!
-//! A line over the limit is reported as soon as it passes the limit, before the rest of it
-//! has arrived, so that the caller can say so at once; [`skip_line`] then reads the rest
-//! without keeping it.
+//! The lines are framed by `protocol`'s [`Framer`], the framer the servers run, so a line
+//! is refused here exactly when a server would refuse it: over the limit, not counting
+//! its ending (`\n` or `\r\n`). A line over the limit is reported as soon as it passes the
+//! limit, before the rest of it has arrived, so that the caller can say so at once; the
+//! rest of it is dropped as it is read.
 
-use std::io::{self, BufRead};
+use std::io::{self, Read};
 
-/// One line of input, as [`read_line`] found it.
+use protocol::{Frame, Framer, Framing};
+
+/// One line of input, as [`LineReader::next_line`] found it.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Line {
-    /// A line of at most the limit, without its `\n`, in the caller's buffer. A `\r`
-    /// before the `\n` is kept (callers drop it as they would), but not counted. The
-    /// last line of the input may have no newline.
-    Read,
-    /// The line is longer than the limit. What was read of it is discarded; the rest, its
-    /// newline included, is still unread (call [`skip_line`]).
+pub(crate) enum Line<'a> {
+    /// A line of at most the limit, without its `\n`. A `\r` before the `\n` is kept
+    /// (callers drop it as they would), but not counted. The last line of the input may
+    /// have no newline.
+    Read(&'a [u8]),
+    /// The line is longer than the limit. What was read of it is dropped, and so is the
+    /// rest of it, its newline included, when the next line is asked for.
     TooLong,
     /// The input has ended.
     End,
 }
 
-/// Reads the next line into `line` (replacing what it held) without its `\n`, as long as
-/// it is at most `limit` bytes; never holds more than `limit + 1` bytes of it.
-///
-/// The limit counts the line without its ending, whichever it is (`\n` or `\r\n`), since
-/// that is how the line is sent: the request decoder drops one trailing `\r`.
-///
-/// # Errors
-///
-/// When reading the input fails.
-pub(crate) fn read_line(
-    input: &mut impl BufRead,
-    line: &mut Vec<u8>,
-    limit: usize,
-) -> io::Result<Line> {
-    line.clear();
-    loop {
-        // Room for the limit and a `\r` that may end the line: one byte more.
-        let room = (limit + 1).saturating_sub(line.len());
-        let (available, take, newline) = with_input(input, |available| {
-            let newline = available.iter().position(|&b| b == b'\n');
-            let take = newline.unwrap_or(available.len());
-            if take <= room {
-                line.extend_from_slice(&available[..take]);
+/// The user's input, read through a [`Framer`].
+#[derive(Debug)]
+pub(crate) struct LineReader<R> {
+    input: R,
+    framer: Framer,
+}
+
+impl<R: Read> LineReader<R> {
+    /// Lines of `input` of at most `limit` bytes; never holds more than `limit + 2`.
+    pub(crate) fn new(input: R, limit: usize) -> Self {
+        LineReader {
+            input,
+            framer: Framer::new(Framing::Line, limit),
+        }
+    }
+
+    /// The next line, reading the input (again when a signal interrupts the read) until
+    /// one is whole or the input ends.
+    ///
+    /// # Errors
+    ///
+    /// When reading the input fails.
+    pub(crate) fn next_line(&mut self) -> io::Result<Line<'_>> {
+        while !self.has_line() {
+            if self.framer.is_eof() {
+                return Ok(Line::End);
             }
-            (available.len(), take, newline.is_some())
-        })?;
-        if available == 0 {
-            // Every earlier pass without a newline kept at least one byte, so an empty
-            // line here means the input ended before this line began.
-            return Ok(if line.is_empty() {
-                Line::End
-            } else {
-                finish(line, limit)
-            });
-        }
-        if take > room {
-            line.clear();
-            input.consume(room);
-            return Ok(Line::TooLong);
-        }
-        if newline {
-            let verdict = finish(line, limit);
-            // A refused line leaves its newline for `skip_line`, as promised.
-            let ending = usize::from(verdict == Line::Read);
-            input.consume(take + ending);
-            return Ok(verdict);
-        }
-        input.consume(take);
-    }
-}
-
-/// The verdict on a whole line, measured without a `\r` that ends it.
-fn finish(line: &mut Vec<u8>, limit: usize) -> Line {
-    let ending = usize::from(line.last() == Some(&b'\r'));
-    if line.len() - ending > limit {
-        line.clear();
-        return Line::TooLong;
-    }
-    Line::Read
-}
-
-/// Reads and drops the rest of the current line, its `\n` included; stops at the end of
-/// the input.
-///
-/// # Errors
-///
-/// When reading the input fails.
-pub(crate) fn skip_line(input: &mut impl BufRead) -> io::Result<()> {
-    loop {
-        // How much to consume, and whether that ends the line.
-        let (take, done) = with_input(input, |available| {
-            match available.iter().position(|&b| b == b'\n') {
-                Some(i) => (i + 1, true),
-                None => (available.len(), available.is_empty()),
+            let input = &mut self.input;
+            let n = loop {
+                match self
+                    .framer
+                    .receive_with(self.framer.room(), |buf| input.read(buf))
+                {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    other => break other?,
+                }
+            };
+            if n == 0 {
+                self.framer.receive_eof();
             }
-        })?;
-        input.consume(take);
-        if done {
-            return Ok(());
         }
+        Ok(match self.framer.next_frame() {
+            Some(Frame::Complete(line) | Frame::Unterminated(line)) => Line::Read(line),
+            Some(Frame::TooLong) => Line::TooLong,
+            None => Line::End,
+        })
     }
-}
 
-/// Looks at the buffered input, reading more when there is none (again when a signal
-/// interrupts the read), and returns what `look` makes of it; `look` is given an empty
-/// slice at the end of the input. Taking a closure rather than returning the slice keeps
-/// the borrow of `input` inside this function, so the retry loop borrows it afresh each
-/// time.
-fn with_input<R: BufRead, T>(input: &mut R, look: impl FnOnce(&[u8]) -> T) -> io::Result<T> {
-    loop {
-        match input.fill_buf() {
-            Ok(available) => return Ok(look(available)),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
+    /// Whether the next line (or the end of the input) is known without reading: when
+    /// not, [`LineReader::next_line`] will read, and may wait.
+    pub(crate) fn has_line(&mut self) -> bool {
+        self.framer.has_frame() || self.framer.is_eof()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::io::{BufReader, Read};
-
     use super::*;
 
-    /// Every line of `input`, read with `limit` through a buffer of `capacity` bytes
-    /// (so that lines are split across fills), over-long ones skipped.
-    fn lines(input: &[u8], limit: usize, capacity: usize) -> Vec<Result<String, Line>> {
-        let mut reader = BufReader::with_capacity(capacity, input);
-        let mut line = Vec::new();
+    /// A reader that returns at most `size` bytes a read, so that lines are split across
+    /// reads.
+    struct Chunks<'a> {
+        bytes: &'a [u8],
+        size: usize,
+    }
+
+    impl Read for Chunks<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.size.min(buf.len()).min(self.bytes.len());
+            buf[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Ok(n)
+        }
+    }
+
+    /// Every line of `input`, read with `limit` in reads of at most `size` bytes.
+    fn lines(input: &[u8], limit: usize, size: usize) -> Vec<Result<String, ()>> {
+        let mut reader = LineReader::new(Chunks { bytes: input, size }, limit);
         let mut out = Vec::new();
         loop {
-            match read_line(&mut reader, &mut line, limit).unwrap() {
+            match reader.next_line().unwrap() {
                 Line::End => return out,
-                Line::Read => out.push(Ok(String::from_utf8(line.clone()).unwrap())),
-                Line::TooLong => {
-                    assert!(line.is_empty());
-                    skip_line(&mut reader).unwrap();
-                    out.push(Err(Line::TooLong));
-                }
+                Line::Read(line) => out.push(Ok(String::from_utf8(line.to_vec()).unwrap())),
+                Line::TooLong => out.push(Err(())),
             }
         }
     }
@@ -153,19 +122,20 @@ mod tests {
         let input = b"abcd\n12345\nxy\r\n1234\r\n12345\r\n\n\r\nlast";
         let expected = [
             Ok("abcd".to_owned()),
-            Err(Line::TooLong),
+            Err(()),
             Ok("xy\r".into()),
             Ok("1234\r".into()),
-            Err(Line::TooLong),
+            Err(()),
             Ok("".into()),
             Ok("\r".into()),
             Ok("last".into()),
         ];
-        for capacity in [1, 2, 3, 5, 64] {
-            assert_eq!(lines(input, 4, capacity), expected, "capacity {capacity}");
+        for size in [1, 2, 3, 5, 64] {
+            assert_eq!(lines(input, 4, size), expected, "reads of {size}");
         }
         assert_eq!(lines(b"", 4, 8), []);
-        assert_eq!(lines(b"123456789", 4, 8), [Err(Line::TooLong)]);
+        assert_eq!(lines(b"123456789", 4, 8), [Err(())]);
+        assert_eq!(lines(b"123456789\nok\n", 4, 8), [Err(()), Ok("ok".into())]);
     }
 
     /// A reader that fails with `Interrupted` before every chunk of its input.
@@ -188,42 +158,58 @@ mod tests {
         }
     }
 
-    /// A read that a signal interrupts is tried again, by both `read_line` and
-    /// `skip_line`, at the start of a line, in its middle and at the end of the input.
+    /// A read that a signal interrupts is tried again at the start of a line, in its
+    /// middle, in an over-long line being skipped and at the end of the input.
     #[test]
     fn interrupted_reads_are_retried() {
-        let chunks: &[&[u8]] = &[b"ab", b"c\n1234", b"56\nxy", b"\r\n", b"z"];
-        let mut reader = BufReader::new(Interrupting {
-            chunks: chunks.iter(),
-            interrupt: false,
-        });
-        let mut line = Vec::new();
-        assert_eq!(read_line(&mut reader, &mut line, 4).unwrap(), Line::Read);
-        assert_eq!(line, b"abc");
-        assert_eq!(read_line(&mut reader, &mut line, 4).unwrap(), Line::TooLong);
-        skip_line(&mut reader).unwrap();
-        assert_eq!(read_line(&mut reader, &mut line, 4).unwrap(), Line::Read);
-        assert_eq!(line, b"xy\r");
-        assert_eq!(read_line(&mut reader, &mut line, 4).unwrap(), Line::Read);
-        assert_eq!(line, b"z");
-        assert_eq!(read_line(&mut reader, &mut line, 4).unwrap(), Line::End);
-        skip_line(&mut reader).unwrap();
+        let chunks: &[&[u8]] = &[b"ab", b"c\n12", b"3456", b"7\nxy", b"\r\n", b"z"];
+        let mut reader = LineReader::new(
+            Interrupting {
+                chunks: chunks.iter(),
+                interrupt: false,
+            },
+            4,
+        );
+        assert_eq!(reader.next_line().unwrap(), Line::Read(b"abc"));
+        assert_eq!(reader.next_line().unwrap(), Line::TooLong);
+        assert_eq!(reader.next_line().unwrap(), Line::Read(b"xy\r"));
+        assert_eq!(reader.next_line().unwrap(), Line::Read(b"z"));
+        assert_eq!(reader.next_line().unwrap(), Line::End);
+        assert_eq!(reader.next_line().unwrap(), Line::End);
     }
 
-    /// A line far over the limit is refused after the limit and one byte, before the
-    /// rest of it is read.
+    /// A line far over the limit is refused after the limit and two bytes at most,
+    /// before the rest of it is read.
     #[test]
     fn too_long_is_known_early() {
         let input = vec![b'x'; 10_000];
-        let mut reader = BufReader::with_capacity(16, input.as_slice());
-        let mut line = Vec::new();
-        assert_eq!(
-            read_line(&mut reader, &mut line, 10).unwrap(),
-            Line::TooLong
+        let mut reader = LineReader::new(input.as_slice(), 10);
+        assert_eq!(reader.next_line().unwrap(), Line::TooLong);
+        assert!(
+            reader.input.len() >= 10_000 - 12,
+            "read {}",
+            10_000 - reader.input.len()
         );
-        assert!(line.capacity() <= 16, "{}", line.capacity());
-        let mut rest = Vec::new();
-        reader.read_to_end(&mut rest).unwrap();
-        assert_eq!(rest.len(), 10_000 - 11);
+        assert_eq!(reader.next_line().unwrap(), Line::End);
+    }
+
+    /// Whether a line is known without reading: a whole one or the end, not half a line.
+    #[test]
+    fn has_line_says_whether_a_read_may_wait() {
+        let mut reader = LineReader::new(
+            Chunks {
+                bytes: b"a\nb\nc",
+                size: 3,
+            },
+            10,
+        );
+        assert!(!reader.has_line());
+        assert_eq!(reader.next_line().unwrap(), Line::Read(b"a"));
+        assert!(!reader.has_line(), "`b` has no newline yet");
+        assert_eq!(reader.next_line().unwrap(), Line::Read(b"b"));
+        assert!(!reader.has_line(), "the end of the input is not known yet");
+        assert_eq!(reader.next_line().unwrap(), Line::Read(b"c"));
+        assert!(reader.has_line(), "the end is known");
+        assert_eq!(reader.next_line().unwrap(), Line::End);
     }
 }

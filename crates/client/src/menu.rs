@@ -15,19 +15,19 @@
 //!   (`Error: request too long (limit 65536 bytes)`), and the menu goes on; so is a
 //!   payload whose request (`N|payload`) would pass the limit. A longer choice is an
 //!   `Invalid choice`. The message comes as soon as the line passes the limit; the rest
-//!   of the line is then read and dropped, so `client < /dev/zero` runs in bounded
+//!   of the line is dropped as it is read, so `client < /dev/zero` runs in bounded
 //!   memory (for as long as the zeros last).
 //! - The server's answers are shown escaped when the output is a terminal (see
 //!   [`TextMode`]).
 
-use std::io::{self, BufRead, Write};
+use std::io::{self, Read, Write};
 
 use protocol::{Op, Request, Response};
 
 use crate::client::{Client, MAX_REQUEST_BYTES};
 use crate::display::TextMode;
 use crate::error::ClientError;
-use crate::input::{self, Line};
+use crate::input::{Line, LineReader};
 
 /// The menu, shown after a blank line before every choice, as the seed printed it.
 pub const MENU: &str = "1. Change case\n2. Evaluate expression\n3. Reverse string\n4. Exit";
@@ -60,26 +60,25 @@ pub enum MenuError {
 ///
 /// [`MenuError::Connection`] when the server goes away or stops answering; the input and
 /// output errors otherwise. Choice 4 and the end of input are `Ok`.
-pub fn run_menu<I: BufRead, O: Write>(
+pub fn run_menu<I: Read, O: Write>(
     client: &mut Client,
-    mut input: I,
+    input: I,
     mut output: O,
     mode: TextMode,
 ) -> Result<(), MenuError> {
     let out = &mut output;
-    let mut line = Vec::new();
+    let mut input = LineReader::new(input, MAX_REQUEST_BYTES);
     say(
         out,
         format_args!("Connected to server at {}\n", client.peer_addr()),
     )?;
     loop {
         say(out, format_args!("\n{MENU}\n{CHOICE_PROMPT}"))?;
-        let choice = match read_line(&mut input, &mut line)? {
-            Line::Read => String::from_utf8_lossy(strip_cr(&line)),
+        let choice = match next_line(&mut input)? {
+            Line::Read(line) => String::from_utf8_lossy(strip_cr(line)),
             Line::End => return say(out, format_args!("\n")),
             Line::TooLong => {
                 say(out, format_args!("Invalid choice\n"))?;
-                input::skip_line(&mut input).map_err(MenuError::Input)?;
                 continue;
             }
         };
@@ -94,12 +93,11 @@ pub fn run_menu<I: BufRead, O: Write>(
             }
         };
         say(out, format_args!("{INPUT_PROMPT}"))?;
-        let payload = match read_line(&mut input, &mut line)? {
-            Line::Read => String::from_utf8_lossy(strip_cr(&line)).into_owned(),
+        let payload = match next_line(&mut input)? {
+            Line::Read(line) => String::from_utf8_lossy(strip_cr(line)).into_owned(),
             Line::End => return say(out, format_args!("\n")),
             Line::TooLong => {
                 say(out, format_args!("Error: {}\n", ClientError::TooLong))?;
-                input::skip_line(&mut input).map_err(MenuError::Input)?;
                 continue;
             }
         };
@@ -123,10 +121,10 @@ fn say(out: &mut impl Write, text: std::fmt::Arguments<'_>) -> Result<(), MenuEr
         .map_err(MenuError::Output)
 }
 
-/// One line into `line`, without its `\n`, holding at most [`MAX_REQUEST_BYTES`] of it.
-/// Bytes that are not UTF-8 become U+FFFD when it is used.
-fn read_line(input: &mut impl BufRead, line: &mut Vec<u8>) -> Result<Line, MenuError> {
-    input::read_line(input, line, MAX_REQUEST_BYTES).map_err(MenuError::Input)
+/// The next line, without its `\n`, holding at most [`MAX_REQUEST_BYTES`] of it. Bytes
+/// that are not UTF-8 become U+FFFD when it is used.
+fn next_line<R: Read>(input: &mut LineReader<R>) -> Result<Line<'_>, MenuError> {
+    input.next_line().map_err(MenuError::Input)
 }
 
 /// A line without the `\r` of a `\r\n` ending.

@@ -108,6 +108,18 @@ pub fn decode_line_request(line: &[u8]) -> Result<Request, RequestError> {
     crate::parse_request(line.strip_suffix(b"\r").unwrap_or(line))
 }
 
+/// Reads one request from a frame: a line with its `\n` removed, or one raw read.
+///
+/// # Errors
+///
+/// As [`crate::parse_request`].
+pub fn decode_request(frame: &[u8], framing: Framing) -> Result<Request, RequestError> {
+    match framing {
+        Framing::Line => decode_line_request(frame),
+        Framing::Raw => crate::parse_request(frame),
+    }
+}
+
 /// Appends the encoding of `response` to `out`.
 pub fn encode_response(response: &Response, framing: Framing, out: &mut Vec<u8>) {
     match response {

@@ -1,6 +1,6 @@
 //! The taskserver wire protocol: what a request and a response are, how they are framed
-//! on a byte stream, and a [`Connection`] that reads and writes them over any
-//! `Read + Write`.
+//! on a byte stream ([`Framer`], with no I/O), and the client's [`Connection`], which
+//! writes requests and reads responses over any `Read + Write`.
 //!
 //! # Line framing (the default)
 //!
@@ -18,24 +18,33 @@
 //! what the seed's Python client and server speak, so either can talk to ours.
 //!
 //! ```
-//! use protocol::{Connection, Framing, Op, Request, Response};
-//! use std::io::Cursor;
+//! use protocol::{Frame, Framer, Framing, Op, Request, Response, codec};
 //!
-//! // Two pipelined requests, answered with one write.
-//! let mut wire = Cursor::new(b"3|abc\nEVAL|1+2\n".to_vec());
-//! let mut conn = Connection::new(&mut wire, Framing::Line);
-//! assert_eq!(conn.read_request()?, Some(Request::new(Op::Reverse, "abc")));
-//! assert_eq!(conn.read_request()?, Some(Request::new(Op::Evaluate, "1+2")));
-//! assert_eq!(conn.read_request()?, None);
-//! # Ok::<(), protocol::ReadError>(())
+//! // A server's side: two pipelined requests in one read, and their answers.
+//! let mut framer = Framer::new(Framing::Line, protocol::DEFAULT_MAX_REQUEST_BYTES);
+//! framer.receive(b"3|abc\nEVAL|1+2\n");
+//! let mut requests = Vec::new();
+//! while let Some(Frame::Complete(line)) = framer.next_frame() {
+//!     requests.push(codec::decode_line_request(line)?);
+//! }
+//! assert_eq!(requests, [Request::new(Op::Reverse, "abc"), Request::new(Op::Evaluate, "1+2")]);
+//! let mut answers = Vec::new();
+//! codec::encode_response(&Response::Ok("cba".into()), Framing::Line, &mut answers);
+//! codec::encode_response(&Response::Ok("3".into()), Framing::Line, &mut answers);
+//! assert_eq!(answers, b"OK cba\nOK 3\n");
+//! # Ok::<(), protocol::RequestError>(())
 //! ```
 //!
 //! # Layout
 //!
 //! - [`op`]: the three operations and how their codes and names are read.
-//! - `message`: [`Request`], [`Response`], [`Framing`] and the errors of a bad request.
+//! - `message`: [`Request`], [`Response`], [`Framing`], the errors of a bad request and
+//!   the [`Rejection`] a server answers instead of a result.
+//! - `framer`: [`Framer`], the one sans-I/O framer (line and raw framing, the limit,
+//!   how much may be read now) that servers, the client and its input reader share.
 //! - [`codec`]: encoding and decoding of single frames, with no I/O.
-//! - `connection`: [`Connection`], buffered and size-limited reading, batched writing.
+//! - `connection`: [`Connection`], the client's side: batched writing of requests,
+//!   size-limited reading of responses through the framer.
 //! - [`text`]: the characters untrusted text must not show as they are (format characters).
 //!
 //! Architecture invariant: `protocol` knows nothing of sockets' life cycle, threads or
@@ -43,15 +52,20 @@
 
 pub mod codec;
 mod connection;
+mod framer;
 mod message;
 pub mod op;
 pub mod text;
 
-pub use connection::{
-    Connection, DEFAULT_MAX_REQUEST_BYTES, ReadError, ResponseError, WriteRequestError,
-};
+pub use connection::{Connection, ResponseError, WriteRequestError};
+pub use framer::{DEFAULT_MAX_REQUEST_BYTES, Frame, Framer};
 pub use message::{
-    Framing, Request, RequestError, RequestRef, Response, UnknownFraming, parse_request,
+    Framing, Rejection, Request, RequestError, RequestRef, Response, UnknownFraming, parse_request,
     parse_request_ref,
 };
 pub use op::{Op, UnknownOp};
+
+/// The name server-core's session still gives a [`Rejection`]; it goes when the session
+/// frames with [`Framer`].
+#[doc(hidden)]
+pub type ReadError = Rejection;

@@ -84,6 +84,45 @@ impl fmt::Display for RequestError {
 
 impl std::error::Error for RequestError {}
 
+/// Why a received frame is answered with an error instead of reaching the engine: the
+/// answer is [`crate::codec::encode_rejection`]'s, and it is the only thing a rejection
+/// is for (an I/O failure is not one: it has no one to answer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// The frame arrived whole but is not a request; the connection stays usable.
+    Invalid(RequestError),
+    /// A line grew past the limit; the connection is closed after the answer, since the
+    /// rest of the line cannot be told from the next request.
+    TooLong {
+        /// The limit in force, in bytes.
+        limit: usize,
+    },
+}
+
+impl From<RequestError> for Rejection {
+    fn from(error: RequestError) -> Self {
+        Rejection::Invalid(error)
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rejection::Invalid(e) => e.fmt(f),
+            Rejection::TooLong { limit } => write!(f, "request too long (limit {limit} bytes)"),
+        }
+    }
+}
+
+impl std::error::Error for Rejection {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Rejection::Invalid(e) => Some(e),
+            Rejection::TooLong { .. } => None,
+        }
+    }
+}
+
 /// Reads `<op>|<payload>` from the bytes of one request, with its terminator already removed.
 ///
 /// # Errors

@@ -1,19 +1,19 @@
-//! Property tests: whatever a client can encode, a server decodes unchanged, and
-//! whatever a server answers, a client reads back unchanged. (That the decoder survives
-//! any bytes, within its limit, is `tests/fuzz.rs`.)
+//! Property tests: whatever a client can encode, a server's framer and decoder read back
+//! unchanged, and whatever a server answers, a client reads back unchanged. (That the
+//! framer survives any bytes, within its limit, is `tests/fuzz.rs`.)
 
 use std::io::Cursor;
 
 use proptest::prelude::*;
-use protocol::{Connection, Framing, Op, Request, Response};
+use protocol::{Connection, Frame, Framer, Framing, Op, Request, Response, codec};
 
 fn any_op() -> impl Strategy<Value = Op> {
     prop_oneof![Just(Op::ChangeCase), Just(Op::Evaluate), Just(Op::Reverse)]
 }
 
 proptest! {
-    /// Any payload without a newline survives encode → decode in line framing, also when
-    /// many requests are pipelined in one stream.
+    /// Any payload without a newline survives encode → frame → decode in line framing,
+    /// also when many requests are pipelined in one stream.
     #[test]
     fn line_requests_round_trip(
         requests in prop::collection::vec((any_op(), "[^\n]*"), 1..8)
@@ -28,11 +28,16 @@ proptest! {
             }
             client.flush().unwrap();
         }
-        let mut server = Connection::new(Cursor::new(wire), Framing::Line);
+        let mut server = Framer::new(Framing::Line, protocol::DEFAULT_MAX_REQUEST_BYTES);
+        server.receive(&wire);
+        server.receive_eof();
         for (op, payload) in &requests {
-            prop_assert_eq!(server.read_request().unwrap(), Some(Request::new(*op, payload.clone())));
+            let Some(Frame::Complete(line)) = server.next_frame() else {
+                return Err(TestCaseError::fail("a request without its frame"));
+            };
+            prop_assert_eq!(codec::decode_line_request(line), Ok(Request::new(*op, payload.clone())));
         }
-        prop_assert_eq!(server.read_request().unwrap(), None);
+        prop_assert_eq!(server.next_frame(), None);
     }
 
     /// Any response text without a newline survives encode → decode in line framing.
@@ -40,11 +45,7 @@ proptest! {
     fn line_responses_round_trip(text in "[^\n]*", ok in any::<bool>()) {
         let response = if ok { Response::Ok(text) } else { Response::Err(text) };
         let mut wire = Vec::new();
-        {
-            let mut server = Connection::new(Cursor::new(&mut wire), Framing::Line);
-            server.write_response(&response).unwrap();
-            server.flush().unwrap();
-        }
+        codec::encode_response(&response, Framing::Line, &mut wire);
         let mut client = Connection::new(Cursor::new(wire), Framing::Line);
         prop_assert_eq!(client.read_response().unwrap(), Some(response));
     }
