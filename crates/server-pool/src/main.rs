@@ -36,10 +36,12 @@
 //!
 //! On SIGINT/SIGTERM/SIGHUP the main thread stops accepting (the listener closes, so clients
 //! still in the backlog are refused), then drops its end of the channel. Each worker
-//! answers what its client has sent (the common session drains), takes what is left in
-//! the channel and does the same, then finds the channel closed and ends. The main
-//! thread waits on the gate for every place to come back, up to `--shutdown-timeout`,
-//! and the server exits 0.
+//! answers what its client has sent (the common session drains), then finds the channel
+//! closed and ends. The connection waiting in the slot is served by the main thread
+//! itself, at once: it was accepted, its client may have sent a request, and with every
+//! worker busy until the deadline no worker would take it before then — it would be
+//! closed unanswered, its request reset. The main thread then waits on the gate for
+//! every place to come back, up to `--shutdown-timeout`, and the server exits 0.
 //!
 //! Architecture invariant: this file is the pool's hand-off and nothing else; everything
 //! the servers share is in `server-core`.
@@ -50,7 +52,9 @@ use std::thread;
 
 use clap::Parser;
 use crossbeam_channel::Receiver;
-use server_core::{Architecture, Client, Gate, Permit, Server, ServerArgs, StartError, Who};
+use server_core::{
+    Architecture, Client, Gate, Log, Permit, Server, ServerArgs, Service, StartError, Who,
+};
 
 /// Each worker's stack, as server-threaded's client threads (its crate doc says why
 /// 256 KiB is enough, in debug builds too).
@@ -103,7 +107,6 @@ fn run(mut args: ServerArgs, workers: usize) -> Result<(), StartError> {
     let started = (1..=workers)
         .filter(|&n| start_worker(&server, n, queue.clone()))
         .count();
-    drop(queue);
     if started == 0 {
         // Nothing could serve a client: fail, as a server that cannot bind does (the
         // warnings above say why each worker did not start).
@@ -132,11 +135,29 @@ fn run(mut args: ServerArgs, workers: usize) -> Result<(), StartError> {
         }
     }
     let deadline = server.stop_accepting(gate.in_use());
-    // The workers serve what is in the channel, then find it closed and end.
+    // The workers finish their clients, then find the channel closed and end.
     drop(handoff);
+    // The connection in the slot, if no worker took it yet: served now, in draining mode,
+    // by the main thread, which has nothing else to do until the deadline.
+    let service = server.service();
+    while let Ok((client, permit)) = queue.try_recv() {
+        serve(&service, client, &Who::Main, server.log());
+        drop(permit);
+    }
+    drop(queue);
     let abandoned = gate.wait_idle(deadline);
     server.finish(abandoned);
     Ok(())
+}
+
+/// Serves `client` to the end as `who`. A panic in the session (a bug; the session never
+/// panics on what a client sends) ends that connection, not the thread: the pool stays
+/// whole. Nothing the session shares with the thread is left half-done.
+fn serve(service: &Service, client: Client, who: &Who, log: Log) {
+    let served = panic::catch_unwind(AssertUnwindSafe(|| service.serve(client, who)));
+    if served.is_err() {
+        log.warn(who, format_args!("a session panicked; going on"));
+    }
 }
 
 /// Starts the thread `worker-{n}`, which serves the connections it takes from `queue`
@@ -151,13 +172,7 @@ fn start_worker(server: &Server, n: usize, queue: Receiver<(Client, Permit)>) ->
         .stack_size(STACK_SIZE)
         .spawn(move || {
             for (client, permit) in queue {
-                // A panic in one session (a bug; the session never panics on what a
-                // client sends) ends that connection, not the worker: the pool stays
-                // whole. Nothing the session shares with the worker is left half-done.
-                let served = panic::catch_unwind(AssertUnwindSafe(|| service.serve(client, &who)));
-                if served.is_err() {
-                    log.warn(&who, format_args!("a session panicked; going on"));
-                }
+                serve(&service, client, &who, log);
                 drop(permit);
             }
         });

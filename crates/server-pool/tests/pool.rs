@@ -266,3 +266,37 @@ fn sigterm_answers_in_flight_and_queued() {
     let backlog_served = format!("Connection from 127.0.0.1:{backlog_port}");
     assert!(lines_with(&server, &backlog_served).is_empty());
 }
+
+/// SIGTERM with the one worker held by a request that would wait a year, and a second
+/// client queued in the channel's slot with its request sent: both are answered by the
+/// deadline (the held one when its delay is cut short), each connection then closed, and
+/// the server exits 0 saying it shut down cleanly. Before, the worker took the queued
+/// connection only after the deadline and closed it unread: its client got a reset, and
+/// the log still said `Shut down cleanly`.
+#[test]
+fn sigterm_answers_the_queued_client_by_the_deadline() {
+    let mut server = start_pool(&[
+        "--workers",
+        "1",
+        "--delay",
+        "1y",
+        "--shutdown-timeout",
+        "1s",
+    ]);
+    let addr = server.addr();
+    let mut served = connect(addr);
+    served.write_all(b"3|first\n").expect("send");
+    wait_for_lines(&server, "Received request: 3|first", 1);
+    let mut queued = connect(addr);
+    queued.write_all(b"3|second\n").expect("send");
+    wait_for_lines(&server, &format!("Queued 127.0.0.1:{}", port(&queued)), 1);
+    server.signal(Signal::SIGTERM).expect("send SIGTERM");
+    assert_eq!(read_lines(&served, 1), ["OK tsrif\n"]);
+    assert_eq!(read_to_close(&mut served), b"");
+    assert_eq!(read_lines(&queued, 1), ["OK dnoces\n"]);
+    assert_eq!(read_to_close(&mut queued), b"");
+    let status = wait_for_exit("server-pool", &mut server);
+    assert_eq!(status.code(), Some(0));
+    let last = assert_logged(&server, "[MAIN] - Shut down");
+    assert!(last.contains("Shut down cleanly"), "{last}");
+}
