@@ -93,8 +93,26 @@ pub enum Accepted {
 /// When the socket cannot be made, bound (address in use, not an address of this
 /// machine, a privileged port) or put into the listening state.
 pub fn bind(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+    bind_with(addr, backlog, false)
+}
+
+/// [`bind`], with `SO_REUSEPORT` as well: several such listeners (of the same user) may
+/// bind the same address, and the kernel spreads new connections over them by a hash of
+/// each connection's addresses — a listener per worker instead of one they share.
+///
+/// # Errors
+///
+/// As [`bind`]'s; also when the address is held by a listener without `SO_REUSEPORT`.
+pub fn bind_reusing_port(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+    bind_with(addr, backlog, true)
+}
+
+fn bind_with(addr: SocketAddr, backlog: i32, reuse_port: bool) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
     socket.bind(&addr.into())?;
     socket.listen(backlog)?;
     socket.set_nonblocking(true)?;

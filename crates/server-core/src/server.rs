@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -98,6 +98,28 @@ impl Server {
     ///
     /// [`StartError`] when the address cannot be bound or the handlers installed.
     pub fn start(args: ServerArgs, architecture: &Architecture) -> Result<Server, StartError> {
+        Server::start_with(args, architecture, listener::bind)
+    }
+
+    /// [`Server::start`], with a listener bound with `SO_REUSEPORT`
+    /// ([`listener::bind_reusing_port`]), so that workers may bind listeners of their own
+    /// on the same address.
+    ///
+    /// # Errors
+    ///
+    /// As [`Server::start`]'s.
+    pub fn start_reusing_port(
+        args: ServerArgs,
+        architecture: &Architecture,
+    ) -> Result<Server, StartError> {
+        Server::start_with(args, architecture, listener::bind_reusing_port)
+    }
+
+    fn start_with(
+        args: ServerArgs,
+        architecture: &Architecture,
+        bind: fn(SocketAddr, i32) -> io::Result<TcpListener>,
+    ) -> Result<Server, StartError> {
         let config = Config::from(args);
         let log = Log::new(config.level);
         match listener::raise_open_file_limit() {
@@ -112,11 +134,10 @@ impl Server {
         }
         let signals = Signals::install(Shutdown::new(config.shutdown_timeout))
             .map_err(StartError::Signals)?;
-        let listener =
-            listener::bind(config.addr, config.backlog).map_err(|error| StartError::Bind {
-                addr: config.addr,
-                error,
-            })?;
+        let listener = bind(config.addr, config.backlog).map_err(|error| StartError::Bind {
+            addr: config.addr,
+            error,
+        })?;
         let addr = listener.local_addr().unwrap_or(config.addr);
         log::print_plain(&banner::text(architecture, &config, addr));
         Ok(Server {
@@ -306,6 +327,19 @@ impl Server {
         self.listener.take()
     }
 
+    /// The address the listener is bound to (the real port, when `--port 0` was asked
+    /// for); `None` once the listener is closed or taken.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.as_ref()?.local_addr().ok()
+    }
+
+    /// Puts `listener` in the place of the server's own, which is returned: a worker
+    /// process with a listener of its own (`SO_REUSEPORT`) accepts on it with
+    /// [`Server::accept_shared`], after [`Server::share_listener`].
+    pub fn replace_listener(&mut self, listener: TcpListener) -> Option<TcpListener> {
+        self.listener.replace(listener)
+    }
+
     /// Gets the listener ready to be shared by worker processes that each wait in
     /// `accept(2)` on it (server-prefork), before they are forked.
     ///
@@ -386,6 +420,29 @@ impl Server {
         use nix::sys::{prctl, signal::Signal};
         if prctl::set_pdeathsig(Signal::SIGTERM).is_err() || nix::unistd::getppid() != parent {
             self.shutdown().request();
+        }
+    }
+
+    /// Waits up to `timeout` for a signal or for one of `fds` to become readable, and
+    /// says which of `fds` are (all `false` after a signal or the timeout): for a parent
+    /// that waits on sockets of its own as well as for its children (server-prefork's
+    /// `--accept pass`, which waits for clients and for its workers' reports).
+    pub fn wait_for_signal_or(&self, fds: &[BorrowedFd<'_>], timeout: Duration) -> Vec<bool> {
+        let mut all = vec![self.signals.wake_fd()];
+        all.extend_from_slice(fds);
+        match wait_readable(&all, timeout) {
+            Ok(ready) => {
+                if ready[0] {
+                    self.signals.drain();
+                }
+                ready[1..].to_vec()
+            }
+            Err(e) => {
+                self.log
+                    .warn(&Who::Main, format_args!("waiting for events failed: {e}"));
+                thread::sleep(ACCEPT_BACKOFF);
+                vec![false; fds.len()]
+            }
         }
     }
 

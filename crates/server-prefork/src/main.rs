@@ -25,6 +25,12 @@
 //! worker also gets SIGTERM from the kernel should the parent die without passing it on
 //! (`PR_SET_PDEATHSIG`), so workers never serve on as orphans.
 //!
+//! How a worker gets its next client is `--accept`'s choice, one of Stevens' designs
+//! (module `accept`): all accept on the shared listener (the default, above), in turn
+//! under a file lock or a process-shared mutex, the parent accepts and passes each
+//! descriptor to an idle worker, or each has a `SO_REUSEPORT` listener of its own. Each
+//! worker counts the clients it served and logs the count when it stops.
+//!
 //! `--max-clients` does not apply beyond the worker count: a smaller value forks that
 //! many workers instead, and the banner says how many.
 //!
@@ -33,13 +39,17 @@
 //! - `main`, `run`: the supervisor: fork the workers, then reap and re-fork until a
 //!   signal, then stop the workers.
 //! - `fork_worker`, `worker`: one worker process: accept, serve, accept, until shutdown.
+//! - `accept`: the five ways a worker gets its next client, each a small type.
 //! - `reap`, `stop_workers`: collecting workers that died, during and at the end.
 //!
 //! Architecture invariant: this file is the pre-forked architecture and nothing else;
 //! every worker serves one client at a time with server-core's common session, and the
 //! parent never accepts.
 
+mod accept;
+
 use std::collections::HashMap;
+use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -49,6 +59,8 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, getpid};
 use server_core::{Architecture, Log, Server, ServerArgs, StartError, Who};
+
+use crate::accept::{Choice, Strategy};
 
 /// The first wait before forking again after a failed fork or a worker that died young;
 /// it doubles with each failure in a row, up to [`MAX_BACKOFF`].
@@ -100,6 +112,10 @@ struct Cli {
     #[arg(long, value_name = "N", default_value_t = 16,
           value_parser = clap::value_parser!(u16).range(1..=4096))]
     workers: u16,
+
+    /// How the workers get their clients (Stevens, UNIX Network Programming, ch. 30)
+    #[arg(long, value_enum, value_name = "HOW", default_value_t = Choice::Shared)]
+    accept: Choice,
 }
 
 fn main() -> ExitCode {
@@ -110,8 +126,13 @@ fn run(cli: Cli) -> Result<(), StartError> {
     let mut args = cli.server;
     let wanted = usize::from(cli.workers).min(args.max_clients);
     args.max_clients = wanted;
-    let mut server = Server::start(args, &prefork(wanted))?;
-    server.share_listener().map_err(StartError::Share)?;
+    let mut server = if cli.accept.reuses_port() {
+        Server::start_reusing_port(args, &prefork(wanted))?
+    } else {
+        Server::start(args, &prefork(wanted))?
+    };
+    let mut strategy =
+        accept::strategy(cli.accept, &mut server, wanted).map_err(StartError::Share)?;
     let log = server.log();
     let parent = getpid();
     // Each live worker, with when it was forked.
@@ -121,6 +142,7 @@ fn run(cli: Cli) -> Result<(), StartError> {
     let mut retry_at = Instant::now();
     while !server.shutdown().requested() {
         for (pid, why, forked) in reap(&mut workers) {
+            strategy.died(pid);
             if forked.elapsed() < YOUNG {
                 strikes += 1;
                 retry_at = Instant::now() + backoff(strikes);
@@ -131,7 +153,7 @@ fn run(cli: Cli) -> Result<(), StartError> {
             );
         }
         while workers.len() < wanted && Instant::now() >= retry_at {
-            match fork_worker(&mut server, parent) {
+            match fork_worker(&mut server, strategy.as_mut(), parent) {
                 Ok(pid) => {
                     workers.insert(pid, Instant::now());
                     log.info(&Who::Main, format_args!("Forked worker process {pid}"));
@@ -159,9 +181,9 @@ fn run(cli: Cli) -> Result<(), StartError> {
         } else {
             REAP_INTERVAL
         };
-        server.wait_for_signal(wait);
+        strategy.wait(&mut server, wait);
     }
-    stop_workers(&mut workers, &mut server);
+    stop_workers(&mut workers, &mut server, strategy.as_mut());
     server.finish(workers.len());
     Ok(())
 }
@@ -174,29 +196,52 @@ fn backoff(strikes: u32) -> Duration {
 }
 
 /// Forks one worker; in the parent, returns its PID. The child never returns.
-fn fork_worker(server: &mut Server, parent: Pid) -> nix::Result<Pid> {
+fn fork_worker(server: &mut Server, strategy: &mut dyn Strategy, parent: Pid) -> io::Result<Pid> {
+    strategy.before_fork(server)?;
     // SAFETY: this process has a single thread — nothing here or in server-core starts
     // one in the parent — so the child's copy of memory holds no lock or buffer taken
     // mid-update by another thread. The child only runs `worker`, which ends in `_exit`.
     match unsafe { fork() }? {
-        ForkResult::Child => worker(server, parent),
-        ForkResult::Parent { child } => Ok(child),
+        ForkResult::Child => worker(server, strategy, parent),
+        ForkResult::Parent { child } => {
+            strategy.forked(child);
+            Ok(child)
+        }
     }
 }
 
-/// A worker's life: accept a client on the shared listener, serve it to the end with the
-/// common session, accept the next, until a shutdown; then `_exit`. A panic ends the
-/// worker (and the parent forks another) instead of unwinding into the parent's loop.
-fn worker(server: &mut Server, parent: Pid) -> ! {
+/// A worker's life: take a client as the strategy says, serve it to the end with the
+/// common session, take the next, until a shutdown; then log how many it served and
+/// `_exit`. A panic ends the worker (and the parent forks another) instead of unwinding
+/// into the parent's loop.
+fn worker(server: &mut Server, strategy: &mut dyn Strategy, parent: Pid) -> ! {
     let me = Who::WorkerProcess(std::process::id());
     server.stop_with_parent(parent);
+    let log = server.log();
+    let mut acceptor = match strategy.worker(server) {
+        Ok(acceptor) => acceptor,
+        Err(e) => {
+            log.warn(&me, format_args!("cannot get ready to accept: {e}"));
+            server_core::exit_child(1)
+        }
+    };
     let served = panic::catch_unwind(AssertUnwindSafe(|| {
         let service = server.service();
-        while let Some(client) = server.accept_shared(&me) {
+        let mut served: u64 = 0;
+        while let Some(client) = acceptor.next(server, &me) {
             service.serve(client, &me);
+            acceptor.done();
+            served += 1;
         }
+        served
     }));
-    server_core::exit_child(if served.is_ok() { 0 } else { PANICKED })
+    match served {
+        Ok(served) => {
+            log.warn(&me, format_args!("Stopping: served {served} clients"));
+            server_core::exit_child(0)
+        }
+        Err(_) => server_core::exit_child(PANICKED),
+    }
 }
 
 /// Collects every worker that has exited, without blocking: for each, its PID, how it
@@ -224,13 +269,16 @@ fn reap(workers: &mut HashMap<Pid, Instant>) -> Vec<(Pid, String, Instant)> {
 /// parent), shuts the shared listener so that new connections are refused and idle
 /// workers wake, reaps the workers as they finish, and SIGKILLs those still running at
 /// the deadline. `workers` is left holding the ones that had to be killed.
-fn stop_workers(workers: &mut HashMap<Pid, Instant>, server: &mut Server) {
+fn stop_workers(
+    workers: &mut HashMap<Pid, Instant>,
+    server: &mut Server,
+    strategy: &mut dyn Strategy,
+) {
     let log = server.log();
     for &pid in workers.keys() {
         let _ = kill(pid, Signal::SIGTERM);
     }
-    server.shut_listener();
-    server.close_listener();
+    strategy.stop(server);
     let deadline = server
         .shutdown()
         .deadline()

@@ -3,7 +3,10 @@
 //! workers, ten clients take five rounds); the pool stays at its size under hundreds of
 //! clients; a worker that dies is replaced; a slow client holds one worker, not the
 //! server; SIGTERM drains the workers, and the parent leaves no zombie and no orphan.
-//! (The tests every server passes are in server-core's `tests/`.)
+//! Serving, the staircase and the drain are checked with each `--accept` strategy, and
+//! each strategy's own risk (a lock whose holder is killed, a descriptor in flight to a
+//! worker that dies) on its own. (The tests every server passes are in server-core's
+//! `tests/`.)
 
 #[path = "../../server-core/tests/common/mod.rs"]
 mod common;
@@ -20,6 +23,17 @@ use nix::unistd::Pid;
 
 fn start_prefork(args: &[&str]) -> ServerProcess {
     start("server-prefork", args)
+}
+
+/// The `--accept` strategies: the tests of serving, the staircase and the drain run on
+/// each, at once.
+const ACCEPTS: [&str; 5] = ["shared", "flock", "mutex", "pass", "reuseport"];
+
+/// Starts the server with `--accept accept` and `args`.
+fn start_accepting(accept: &str, args: &[&str]) -> ServerProcess {
+    let mut all = vec!["--accept", accept];
+    all.extend_from_slice(args);
+    start_prefork(&all)
 }
 
 /// The live (not zombie) children of the server: its workers.
@@ -65,12 +79,16 @@ fn workers_logging(server: &ServerProcess, needle: &str) -> HashSet<u32> {
         .collect()
 }
 
-/// The banner says how many workers; that many children are forked, each logged; the
-/// parent serves no client itself: every connection is served by a worker, which logs
-/// as `[WORKER PID: n]`.
+/// With every `--accept` strategy: the banner says how many workers; that many children
+/// are forked, each logged; the parent serves no client itself: every connection is
+/// served by a worker, which logs as `[WORKER PID: n]`.
 #[test]
 fn banner_counts_the_workers_and_workers_serve() {
-    let server = start_prefork(&["--workers", "3"]);
+    on_each(&ACCEPTS, workers_serve);
+}
+
+fn workers_serve(accept: &str) {
+    let server = start_accepting(accept, &["--workers", "3"]);
     let pids = wait_for_workers(&server, 3);
     // The parent logs a fork after fork() returns: the child can be seen first.
     for pid in &pids {
@@ -106,6 +124,23 @@ fn banner_counts_the_workers_and_workers_serve() {
         assert!(line.contains("[WORKER PID: "), "{line}");
     }
     server.stop(IO_TIMEOUT).expect("stops");
+}
+
+/// A bad `--accept` is a usage error that lists the choices; `--help` explains each.
+#[test]
+fn accept_choices_are_listed_and_explained() {
+    let out = run("server-prefork", &["--port", "0", "--accept", "lottery"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("[possible values: shared, flock, mutex, pass, reuseport]"),
+        "{stderr}"
+    );
+    let help = help_of("server-prefork");
+    for accept in ACCEPTS {
+        assert!(help.contains(&format!("- {accept}:")), "{help}");
+    }
+    assert!(help.contains("[default: shared]"), "{help}");
 }
 
 /// `--max-clients` below the worker count forks that many workers (the cap holds);
@@ -185,17 +220,27 @@ fn third_client_waits_for_a_free_worker() {
     server.stop(IO_TIMEOUT).expect("stops");
 }
 
-/// Ten clients at once on two workers with a delay d: every one is answered, no more than
-/// two are ever served at once (read from the log, whose lines are written in order), the
-/// two workers serve them all, and the whole takes at least five rounds, 5 × d — the
-/// staircase ⌈10 / 2⌉ × d is a lower bound here, not a speed claim.
+/// With every `--accept` strategy, ten clients at once on two workers with a delay d:
+/// every one is answered, no more than two are ever served at once (read from the log,
+/// whose lines are written in order), the two workers serve them all, and the whole takes
+/// at least five rounds, 5 × d — the staircase ⌈10 / 2⌉ × d is a lower bound here, not a
+/// speed claim. With `reuseport` the kernel hashes each connection to one worker's
+/// listener, busy or not, so both workers serving (and two at once) is likely but not
+/// certain: it is held to at most two at once, by workers of its own.
 #[test]
 fn ten_clients_on_two_workers_take_five_rounds() {
-    let server = start_prefork(&["--workers", "2", "--delay", "200ms"]);
-    let pids = wait_for_workers(&server, 2);
-    ten_clients_take_five_rounds(&server);
-    assert_eq!(workers_logging(&server, "Connection from"), pids);
-    server.stop(IO_TIMEOUT).expect("stops");
+    on_each(&ACCEPTS, |accept| {
+        let server = start_accepting(accept, &["--workers", "2", "--delay", "200ms"]);
+        let pids = wait_for_workers(&server, 2);
+        if accept == "reuseport" {
+            ten_clients_on_two_workers(&server);
+            assert!(workers_logging(&server, "Connection from").is_subset(&pids));
+        } else {
+            ten_clients_take_five_rounds(&server);
+            assert_eq!(workers_logging(&server, "Connection from"), pids);
+        }
+        server.stop(IO_TIMEOUT).expect("stops");
+    });
 }
 
 /// Four hundred short clients from twenty threads: the server keeps exactly its four
@@ -316,15 +361,26 @@ fn slow_client_holds_one_worker_not_the_server() {
     server.stop(IO_TIMEOUT).expect("stops");
 }
 
-/// SIGTERM to the parent while four workers each hold a request and have a second one
-/// queued behind it: the parent passes it on; every received request is answered and each
-/// connection closed; a client still in the backlog (never received) gets its connection
-/// closed, not an answer; new connections are refused; the parent exits 0, and no worker
-/// outlives it (that the parent reaps its workers is checked while it is alive, in
-/// `killed_worker_is_replaced`: once it has exited, init would reap a zombie anyway).
+/// With every `--accept` strategy, SIGTERM to the parent while four workers each hold a
+/// request and have a second one queued behind it: the parent passes it on; every
+/// received request is answered and each connection closed; a client never received (in
+/// the backlog) gets its connection closed, not an answer; new connections are refused;
+/// the workers' `served N clients` add up to the clients answered; the parent exits 0,
+/// and no worker outlives it (that the parent reaps its workers is checked while it is
+/// alive, in `killed_worker_is_replaced`: once it has exited, init would reap a zombie
+/// anyway).
+///
+/// With `reuseport`, two clients may hash to one worker's listener, where the second
+/// waits while another worker idles: the test waits for one client to be received, not
+/// four, and holds each client to what the log says of it at the end — answered in full
+/// if received, closed unanswered if not.
 #[test]
 fn sigterm_drains_every_worker_and_leaves_no_zombie() {
-    let server = start_prefork(&["--workers", "4", "--delay", "500ms"]);
+    on_each(&ACCEPTS, sigterm_drains);
+}
+
+fn sigterm_drains(accept: &str) {
+    let server = start_accepting(accept, &["--workers", "4", "--delay", "500ms"]);
     let addr = server.addr();
     let pids = wait_for_workers(&server, 4);
     let mut conns: Vec<TcpStream> = (0..4).map(|_| connect(addr)).collect();
@@ -332,36 +388,148 @@ fn sigterm_drains_every_worker_and_leaves_no_zombie() {
         conn.write_all(format!("3|a{i}\n3|b{i}\n").as_bytes())
             .expect("send two requests");
     }
-    wait_for_lines(&server, "Received request: 3|a", 4);
+    let hashed = accept == "reuseport";
+    wait_for_lines(&server, "Received request: 3|a", if hashed { 1 } else { 4 });
     let mut queued = connect(addr);
-    queued.write_all(b"3|queued\n").expect("send");
+    queued.write_all(b"3|a4\n3|b4\n").expect("send");
+    conns.push(queued);
     server.signal(Signal::SIGTERM).expect("send SIGTERM");
     assert_logged(&server, "Shutting down");
     match TcpStream::connect(addr) {
         Err(e) => assert_eq!(e.kind(), ErrorKind::ConnectionRefused, "{e}"),
         Ok(_) => panic!("accepted a connection while shutting down"),
     }
-    for (i, conn) in conns.iter().enumerate() {
-        let want = [format!("OK {i}a\n"), format!("OK {i}b\n")];
-        assert_eq!(read_lines(conn, 2), want, "client {i}");
-    }
-    for (i, mut conn) in conns.into_iter().enumerate() {
-        assert_eq!(read_to_close(&mut conn), b"", "client {i}");
-    }
-    assert_closed_unanswered(&mut queued, "the client in the backlog");
+    let got: Vec<Vec<u8>> = conns.iter_mut().map(read_to_close_or_reset).collect();
     let mut server = server;
     let status = wait_for_exit("server-prefork", &mut server);
     assert_eq!(status.code(), Some(0));
     // The parent has exited, but its last line may still be in the pipe, unread by the
-    // test's output reader: wait for it, then check that it is the clean one.
+    // test's output reader: wait for it, then check that it is the clean one. The
+    // workers' lines were written before they exited, so before it.
     let last = assert_logged(&server, "[MAIN] - Shut down");
     assert!(last.contains("Shut down cleanly"), "{last}");
+    let mut answered = 0;
+    for (i, got) in got.iter().enumerate() {
+        let received = !lines_with(&server, &format!("Received request: 3|a{i}")).is_empty();
+        if received {
+            let want = format!("OK {i}a\nOK {i}b\n");
+            assert_eq!(String::from_utf8_lossy(got), want, "{accept}: client {i}");
+            answered += 1;
+        } else {
+            assert!(
+                got.is_empty(),
+                "{accept}: client {i} was answered unreceived"
+            );
+        }
+    }
+    if !hashed {
+        assert_eq!(
+            answered, 4,
+            "{accept}: the four in flight, not the queued one"
+        );
+    }
+    let counts = served_counts(&server.output());
+    assert_eq!(counts.len(), 4, "{accept}: a count from each worker");
+    assert_eq!(counts.iter().sum::<u64>(), answered, "{accept}: {counts:?}");
     for pid in pids {
         assert!(
             !std::path::Path::new(&format!("/proc/{pid}")).exists(),
             "worker {pid} outlived the parent"
         );
     }
+}
+
+/// Reads until the server closes `stream` or resets it (a connection closed with a
+/// request unread, or left in the backlog of a listener that closed): what came before.
+/// A timeout or another error fails the test.
+fn read_to_close_or_reset(stream: &mut TcpStream) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return got,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return got,
+            Err(e) => panic!("waiting for the server to close: {e}; got {got:?}"),
+        }
+    }
+}
+
+/// With `flock` and `mutex`, a worker SIGKILLed while it holds the accept lock (waiting
+/// in `accept` with no client, as the debug log says) does not take the lock with it:
+/// the other worker takes it (for the mutex, after `EOWNERDEAD`, which it says), a
+/// replacement is forked, and clients are served, two at once.
+#[test]
+fn a_worker_killed_holding_the_accept_lock_releases_it() {
+    on_each(&["flock", "mutex"], |accept| {
+        let server = start_accepting(accept, &["--workers", "2", "--log-level", "debug"]);
+        let pids = wait_for_workers(&server, 2);
+        let holding = assert_logged(&server, "Holding the accept lock");
+        let holder = worker_in(&holding).expect("a worker holds the lock");
+        assert!(pids.contains(&holder), "{holder} vs {pids:?}");
+        // The lock excludes: the other worker waits for it, unlogged (a second line
+        // could only come after the kill).
+        let before = lines_with(&server, "Holding the accept lock");
+        assert_eq!(before.len(), 1, "{accept}: {before:?}");
+        let pid = i32::try_from(holder).expect("a PID");
+        kill(Pid::from_raw(pid), Signal::SIGKILL).expect("kill the holder");
+        assert_logged(
+            &server,
+            &format!("[MAIN] - Worker {holder} was killed by SIGKILL"),
+        );
+        wait_for_lines(&server, "Holding the accept lock", 2);
+        let next = lines_with(&server, "Holding the accept lock")[1].clone();
+        assert_ne!(worker_in(&next), Some(holder), "{next}");
+        if accept == "mutex" {
+            assert_logged(&server, "The accept lock's holder died holding it");
+        }
+        let after = wait_for_workers(&server, 2);
+        // One client held by one worker; the other serves the next.
+        let mut held = connect(server.addr());
+        assert_eq!(ask(&mut held, b"3|held\n"), "OK dleh\n", "{accept}");
+        assert_eq!(
+            one_shot(server.addr(), b"3|next\n"),
+            "OK txen\n",
+            "{accept}"
+        );
+        wait_for_lines(&server, "Received request: 3|next", 1);
+        assert_eq!(
+            workers_logging(&server, "Received request"),
+            after,
+            "{accept}"
+        );
+        drop(held);
+        server.stop(IO_TIMEOUT).expect("stops");
+    });
+}
+
+/// With `pass`, a worker that dies with a client's descriptor in flight (passed, not yet
+/// received: the one worker is stopped with SIGSTOP, then killed) leaves that client
+/// closed, not hanging; the replacement serves the next client.
+#[test]
+fn pass_survives_a_worker_dying_with_a_descriptor_in_flight() {
+    let server = start_accepting("pass", &["--workers", "1"]);
+    let worker = *wait_for_workers(&server, 1)
+        .iter()
+        .next()
+        .expect("a worker");
+    let pid = Pid::from_raw(i32::try_from(worker).expect("a PID"));
+    kill(pid, Signal::SIGSTOP).expect("stop the worker");
+    let mut client = connect(server.addr());
+    client.write_all(b"3|in flight\n").expect("send");
+    let me = client.local_addr().expect("an address").port();
+    assert_logged(
+        &server,
+        &format!("[MAIN] - Passed 127.0.0.1:{me} to worker {worker}"),
+    );
+    kill(pid, Signal::SIGKILL).expect("kill the worker");
+    assert_closed_unanswered(&mut client, "the client passed to the dead worker");
+    assert_logged(
+        &server,
+        &format!("[MAIN] - Worker {worker} was killed by SIGKILL"),
+    );
+    assert_eq!(one_shot(server.addr(), b"3|next\n"), "OK txen\n");
+    server.stop(IO_TIMEOUT).expect("stops");
 }
 
 /// Should the parent die without passing the shutdown on (SIGKILL), its workers do not
