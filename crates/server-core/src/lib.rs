@@ -47,6 +47,7 @@
 //!   the factory the other drivers open sessions from.
 //! - [`log`]: the seed's log lines with a time stamp and who served them, one `write(2)`
 //!   per line, untrusted text escaped and cut.
+//! - [`backoff`]: when to try again after a worker could not be started (prefork, pool).
 //! - [`banner`]: the start-up banner with the PID and the real `Listening on` address.
 //! - [`shutdown`]: the SIGINT/SIGTERM/SIGHUP flag and the self-pipe that wakes the accept loop
 //!   (also on SIGCHLD).
@@ -109,6 +110,7 @@
 //! - A second SIGINT/SIGTERM/SIGHUP does nothing more; `--shutdown-timeout` bounds the wait.
 //! - The sequential server ignores `--max-clients` (it serves one at a time).
 
+pub mod backoff;
 pub mod banner;
 pub mod blocking;
 pub mod config;
@@ -121,6 +123,7 @@ pub mod session;
 pub mod shutdown;
 pub mod work;
 
+pub use backoff::Backoff;
 pub use banner::Architecture;
 pub use blocking::Service;
 pub use config::{Config, Level, ServerArgs};

@@ -159,6 +159,12 @@ impl Log {
     }
 }
 
+/// A duration as log lines show it: as the flags take it, humantime's style (`0s`,
+/// `250ms`, `2s 500ms`, `1year`), never Rust's `Debug` (`0ns`, `2.5s`, `31557600s`).
+pub fn duration(d: Duration) -> impl Display {
+    humantime::format_duration(d)
+}
+
 /// Writes `text` to standard output as is (no time stamp), with one `write(2)`; for the
 /// banner, which scripts read. Unlike log lines it is always written whole, waiting for
 /// the reader if need be: it comes before the server serves anyone.

@@ -465,7 +465,7 @@ impl Server {
             &Who::Main,
             format_args!(
                 "Shutting down: no new connections; waiting up to {} for {busy} client(s) in flight",
-                humantime::format_duration(self.config.shutdown_timeout)
+                log::duration(self.config.shutdown_timeout)
             ),
         );
         deadline

@@ -18,11 +18,15 @@
 //! within 100 ms of their fork, so a crash loop cannot become a fork loop; the others go
 //! on serving meanwhile.
 //!
-//! On SIGINT/SIGTERM/SIGHUP the parent passes SIGTERM on to the workers and shuts the shared
-//! listener (`shutdown(SHUT_RD)`), which refuses new connections at once and wakes every
-//! worker waiting in `accept`. Each worker answers what its client has sent and exits;
-//! the parent reaps them up to `--shutdown-timeout`, SIGKILLs any left, and exits 0. A
-//! worker also gets SIGTERM from the kernel should the parent die without passing it on
+//! On SIGINT/SIGTERM/SIGHUP the parent passes SIGTERM on to the workers and shuts the
+//! shared listener (`shutdown(SHUT_RD)`), which refuses new connections at once and
+//! wakes every worker waiting in `accept`. Each worker answers what its client has sent
+//! and exits; the parent reaps them up to `--shutdown-timeout`, SIGKILLs any left, and
+//! exits 0. It counts the clients it waits for, and those it abandons, from the
+//! [`scoreboard`]: a byte per worker in memory they share, which a worker marks busy
+//! while it has a client, since the parent does not see the connections (with `--accept
+//! pass` it hands them out, but only a worker knows when it is done). A worker also gets
+//! SIGTERM from the kernel should the parent die without passing it on
 //! (`PR_SET_PDEATHSIG`), so workers never serve on as orphans.
 //!
 //! How a worker gets its next client is `--accept`'s choice, one of Stevens' designs
@@ -41,12 +45,14 @@
 //! - `fork_worker`, `worker`: one worker process: accept, serve, accept, until shutdown.
 //! - `accept`: the five ways a worker gets its next client, each a small type.
 //! - `reap`, `stop_workers`: collecting workers that died, during and at the end.
+//! - [`scoreboard`]: which workers are serving a client, shared across the forks.
 //!
 //! Architecture invariant: this file is the pre-forked architecture and nothing else;
 //! every worker serves one client at a time with server-core's common session, and the
 //! parent never accepts.
 
 mod accept;
+mod scoreboard;
 
 use std::collections::HashMap;
 use std::io;
@@ -58,16 +64,10 @@ use clap::Parser;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, getpid};
-use server_core::{Architecture, Log, Server, ServerArgs, StartError, Who};
+use server_core::{Architecture, Backoff, Log, Server, ServerArgs, StartError, Who};
 
 use crate::accept::{Choice, Strategy};
-
-/// The first wait before forking again after a failed fork or a worker that died young;
-/// it doubles with each failure in a row, up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_millis(50);
-
-/// The longest wait between tries to fork a worker.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+use crate::scoreboard::Scoreboard;
 
 /// A worker that dies sooner than this after its fork died young: a crash at start, say.
 /// Dying young counts as a failure toward the back-off, so a worker that cannot live
@@ -133,76 +133,105 @@ fn run(cli: Cli) -> Result<(), StartError> {
     };
     let mut strategy =
         accept::strategy(cli.accept, &mut server, wanted).map_err(StartError::Share)?;
+    let board = Scoreboard::new(wanted).map_err(|e| StartError::Serving {
+        what: "cannot map the workers' scoreboard",
+        source: Some(e.into()),
+    })?;
     let log = server.log();
     let parent = getpid();
-    // Each live worker, with when it was forked.
-    let mut workers: HashMap<Pid, Instant> = HashMap::new();
+    let mut workers: HashMap<Pid, Worker> = HashMap::new();
     // Failures in a row (failed forks, young deaths), and when the next fork may be tried.
-    let mut strikes = 0;
-    let mut retry_at = Instant::now();
+    let mut backoff = Backoff::new(Instant::now());
     while !server.shutdown().requested() {
-        for (pid, why, forked) in reap(&mut workers) {
+        for (pid, why, dead) in reap(&mut workers) {
             strategy.died(pid);
-            if forked.elapsed() < YOUNG {
-                strikes += 1;
-                retry_at = Instant::now() + backoff(strikes);
+            if dead.forked.elapsed() < YOUNG {
+                backoff.failed(Instant::now());
             }
             log.warn(
                 &Who::Main,
                 format_args!("Worker {pid} {why}; forking a replacement"),
             );
         }
-        while workers.len() < wanted && Instant::now() >= retry_at {
-            match fork_worker(&mut server, strategy.as_mut(), parent) {
+        while workers.len() < wanted && backoff.is_due(Instant::now()) {
+            let slot = free_slot(&workers);
+            // A worker killed in the middle of a client left its mark.
+            board.set(slot, false);
+            let ready = Ready {
+                parent,
+                board: &board,
+                slot,
+            };
+            match fork_worker(&mut server, strategy.as_mut(), &ready) {
                 Ok(pid) => {
-                    workers.insert(pid, Instant::now());
+                    let forked = Instant::now();
+                    workers.insert(pid, Worker { forked, slot });
                     log.info(&Who::Main, format_args!("Forked worker process {pid}"));
                 }
                 Err(e) => {
-                    strikes += 1;
-                    retry_at = Instant::now() + backoff(strikes);
+                    let wait = backoff.failed(Instant::now());
                     log.warn(
                         &Who::Main,
                         format_args!(
-                            "cannot fork a worker: {e}; {} of {wanted} running, trying again in {:?}",
+                            "cannot fork a worker: {e}; {} of {wanted} running, trying again in {}",
                             workers.len(),
-                            backoff(strikes)
+                            server_core::log::duration(wait)
                         ),
                     );
                 }
             }
         }
-        if workers.len() == wanted && workers.values().all(|forked| forked.elapsed() >= YOUNG) {
-            strikes = 0;
+        if workers.len() == wanted && workers.values().all(|w| w.forked.elapsed() >= YOUNG) {
+            backoff.reset();
         }
         // SIGCHLD (a worker died) or SIGTERM cuts this wait short.
         let wait = if workers.len() < wanted {
-            retry_at.saturating_duration_since(Instant::now())
+            backoff.retry_at().saturating_duration_since(Instant::now())
         } else {
             REAP_INTERVAL
         };
         strategy.wait(&mut server, wait);
     }
-    stop_workers(&mut workers, &mut server, strategy.as_mut());
-    server.finish(workers.len());
+    let abandoned = stop_workers(&mut workers, &mut server, strategy.as_mut(), &board);
+    server.finish(abandoned);
     Ok(())
 }
 
-/// How long to wait before the next fork after `strikes` failures in a row.
-fn backoff(strikes: u32) -> Duration {
-    FIRST_BACKOFF
-        .saturating_mul(1 << strikes.saturating_sub(1).min(16))
-        .min(MAX_BACKOFF)
+/// A live worker process, as the parent knows it.
+#[derive(Debug)]
+struct Worker {
+    /// When it was forked: one that dies younger than [`YOUNG`] counts as a failure.
+    forked: Instant,
+    /// Its place on the scoreboard.
+    slot: usize,
+}
+
+/// What a new worker is given at its fork, besides the server and the strategy.
+struct Ready<'a> {
+    /// The parent's PID, to stop with it ([`Server::stop_with_parent`]).
+    parent: Pid,
+    /// Where the worker says whether it has a client.
+    board: &'a Scoreboard,
+    /// Its place on `board`.
+    slot: usize,
+}
+
+/// The lowest scoreboard slot no live worker holds (there is one while fewer than the
+/// wanted number run).
+fn free_slot(workers: &HashMap<Pid, Worker>) -> usize {
+    (0..)
+        .find(|slot| workers.values().all(|w| w.slot != *slot))
+        .unwrap_or(0)
 }
 
 /// Forks one worker; in the parent, returns its PID. The child never returns.
-fn fork_worker(server: &mut Server, strategy: &mut dyn Strategy, parent: Pid) -> io::Result<Pid> {
+fn fork_worker(server: &mut Server, strategy: &mut dyn Strategy, ready: &Ready) -> io::Result<Pid> {
     strategy.before_fork(server)?;
     // SAFETY: this process has a single thread — nothing here or in server-core starts
     // one in the parent — so the child's copy of memory holds no lock or buffer taken
     // mid-update by another thread. The child only runs `worker`, which ends in `_exit`.
     match unsafe { fork() }? {
-        ForkResult::Child => worker(server, strategy, parent),
+        ForkResult::Child => worker(server, strategy, ready),
         ForkResult::Parent { child } => {
             strategy.forked(child);
             Ok(child)
@@ -212,11 +241,11 @@ fn fork_worker(server: &mut Server, strategy: &mut dyn Strategy, parent: Pid) ->
 
 /// A worker's life: take a client as the strategy says, serve it to the end with the
 /// common session, take the next, until a shutdown; then log how many it served and
-/// `_exit`. A panic ends the worker (and the parent forks another) instead of unwinding
-/// into the parent's loop.
-fn worker(server: &mut Server, strategy: &mut dyn Strategy, parent: Pid) -> ! {
+/// `_exit`. Its scoreboard slot says busy while it has a client. A panic ends the worker
+/// (and the parent forks another) instead of unwinding into the parent's loop.
+fn worker(server: &mut Server, strategy: &mut dyn Strategy, ready: &Ready) -> ! {
     let me = Who::WorkerProcess(std::process::id());
-    server.stop_with_parent(parent);
+    server.stop_with_parent(ready.parent);
     let log = server.log();
     let mut acceptor = match strategy.worker(server) {
         Ok(acceptor) => acceptor,
@@ -229,7 +258,9 @@ fn worker(server: &mut Server, strategy: &mut dyn Strategy, parent: Pid) -> ! {
         let service = server.service();
         let mut served: u64 = 0;
         while let Some(client) = acceptor.next(server, &me) {
+            ready.board.set(ready.slot, true);
             service.serve(client, &me);
+            ready.board.set(ready.slot, false);
             acceptor.done();
             served += 1;
         }
@@ -245,8 +276,8 @@ fn worker(server: &mut Server, strategy: &mut dyn Strategy, parent: Pid) -> ! {
 }
 
 /// Collects every worker that has exited, without blocking: for each, its PID, how it
-/// died, and when it was forked.
-fn reap(workers: &mut HashMap<Pid, Instant>) -> Vec<(Pid, String, Instant)> {
+/// died, and what the parent knew of it.
+fn reap(workers: &mut HashMap<Pid, Worker>) -> Vec<(Pid, String, Worker)> {
     let mut dead = Vec::new();
     loop {
         let (pid, why) = match waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
@@ -259,38 +290,31 @@ fn reap(workers: &mut HashMap<Pid, Instant>) -> Vec<(Pid, String, Instant)> {
             Ok(WaitStatus::StillAlive) | Err(_) => return dead,
             Ok(_) => continue,
         };
-        if let Some(forked) = workers.remove(&pid) {
-            dead.push((pid, why, forked));
+        if let Some(worker) = workers.remove(&pid) {
+            dead.push((pid, why, worker));
         }
     }
 }
 
 /// Passes the shutdown on to the workers (a `kill` of the parent reaches only the
-/// parent), shuts the shared listener so that new connections are refused and idle
-/// workers wake, reaps the workers as they finish, and SIGKILLs those still running at
-/// the deadline. `workers` is left holding the ones that had to be killed.
+/// parent), stops the listeners so that new connections are refused and idle workers
+/// wake, reaps the workers as they finish, and SIGKILLs those still running at the
+/// deadline. Only workers the scoreboard says are serving a client count as clients in
+/// flight, and as abandoned when killed: an idle worker that did not exit in time (a
+/// stopped one, say) dropped nothing. Returns how many clients were abandoned.
 fn stop_workers(
-    workers: &mut HashMap<Pid, Instant>,
+    workers: &mut HashMap<Pid, Worker>,
     server: &mut Server,
     strategy: &mut dyn Strategy,
-) {
+    board: &Scoreboard,
+) -> usize {
     let log = server.log();
     for &pid in workers.keys() {
         let _ = kill(pid, Signal::SIGTERM);
     }
     strategy.stop(server);
-    let deadline = server
-        .shutdown()
-        .deadline()
-        .unwrap_or_else(|| Instant::now() + server.config().shutdown_timeout);
-    log.warn(
-        &Who::Main,
-        format_args!(
-            "Shutting down: no new connections; waiting up to {:?} for {} worker(s) to answer what they have received",
-            server.config().shutdown_timeout,
-            workers.len()
-        ),
-    );
+    let busy = workers.values().filter(|w| board.is_busy(w.slot)).count();
+    let deadline = server.stop_accepting(busy);
     log_ends(reap(workers), &log);
     while !workers.is_empty() {
         let Some(left) = deadline.checked_duration_since(Instant::now()) else {
@@ -300,18 +324,30 @@ fn stop_workers(
         server.wait_for_signal(left);
         log_ends(reap(workers), &log);
     }
-    for &pid in workers.keys() {
+    let mut abandoned = 0;
+    for (&pid, worker) in workers.iter() {
+        // Read before the kill: the mark is the worker's last word on its client.
+        let busy = board.is_busy(worker.slot);
         let _ = kill(pid, Signal::SIGKILL);
         let _ = waitpid(pid, None);
-        log.warn(
-            &Who::Main,
-            format_args!("Worker {pid} was still busy at the deadline: killed"),
-        );
+        if busy {
+            abandoned += 1;
+            log.warn(
+                &Who::Main,
+                format_args!("Worker {pid} was still busy at the deadline: killed"),
+            );
+        } else {
+            log.warn(
+                &Who::Main,
+                format_args!("Worker {pid} was idle but had not exited by the deadline: killed"),
+            );
+        }
     }
+    abandoned
 }
 
 /// Logs workers that ended during the shutdown (as they should, so at debug level).
-fn log_ends(dead: Vec<(Pid, String, Instant)>, log: &Log) {
+fn log_ends(dead: Vec<(Pid, String, Worker)>, log: &Log) {
     for (pid, why, _) in dead {
         log.debug(&Who::Main, format_args!("Worker {pid} {why}"));
     }

@@ -599,3 +599,58 @@ fn failed_forks_are_retried_with_back_off() {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+/// Sends SIGCONT to a stopped worker when dropped, so that a failed test leaves no
+/// process stopped for ever (it then takes its pending SIGTERM and exits).
+struct Resume(Pid);
+
+impl Drop for Resume {
+    fn drop(&mut self) {
+        let _ = kill(self.0, Signal::SIGCONT);
+    }
+}
+
+/// SIGTERM with one worker serving a delayed request and the other idle but stopped
+/// (SIGSTOP), so that it cannot exit: the shutdown line counts the one client in flight,
+/// not the two workers, and prints the timeout as every server prints durations
+/// (`2s 500ms`, not `2.5s`); the busy worker answers and exits; the stopped one is killed
+/// at the deadline, which drops no client, so the server says it shut down cleanly.
+/// Before, the line said `for 2 worker(s)`, and the end `1 client(s) still busy`.
+#[test]
+fn shutdown_counts_busy_workers_only() {
+    let mut server = start_prefork(&[
+        "--workers",
+        "2",
+        "--delay",
+        "1s",
+        "--shutdown-timeout",
+        "2500ms",
+    ]);
+    let pids = wait_for_workers(&server, 2);
+    let mut conn = connect(server.addr());
+    conn.write_all(b"3|busy\n").expect("send");
+    let line = assert_logged(&server, "Received request: 3|busy");
+    let busy = worker_in(&line).expect("a worker's line");
+    let idle = pids
+        .into_iter()
+        .find(|&pid| pid != busy)
+        .expect("a second worker");
+    let idle = Pid::from_raw(i32::try_from(idle).expect("a PID"));
+    kill(idle, Signal::SIGSTOP).expect("stop the idle worker");
+    let _resume = Resume(idle);
+    server.signal(Signal::SIGTERM).expect("send SIGTERM");
+    assert_logged(
+        &server,
+        "Shutting down: no new connections; waiting up to 2s 500ms for 1 client(s) in flight",
+    );
+    assert_eq!(read_lines(&conn, 1), ["OK ysub\n"]);
+    assert_eq!(read_to_close(&mut conn), b"");
+    let status = wait_for_exit("server-prefork", &mut server);
+    assert_eq!(status.code(), Some(0));
+    assert_logged(
+        &server,
+        &format!("Worker {idle} was idle but had not exited by the deadline: killed"),
+    );
+    let last = assert_logged(&server, "[MAIN] - Shut down");
+    assert!(last.contains("Shut down cleanly"), "{last}");
+}
