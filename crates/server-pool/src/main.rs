@@ -43,14 +43,22 @@
 //! closed unanswered, its request reset. The main thread then waits on the gate for
 //! every place to come back, up to `--shutdown-timeout`, and the server exits 0.
 //!
+//! # Who accepts
+//!
+//! `--accept main` (the default) is the above. `--accept each` (module `each`) has no
+//! hand-off: every worker accepts for itself, one at a time under a mutex (UNP §30.11).
+//! Either way each worker logs how many clients it served when it stops.
+//!
 //! Architecture invariant: this file is the pool's hand-off and nothing else; everything
 //! the servers share is in `server-core`.
 
+mod each;
+
 use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
-use std::thread;
+use std::thread::{self, JoinHandle};
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use crossbeam_channel::Receiver;
 use server_core::{
     Architecture, Client, Gate, Log, Permit, Server, ServerArgs, Service, StartError, Who,
@@ -91,22 +99,40 @@ struct Cli {
     #[arg(long, value_name = "N", default_value_t = 16,
           value_parser = clap::value_parser!(u16).range(1..))]
     workers: u16,
+
+    /// Who accepts the clients (Stevens, UNIX Network Programming, ch. 30)
+    #[arg(long, value_enum, value_name = "WHO", default_value_t = Accept::Main)]
+    accept: Accept,
+}
+
+/// The `--accept` choices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Accept {
+    /// The main thread accepts and hands each client to an idle worker over a channel
+    Main,
+    /// Every worker thread accepts for itself, one at a time under a mutex
+    Each,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    server_core::exit_status("server-pool", run(cli.server, cli.workers.into()))
+    let result = run(cli.server, cli.workers.into(), cli.accept);
+    server_core::exit_status("server-pool", result)
 }
 
-fn run(mut args: ServerArgs, workers: usize) -> Result<(), StartError> {
+fn run(mut args: ServerArgs, workers: usize, accept: Accept) -> Result<(), StartError> {
     args.max_clients = args.max_clients.min(workers);
     let workers = args.max_clients;
     let mut server = Server::start(args, &pool(workers))?;
     server.reserve_descriptors();
+    if accept == Accept::Each {
+        return each::run(server, workers);
+    }
     let (handoff, queue) = crossbeam_channel::bounded::<(Client, Permit)>(QUEUE);
-    let started = (1..=workers)
-        .filter(|&n| start_worker(&server, n, queue.clone()))
-        .count();
+    let threads: Vec<JoinHandle<()>> = (1..=workers)
+        .filter_map(|n| start_worker(&server, n, queue.clone()))
+        .collect();
+    let started = threads.len();
     if started == 0 {
         // Nothing could serve a client: fail, as a server that cannot bind does (the
         // warnings above say why each worker did not start).
@@ -140,12 +166,23 @@ fn run(mut args: ServerArgs, workers: usize) -> Result<(), StartError> {
     // The connection in the slot, if no worker took it yet: served now, in draining mode,
     // by the main thread, which has nothing else to do until the deadline.
     let service = server.service();
+    let mut served = 0;
     while let Ok((client, permit)) = queue.try_recv() {
         serve(&service, client, &Who::Main, server.log());
         drop(permit);
+        served += 1;
     }
     drop(queue);
+    if served > 0 {
+        log_served(server.log(), &Who::Main, served);
+    }
     let abandoned = gate.wait_idle(deadline);
+    if abandoned == 0 {
+        // Each ends at once now, after saying how many it served.
+        for thread in threads {
+            let _ = thread.join();
+        }
+    }
     server.finish(abandoned);
     Ok(())
 }
@@ -160,9 +197,19 @@ fn serve(service: &Service, client: Client, who: &Who, log: Log) {
     }
 }
 
+/// Logs, as a thread stops, how many clients it served: the spread over the workers.
+fn log_served(log: Log, who: &Who, served: u64) {
+    log.warn(who, format_args!("Stopping: served {served} clients"));
+}
+
 /// Starts the thread `worker-{n}`, which serves the connections it takes from `queue`
-/// one after the other until the channel closes. Returns whether it started.
-fn start_worker(server: &Server, n: usize, queue: Receiver<(Client, Permit)>) -> bool {
+/// one after the other until the channel closes. Returns its handle, or `None` (with a
+/// warning) if it did not start.
+fn start_worker(
+    server: &Server,
+    n: usize,
+    queue: Receiver<(Client, Permit)>,
+) -> Option<JoinHandle<()>> {
     let log = server.log();
     let name = format!("worker-{n}");
     let who = Who::Worker(name.clone());
@@ -171,19 +218,22 @@ fn start_worker(server: &Server, n: usize, queue: Receiver<(Client, Permit)>) ->
         .name(name.clone())
         .stack_size(STACK_SIZE)
         .spawn(move || {
+            let mut served: u64 = 0;
             for (client, permit) in queue {
                 serve(&service, client, &who, log);
                 drop(permit);
+                served += 1;
             }
+            log_served(log, &who, served);
         });
     match spawned {
-        Ok(_detached) => true,
+        Ok(thread) => Some(thread),
         Err(e) => {
             log.warn(
                 &Who::Main,
                 format_args!("cannot start {name}: {e}; the pool goes on without it"),
             );
-            false
+            None
         }
     }
 }

@@ -18,6 +18,17 @@ fn start_pool(args: &[&str]) -> ServerProcess {
     start("server-pool", args)
 }
 
+/// The `--accept` choices: the tests of serving, the staircase, the thread count and the
+/// drain run on each, at once.
+const ACCEPTS: [&str; 2] = ["main", "each"];
+
+/// Starts the pool with `--accept accept` and `args`.
+fn start_accepting(accept: &str, args: &[&str]) -> ServerProcess {
+    let mut all = vec!["--accept", accept];
+    all.extend_from_slice(args);
+    start_pool(&all)
+}
+
 /// The local port of a test's connection: the server logs its peer by it.
 fn port(conn: &TcpStream) -> u16 {
     conn.local_addr().expect("a connected socket").port()
@@ -153,17 +164,44 @@ fn third_client_waits_for_a_free_worker() {
     stop_promptly(server);
 }
 
-/// Ten clients at once, two workers, a delay d each: never more than two sessions at
-/// once (from the log), both workers used, and the whole takes at least 5 × d — the
-/// model's lower bound, ⌈10 / 2⌉ rounds of d, not a speed.
+/// With either `--accept`, ten clients at once, two workers, a delay d each: never more
+/// than two sessions at once (from the log), both workers used, and the whole takes at
+/// least 5 × d — the model's lower bound, ⌈10 / 2⌉ rounds of d, not a speed.
 #[test]
 fn ten_clients_take_five_rounds_on_two_workers() {
-    let server = start_pool(&["--workers", "2", "--delay", "200ms"]);
-    ten_clients_take_five_rounds(&server);
-    for worker in ["worker-1", "worker-2"] {
-        assert_logged(&server, &format!("[WORKER: {worker}] - Received request"));
-    }
+    on_each(&ACCEPTS, |accept| {
+        let server = start_accepting(accept, &["--workers", "2", "--delay", "200ms"]);
+        ten_clients_take_five_rounds(&server);
+        for worker in ["worker-1", "worker-2"] {
+            assert_logged(&server, &format!("[WORKER: {worker}] - Received request"));
+        }
+        stop_promptly(server);
+    });
+}
+
+/// `--accept each`: the workers accept for themselves — no hand-off line from the main
+/// thread, the connection is logged by a worker; a bad `--accept` is a usage error that
+/// lists the choices, and `--help` explains each.
+#[test]
+fn each_worker_accepts_for_itself() {
+    let server = start_accepting("each", &["--workers", "3"]);
+    let mut conn = connect(server.addr());
+    assert_eq!(ask(&mut conn, b"3|abc\n"), "OK cba\n");
+    let me = port(&conn);
+    let served = assert_logged(&server, &format!("- Connection from 127.0.0.1:{me}"));
+    assert!(worker_of(&served).starts_with("worker-"), "{served:?}");
+    assert!(lines_with(&server, "Queued").is_empty());
+    wait_for_threads(server.pid(), 4);
     stop_promptly(server);
+
+    let out = run("server-pool", &["--port", "0", "--accept", "lottery"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("[possible values: main, each]"), "{stderr}");
+    let help = help_of("server-pool");
+    for accept in ACCEPTS {
+        assert!(help.contains(&format!("- {accept}:")), "{help}");
+    }
 }
 
 /// Four hundred clients from eight threads against four workers: every one answered,
@@ -171,7 +209,11 @@ fn ten_clients_take_five_rounds_on_two_workers() {
 /// sample taken while they come and go — no thread per client.
 #[test]
 fn thread_count_stays_at_workers_plus_main() {
-    let server = start_pool(&["--quiet", "--workers", "4"]);
+    on_each(&ACCEPTS, thread_count_stays);
+}
+
+fn thread_count_stays(accept: &str) {
+    let server = start_accepting(accept, &["--quiet", "--workers", "4"]);
     let addr = server.addr();
     let pid = server.pid();
     // The four workers start, and the main thread.
@@ -206,7 +248,11 @@ fn thread_count_stays_at_workers_plus_main() {
 /// when it finishes its line.
 #[test]
 fn slow_client_holds_one_worker_not_the_server() {
-    let server = start_pool(&["--workers", "2"]);
+    on_each(&ACCEPTS, slow_client_holds_one_worker);
+}
+
+fn slow_client_holds_one_worker(accept: &str) {
+    let server = start_accepting(accept, &["--workers", "2"]);
     let addr = server.addr();
     let mut slow = connect(addr);
     slow.write_all(b"3|sl").expect("send half a line");
@@ -230,23 +276,31 @@ fn slow_client_holds_one_worker_not_the_server() {
     stop_promptly(server);
 }
 
-/// SIGTERM with two requests in flight on both workers, a third client queued in the
-/// channel's slot and a fourth still in the listen backlog: the three that the server
-/// accepted are all answered (the queued one after a worker frees) and closed; the one
-/// in the backlog is refused without an answer when the listener closes; the server
-/// exits 0.
+/// With either `--accept`, SIGTERM with two requests in flight on both workers, (with
+/// `main`) a third client queued in the channel's slot, and another still in the listen
+/// backlog: those the server accepted are all answered (the queued one after a worker
+/// frees) and closed; the one in the backlog is refused without an answer when the
+/// listener closes; the threads' `served N clients` add up to the clients answered; the
+/// server exits 0.
 #[test]
 fn sigterm_answers_in_flight_and_queued() {
-    let mut server = start_pool(&["--workers", "2", "--delay", "500ms"]);
+    on_each(&ACCEPTS, sigterm_answers_accepted);
+}
+
+fn sigterm_answers_accepted(accept: &str) {
+    let mut server = start_accepting(accept, &["--workers", "2", "--delay", "500ms"]);
     let addr = server.addr();
     let mut conns: Vec<TcpStream> = (0..2).map(|_| connect(addr)).collect();
     for conn in &mut conns {
         conn.write_all(b"3|in flight\n").expect("send");
     }
     wait_for_lines(&server, "Received request: 3|in flight", 2);
+    let handoff = accept == "main";
     let mut queued = connect(addr);
-    queued.write_all(b"3|queued\n").expect("send");
-    wait_for_lines(&server, &format!("Queued 127.0.0.1:{}", port(&queued)), 1);
+    if handoff {
+        queued.write_all(b"3|queued\n").expect("send");
+        wait_for_lines(&server, &format!("Queued 127.0.0.1:{}", port(&queued)), 1);
+    }
     let mut backlog = connect(addr);
     backlog.write_all(b"3|backlog\n").expect("send");
     let backlog_port = port(&backlog);
@@ -255,8 +309,12 @@ fn sigterm_answers_in_flight_and_queued() {
         assert_eq!(read_lines(&conn, 1), ["OK thgilf ni\n"]);
         assert_eq!(read_to_close(&mut conn), b"");
     }
-    assert_eq!(read_lines(&queued, 1), ["OK deueuq\n"]);
-    assert_eq!(read_to_close(&mut queued), b"");
+    if handoff {
+        assert_eq!(read_lines(&queued, 1), ["OK deueuq\n"]);
+        assert_eq!(read_to_close(&mut queued), b"");
+    } else {
+        drop(queued);
+    }
     let status = wait_for_exit("server-pool", &mut server);
     assert_eq!(status.code(), Some(0));
     // Reset by the kernel when the listener closed, or closed: either way, no answer.
@@ -265,6 +323,13 @@ fn sigterm_answers_in_flight_and_queued() {
     assert_logged(&server, "Shut down cleanly");
     let backlog_served = format!("Connection from 127.0.0.1:{backlog_port}");
     assert!(lines_with(&server, &backlog_served).is_empty());
+    let counts = served_counts(&server.output());
+    let answered = if handoff { 3 } else { 2 };
+    assert_eq!(counts.iter().sum::<u64>(), answered, "{accept}: {counts:?}");
+    // A count from each worker (and with `main`, one from the main thread if it served
+    // the queued client itself).
+    let from_workers = served_counts(&lines_with(&server, "[WORKER: worker-"));
+    assert_eq!(from_workers.len(), 2, "{accept}: {counts:?}");
 }
 
 /// SIGTERM with the one worker held by a request that would wait a year, and a second
