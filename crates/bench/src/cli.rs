@@ -1,6 +1,9 @@
 //! The command line: which mode, against what, and how a run's report is printed.
 
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
@@ -9,9 +12,11 @@ use serde::Serialize;
 
 use crate::Target;
 use crate::burst::{self, BurstConfig};
+use crate::hdr_log;
 use crate::limits::{self, LimitError};
 use crate::load::{self, LoadConfig, LoadMode};
-use crate::report::{BurstReport, LoadReport};
+use crate::open_loop::{self, RateConfig};
+use crate::report::{BurstReport, ErrorKind, LoadReport};
 use crate::source;
 use crate::wire::{Exchange, ExchangeError};
 
@@ -68,6 +73,19 @@ pub struct Args {
     /// duration, for a server on 127.x.x.x.
     #[arg(long, value_name = "N", requires = "connect_per_request")]
     pub source_addrs: Option<u32>,
+    /// Timed load at a fixed rate (open loop, as wrk2): R requests per second in total,
+    /// spread over the connections, sent when due whether or not the server keeps up;
+    /// latency counts from when each request was due. With --connect-per-request, R new
+    /// connections per second.
+    #[arg(long, requires = "duration", value_parser = parse_rate, allow_negative_numbers = true)]
+    pub rate: Option<f64>,
+    /// Timed load: run the load this long first without recording it (e.g. `2s`).
+    #[arg(long, requires = "duration", value_parser = parse_duration)]
+    pub warmup: Option<Duration>,
+    /// With --rate: write the corrected latencies (ns) to FILE as an HdrHistogram interval
+    /// log, one interval per second, for HdrHistogram's own tools.
+    #[arg(long, value_name = "FILE", requires = "rate")]
+    pub hdr_log: Option<PathBuf>,
     /// Send redis's inline `PING` and expect `+PONG` instead of a taskserver request, to
     /// measure redis-server with the same load generator.
     #[arg(long, conflicts_with_all = ["op", "payload", "framing"])]
@@ -105,7 +123,25 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
-/// Why a run cannot start.
+/// Parses `--rate`: a finite number of requests per second above 0.
+///
+/// # Errors
+///
+/// A message for text that is not a number, and for 0, negative, or infinite rates.
+pub fn parse_rate(text: &str) -> Result<f64, String> {
+    let rate: f64 = text.trim().parse().map_err(|_| {
+        String::from("not a number: a rate is requests per second, such as 1000 or 2.5")
+    })?;
+    if rate.is_nan() || rate <= 0.0 {
+        return Err("a rate must be more than 0 requests per second".into());
+    }
+    if rate.is_infinite() {
+        return Err("a rate must be a finite number of requests per second".into());
+    }
+    Ok(rate)
+}
+
+/// Why a run cannot start, or measured nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
     /// The arguments contradict each other or name nothing.
@@ -125,6 +161,17 @@ pub enum BenchError {
     /// An operating-system limit would be hit.
     #[error(transparent)]
     Limit(#[from] LimitError),
+    /// `--hdr-log`'s file could not be created or written.
+    #[error("{path}: {source}")]
+    HdrLog {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not one connection was made: nothing was measured.
+    #[error("no client connected: {0}")]
+    NoConnection(String),
 }
 
 /// A run's report, either kind.
@@ -152,6 +199,25 @@ impl Report {
             Report::Burst(r) => r.errors.total(),
             Report::Load(r) => r.errors.total(),
         }
+    }
+
+    /// Why nothing was measured, when not one connection was made: the first failure,
+    /// said as what it means.
+    fn no_connection(&self) -> Option<String> {
+        let (connected, errors, addr) = match self {
+            Report::Burst(r) => (r.connect.count, &r.errors, &r.addr),
+            Report::Load(r) => (r.connected, &r.errors, &r.addr),
+        };
+        if connected > 0 {
+            return None;
+        }
+        let first = errors.examples.first()?;
+        Some(match first.kind {
+            ErrorKind::Refused => {
+                format!("connection refused on {addr} (is a server running?)")
+            }
+            _ => format!("{} ({addr})", first.message),
+        })
     }
 }
 
@@ -197,6 +263,14 @@ pub fn run(args: &Args) -> Result<Report, BenchError> {
     if args.pipeline == 0 {
         return Err(BenchError::Usage("--pipeline must be at least 1".into()));
     }
+    if args.pipeline > 1 && args.rate.is_some() {
+        return Err(BenchError::Usage(
+            "--rate keeps one request in flight per connection, as wrk2 does (a request \
+             due while the previous answer is out is sent when it comes, and its wait \
+             counts): use --clients for more at once, not --pipeline"
+                .into(),
+        ));
+    }
     if args.pipeline > 1 && args.framing == Framing::Raw {
         return Err(BenchError::Usage(
             "--pipeline needs line framing: raw framing has no request boundaries".into(),
@@ -221,9 +295,10 @@ pub fn run(args: &Args) -> Result<Report, BenchError> {
         }
         _ => 0,
     };
-    let warnings = limits::prepare(args.clients, args.duration.is_none())?;
-    Ok(match args.duration {
-        None => Report::Burst(burst::run(
+    let hdr_log = args.hdr_log.as_deref().map(create).transpose()?;
+    let mut warnings = limits::prepare(args.clients, args.duration.is_none())?;
+    let report = match (args.duration, args.rate) {
+        (None, _) => Report::Burst(burst::run(
             &BurstConfig {
                 target,
                 clients: args.clients,
@@ -232,10 +307,11 @@ pub fn run(args: &Args) -> Result<Report, BenchError> {
             },
             warnings,
         )),
-        Some(duration) => Report::Load(load::run(
+        (Some(duration), None) => Report::Load(load::run(
             &LoadConfig {
                 target,
                 connections: args.clients,
+                warmup: args.warmup.unwrap_or_default(),
                 duration,
                 mode: if args.connect_per_request {
                     LoadMode::ConnectPerRequest
@@ -248,7 +324,57 @@ pub fn run(args: &Args) -> Result<Report, BenchError> {
             },
             warnings,
         )),
-    })
+        (Some(duration), Some(rate)) => {
+            if args.connect_per_request {
+                warnings.extend(limits::check_connection_rate(
+                    rate,
+                    args.clients,
+                    target.addr,
+                    source_addrs,
+                )?);
+            }
+            let run = open_loop::run(
+                &RateConfig {
+                    target,
+                    connections: args.clients,
+                    rate,
+                    warmup: args.warmup.unwrap_or_default(),
+                    duration,
+                    connect_per_request: args.connect_per_request,
+                    source_addrs,
+                },
+                warnings,
+            );
+            if let Some((path, file)) = hdr_log {
+                write_hdr_log(&path, file, &run)?;
+            }
+            Report::Load(run.report)
+        }
+    };
+    match report.no_connection() {
+        Some(why) => Err(BenchError::NoConnection(why)),
+        None => Ok(report),
+    }
+}
+
+/// Creates `--hdr-log`'s file before the run, so that a path that cannot be written is
+/// said before the load, not after it.
+fn create(path: &std::path::Path) -> Result<(String, File), BenchError> {
+    let name = path.display().to_string();
+    File::create(path)
+        .map(|file| (name.clone(), file))
+        .map_err(|source| BenchError::HdrLog { path: name, source })
+}
+
+/// Writes an open-loop run's interval log to `file`.
+fn write_hdr_log(path: &str, file: File, run: &open_loop::RateRun) -> Result<(), BenchError> {
+    let mut out = BufWriter::new(file);
+    hdr_log::write(&mut out, run.window_start, &run.intervals)
+        .and_then(|()| out.flush())
+        .map_err(|source| BenchError::HdrLog {
+            path: path.to_owned(),
+            source,
+        })
 }
 
 #[cfg(test)]

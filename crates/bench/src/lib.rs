@@ -15,10 +15,16 @@
 //!   spreads its connections over loopback source addresses (`--source-addrs`), so that
 //!   the client's TIME_WAIT tuples are not the limit. `--redis-ping` sends
 //!   redis's inline `PING` so redis-server can be measured with the same generator.
+//!   `--warmup D` runs the load for D first without recording it.
+//! - **open loop** (`--duration D --rate R`): requests sent on wrk2's schedule whether or
+//!   not the server keeps up, latency measured from when each was due (corrected for
+//!   coordinated omission) and from its send, bench's own lag reported, and with
+//!   `--hdr-log FILE` an HdrHistogram interval log for HdrHistogram's tools.
 //!
 //! Before a run bench raises its own open-file limit to the hard limit and refuses,
 //! with a message saying what to change, a run that would run out of open files or
-//! local ports.
+//! local ports. A run in which not one client connected measured nothing: it ends with
+//! one line saying why (`no client connected: connection refused on …`) and exit 2.
 //!
 //! # Layout
 //!
@@ -27,6 +33,8 @@
 //!   core.
 //! - [`load`]: timed load: persistent, pipelined, connection per request; one thread per
 //!   connection behind a start gate.
+//! - [`open_loop`]: load at a fixed rate, wrk2's schedule, corrected latencies and lag.
+//! - [`hdr_log`]: the HdrHistogram interval log of `--hdr-log`.
 //! - [`wire`]: request bytes, the exact expected answer, and the reader that checks it.
 //! - [`stats`]: percentiles (exact, and from HdrHistogram).
 //! - [`report`]: errors by kind, the two reports, their tables.
@@ -39,8 +47,10 @@
 
 pub mod burst;
 pub mod cli;
+pub mod hdr_log;
 pub mod limits;
 pub mod load;
+pub mod open_loop;
 pub mod report;
 pub mod source;
 pub mod stats;
@@ -50,7 +60,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::time::Duration;
 
 pub use cli::{Args, BenchError, Report, run};
-pub use report::{BurstReport, ErrorCounts, ErrorKind, LoadReport};
+pub use report::{BurstReport, ErrorCounts, ErrorKind, LoadReport, RateReport};
 pub use stats::Summary;
 pub use wire::Exchange;
 

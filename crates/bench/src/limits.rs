@@ -1,7 +1,9 @@
 //! The operating system's limits a large burst runs into, checked before it starts: open
-//! files (raised to the hard limit), local ports, and the listen backlog cap.
+//! files (raised to the hard limit), local ports, and the listen backlog cap; and the
+//! ports a rate of new connections ties up in TIME_WAIT.
 
 use std::fs;
+use std::net::SocketAddr;
 
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 
@@ -41,6 +43,117 @@ pub enum LimitError {
         /// How many ports the range holds.
         ports: u64,
     },
+    /// More new connections per second than TIME_WAIT leaves local ports for.
+    #[error(
+        "{rate} new connections/s need about {needed} local ports: bench closes each \
+         connection, and its port stays in TIME_WAIT for {hold_s} s{why}, but \
+         net.ipv4.ip_local_port_range ({low}-{high}) has {ports} for each of {sources} \
+         source address(es); lower --rate (at most about {most:.0}/s here), widen the \
+         range, or use more --source-addrs"
+    )]
+    PortRate {
+        /// The rate asked for.
+        rate: f64,
+        /// Ports in use at once at that rate: TIME_WAIT's plus the open connections.
+        needed: u64,
+        /// How long TIME_WAIT holds a port before it can be used again, in seconds.
+        hold_s: f64,
+        /// Why that long.
+        why: &'static str,
+        /// The low end of the range.
+        low: u32,
+        /// The high end of the range.
+        high: u32,
+        /// How many ports the range holds.
+        ports: u64,
+        /// Source addresses the connections are spread over, each with the whole range.
+        sources: u32,
+        /// The highest rate the range carries.
+        most: f64,
+    },
+}
+
+/// How long TIME_WAIT holds a local port, and why that long.
+#[derive(Debug, Clone, Copy)]
+struct PortHold {
+    hold_s: f64,
+    why: &'static str,
+}
+
+/// How long a closed connection's local port stays in TIME_WAIT (Linux's TCP_TIMEWAIT_LEN).
+const TIME_WAIT_S: f64 = 60.0;
+
+/// How long the kernel holds a port in TIME_WAIT before reusing it for a new outgoing
+/// connection to `addr`, and why: with `net.ipv4.tcp_tw_reuse` on (1, or 2, the default,
+/// for loopback addresses) after `tcp_tw_reuse_delay` (1 s unless set), else after the
+/// whole 60 s.
+fn port_hold(addr: SocketAddr) -> (f64, &'static str) {
+    let reuse = read_number("/proc/sys/net/ipv4/tcp_tw_reuse").unwrap_or(0);
+    let delay_ms = read_number("/proc/sys/net/ipv4/tcp_tw_reuse_delay").unwrap_or(1000);
+    match reuse {
+        1 => (
+            delay_ms as f64 / 1e3,
+            " (tcp_tw_reuse reuses it after that)",
+        ),
+        2 if addr.ip().is_loopback() => (
+            delay_ms as f64 / 1e3,
+            " (tcp_tw_reuse reuses it after that on loopback)",
+        ),
+        _ => (TIME_WAIT_S, " (tcp_tw_reuse is off for this address)"),
+    }
+}
+
+/// Checks that `rate` new connections per second, at most `clients` open at once, spread
+/// over `source_addrs` source addresses (0: one, the kernel's choice), find free local
+/// ports to `addr`.
+///
+/// # Errors
+///
+/// [`LimitError::PortRate`] when TIME_WAIT would hold more ports than the range has.
+pub fn check_connection_rate(
+    rate: f64,
+    clients: u64,
+    addr: SocketAddr,
+    source_addrs: u32,
+) -> Result<Vec<String>, LimitError> {
+    let (hold_s, why) = port_hold(addr);
+    let hold = PortHold { hold_s, why };
+    match ephemeral_ports() {
+        Some(range) => {
+            check_rate(rate, clients, hold, source_addrs.max(1), range).map(|()| Vec::new())
+        }
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The check of [`check_connection_rate`], with the limits passed in.
+fn check_rate(
+    rate: f64,
+    clients: u64,
+    PortHold { hold_s, why }: PortHold,
+    sources: u32,
+    (low, high): (u32, u32),
+) -> Result<(), LimitError> {
+    let ports = u64::from(high - low) + 1;
+    let all_ports = ports * u64::from(sources);
+    // Saturating float-to-int: a huge rate needs "more than any range".
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let in_time_wait = (rate * hold_s).ceil() as u64;
+    let needed = in_time_wait.saturating_add(clients);
+    if needed > all_ports {
+        return Err(LimitError::PortRate {
+            rate,
+            needed,
+            hold_s,
+            why,
+            low,
+            high,
+            ports,
+            sources,
+            most: all_ports.saturating_sub(clients) as f64 / hold_s,
+        });
+    }
+    Ok(())
 }
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit and returns `(soft, hard)` after it.
@@ -163,6 +276,34 @@ mod tests {
         let err = check(5000, true, 20000, 20000, Some((60000, 60999)), None).unwrap_err();
         assert!(err.to_string().contains("has 1000"), "{err}");
         assert!(check(100, true, 1024, 1024, Some((32768, 60999)), Some(4096)).is_ok());
+    }
+
+    /// A rate of new connections is refused when TIME_WAIT would hold more ports than the
+    /// range has, with the highest rate that fits; within the range it passes.
+    #[test]
+    fn connection_rate_within_the_port_range() {
+        let range = (32768, 60999);
+        let second = PortHold {
+            hold_s: 1.0,
+            why: "",
+        };
+        let minute = PortHold {
+            hold_s: 60.0,
+            why: "",
+        };
+        assert!(check_rate(20_000.0, 10, second, 1, range).is_ok());
+        let err = check_rate(50_000.0, 10, second, 1, range)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("need about 50010 local ports"), "{err}");
+        assert!(err.contains("has 28232 for each of 1 source"), "{err}");
+        assert!(err.contains("at most about 28222/s"), "{err}");
+        // Two source addresses carry it.
+        assert!(check_rate(50_000.0, 10, second, 2, range).is_ok());
+        let err = check_rate(1_000.0, 10, minute, 1, range)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("TIME_WAIT for 60 s"), "{err}");
     }
 
     /// A burst larger than somaxconn is allowed, with a warning about backlog stalls.

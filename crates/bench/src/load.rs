@@ -1,7 +1,8 @@
 //! Timed load for the figures of SPEC §8: N persistent connections sending back to back
 //! (`--pipeline K` keeps K requests in flight on each), or N clients opening a
 //! connection per request. Requests per second and per-request latency percentiles from
-//! HdrHistogram.
+//! HdrHistogram. With a warm-up, answers to requests sent in it are not recorded, and the
+//! rate counts from its end.
 //!
 //! A pipelined connection writes K requests, then, each time it has taken every complete
 //! answer out of what it read, writes as many new requests as answers arrived, in one
@@ -23,14 +24,14 @@ use crate::stats::Summary;
 use crate::wire::{AnswerError, AnswerReader, ONE_ANSWER_BYTES};
 
 /// A worker thread's stack: its work needs a few KiB; 64 KiB leaves ample room.
-const WORKER_STACK_BYTES: usize = 64 * 1024;
+pub(crate) const WORKER_STACK_BYTES: usize = 64 * 1024;
 
 /// Where worker threads wait until every one of them is ready, then are released at
 /// once: they block on a read lock that the main thread holds for writing, so unlocking
 /// wakes them all together (a condition variable would hand its mutex to one waiter at a
 /// time and serialise the release). The timed run's clock starts after the release.
 #[derive(Default)]
-struct Gate {
+pub(crate) struct Gate {
     lock: RwLock<()>,
     ready: Mutex<u64>,
     arrived: Condvar,
@@ -38,12 +39,12 @@ struct Gate {
 
 impl Gate {
     /// Closes the gate; it opens when the returned guard is dropped.
-    fn close(&self) -> Option<RwLockWriteGuard<'_, ()>> {
+    pub(crate) fn close(&self) -> Option<RwLockWriteGuard<'_, ()>> {
         self.lock.write().ok()
     }
 
     /// Called by a worker: counts itself ready and waits for the gate to open.
-    fn arrive_and_wait(&self) {
+    pub(crate) fn arrive_and_wait(&self) {
         if let Ok(mut ready) = self.ready.lock() {
             *ready += 1;
             self.arrived.notify_all();
@@ -52,7 +53,7 @@ impl Gate {
     }
 
     /// Waits until `n` workers are ready.
-    fn wait_ready(&self, n: u64) {
+    pub(crate) fn wait_ready(&self, n: u64) {
         let Ok(mut ready) = self.ready.lock() else {
             return;
         };
@@ -84,7 +85,10 @@ pub struct LoadConfig {
     pub target: Target,
     /// Concurrent connections (workers).
     pub connections: u64,
-    /// How long new requests are sent for; outstanding ones are then waited for.
+    /// Load before the measured window: answers to requests sent in it are not counted.
+    pub warmup: Duration,
+    /// How long new requests are sent for after the warm-up; outstanding ones are then
+    /// waited for.
     pub duration: Duration,
     /// Persistent or connection per request.
     pub mode: LoadMode,
@@ -97,24 +101,34 @@ pub struct LoadConfig {
 struct WorkerResult {
     hist: Histogram<u64>,
     requests: u64,
+    connected: u64,
     errors: ErrorCounts,
+    /// Requests sent before this are the warm-up, not recorded.
+    counted_from: Instant,
 }
 
 /// An empty, auto-resizing latency histogram in nanoseconds.
-fn histogram() -> Histogram<u64> {
+pub(crate) fn histogram() -> Histogram<u64> {
     Histogram::new(3).expect("three significant digits is a valid HdrHistogram precision")
 }
 
 impl WorkerResult {
-    fn new() -> WorkerResult {
+    fn new(counted_from: Instant) -> WorkerResult {
         WorkerResult {
             hist: histogram(),
             requests: 0,
+            connected: 0,
             errors: ErrorCounts::default(),
+            counted_from,
         }
     }
 
-    fn record(&mut self, latency: Duration) {
+    /// Records the answer to a request sent at `sent`, unless that was in the warm-up.
+    fn record(&mut self, sent: Instant, answered: Instant) {
+        if sent < self.counted_from {
+            return;
+        }
+        let latency = answered.duration_since(sent);
         let ns = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
         // `record` grows an auto-resizing histogram; `saturating_record` would clamp to
         // its current top instead.
@@ -126,8 +140,9 @@ impl WorkerResult {
 }
 
 /// One persistent connection: keeps `pipeline` requests in flight until `deadline`.
-fn persistent(target: &Target, pipeline: u64, deadline: Instant) -> WorkerResult {
-    let mut result = WorkerResult::new();
+fn persistent(target: &Target, pipeline: u64, window: (Instant, Instant)) -> WorkerResult {
+    let (counted_from, deadline) = window;
+    let mut result = WorkerResult::new(counted_from);
     let mut stream = match target.connect() {
         Ok(s) => s,
         Err(e) => {
@@ -135,6 +150,7 @@ fn persistent(target: &Target, pipeline: u64, deadline: Instant) -> WorkerResult
             return result;
         }
     };
+    result.connected = 1;
     let request = &target.exchange.request;
     let mut reader = AnswerReader::new(&target.exchange);
     let mut in_flight: VecDeque<Instant> = VecDeque::new();
@@ -145,7 +161,7 @@ fn persistent(target: &Target, pipeline: u64, deadline: Instant) -> WorkerResult
             Some(Ok(())) => {
                 let now = Instant::now();
                 if let Some(sent) = in_flight.pop_front() {
-                    result.record(now.duration_since(sent));
+                    result.record(sent, now);
                 }
                 if now < deadline {
                     to_send += 1;
@@ -184,15 +200,17 @@ fn persistent(target: &Target, pipeline: u64, deadline: Instant) -> WorkerResult
     result
 }
 
-/// One client opening a connection per request until `deadline`; with `source_addrs`,
-/// each from the next source address, starting at the `worker`-th.
+/// One client opening a connection per request in `window` (from the warm-up's end to
+/// the deadline); with `source_addrs`, each from the next source address, starting at the
+/// `worker`-th.
 fn connect_per_request(
     target: &Target,
-    deadline: Instant,
+    window: (Instant, Instant),
     source_addrs: u32,
     worker: u64,
 ) -> WorkerResult {
-    let mut result = WorkerResult::new();
+    let (counted_from, deadline) = window;
+    let mut result = WorkerResult::new(counted_from);
     let mut next_source = worker;
     while Instant::now() < deadline {
         let start = Instant::now();
@@ -205,6 +223,7 @@ fn connect_per_request(
         let outcome = connected
             .map_err(|e| Failure::connect(&e))
             .and_then(|mut stream| {
+                result.connected += 1;
                 stream
                     .write_all(&target.exchange.request)
                     .map_err(|e| Failure::send(&e))?;
@@ -215,7 +234,7 @@ fn connect_per_request(
                     .map_err(|e| Failure::answer(&e))
             });
         match outcome {
-            Ok(()) => result.record(start.elapsed()),
+            Ok(()) => result.record(start, Instant::now()),
             Err(failure) => {
                 result.errors.add(failure);
                 // Do not spin on a server that refuses: its errors would drown the count.
@@ -236,19 +255,25 @@ pub fn run(config: &LoadConfig, warnings: Vec<String>) -> LoadReport {
     for i in 0..config.connections {
         let gate = Arc::clone(&gate);
         let target = Arc::clone(&target);
-        let (duration, mode, source_addrs) = (config.duration, config.mode, config.source_addrs);
+        let (warmup, duration, mode, source_addrs) = (
+            config.warmup,
+            config.duration,
+            config.mode,
+            config.source_addrs,
+        );
         let spawned = thread::Builder::new()
             .name(format!("load-{i}"))
             .stack_size(WORKER_STACK_BYTES)
             .spawn(move || {
                 gate.arrive_and_wait();
-                let deadline = Instant::now() + duration;
+                let counted_from = Instant::now() + warmup;
+                let window = (counted_from, counted_from + duration);
                 match mode {
                     LoadMode::Persistent { pipeline } => {
-                        persistent(&target, pipeline.max(1), deadline)
+                        persistent(&target, pipeline.max(1), window)
                     }
                     LoadMode::ConnectPerRequest => {
-                        connect_per_request(&target, deadline, source_addrs, i)
+                        connect_per_request(&target, window, source_addrs, i)
                     }
                 }
             });
@@ -262,22 +287,26 @@ pub fn run(config: &LoadConfig, warnings: Vec<String>) -> LoadReport {
     }
     gate.wait_ready(handles.len() as u64);
     drop(closed);
-    let start = Instant::now();
+    let start = Instant::now() + config.warmup;
 
     let mut hist = histogram();
     let mut requests = 0;
+    let mut connected = 0;
     for handle in handles {
         match handle.join() {
             Ok(worker) => {
                 // Both histograms auto-resize, so adding cannot run out of range.
                 let _ = hist.add(&worker.hist);
                 requests += worker.requests;
+                connected += worker.connected;
                 errors.merge(worker.errors);
             }
             Err(_) => errors.add(Failure::new(ErrorKind::Other, "a worker thread panicked")),
         }
     }
-    let elapsed = start.elapsed().as_secs_f64();
+    let elapsed = Instant::now()
+        .saturating_duration_since(start)
+        .as_secs_f64();
     let rate = if elapsed > 0.0 {
         requests as f64 / elapsed
     } else {
@@ -299,7 +328,11 @@ pub fn run(config: &LoadConfig, warnings: Vec<String>) -> LoadReport {
         requests_per_s: rate,
         connections_per_s,
         source_addrs: config.source_addrs,
+        connected,
+        warmup_s: config.warmup.as_secs_f64(),
         latency: Summary::from_histogram_ns(&hist),
+        latency_from_send: None,
+        rate: None,
         errors,
         warnings,
     }

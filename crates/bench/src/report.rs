@@ -132,20 +132,36 @@ pub struct ErrorCounts {
     pub spawn: u64,
     /// Other failures.
     pub other: u64,
-    /// The first few failures, described.
-    pub examples: Vec<Failure>,
+    /// The first few distinct failures, described, each with how often it was seen.
+    pub examples: Vec<Example>,
 }
 
-/// How many failures [`ErrorCounts`] describes in full.
+/// A failure described once however often it happened: a thousand refused connects are
+/// one line, `connect: Connection refused (os error 111) (x1000)`, not five copies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Example {
+    /// What kind of failure.
+    pub kind: ErrorKind,
+    /// What happened.
+    pub message: String,
+    /// How many failures had this very message. (Reports written before grouping had
+    /// one example per failure: read back as 1.)
+    #[serde(default = "one")]
+    pub count: u64,
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// How many distinct failures [`ErrorCounts`] describes in full.
 const MAX_EXAMPLES: usize = 5;
 
 impl ErrorCounts {
     /// Counts one failure.
     pub fn add(&mut self, failure: Failure) {
         *self.slot(failure.kind) += 1;
-        if self.examples.len() < MAX_EXAMPLES {
-            self.examples.push(failure);
-        }
+        self.describe(failure.kind, failure.message, 1);
     }
 
     /// Adds every count of `other` to this one.
@@ -153,8 +169,27 @@ impl ErrorCounts {
         for (kind, n) in other.by_kind() {
             *self.slot(kind) += n;
         }
-        let room = MAX_EXAMPLES.saturating_sub(self.examples.len());
-        self.examples.extend(other.examples.into_iter().take(room));
+        for example in other.examples {
+            self.describe(example.kind, example.message, example.count);
+        }
+    }
+
+    /// Counts `count` more failures described by `message` in its example, or starts a
+    /// new example while there is room for one.
+    fn describe(&mut self, kind: ErrorKind, message: String, count: u64) {
+        if let Some(same) = self
+            .examples
+            .iter_mut()
+            .find(|e| e.kind == kind && e.message == message)
+        {
+            same.count += count;
+        } else if self.examples.len() < MAX_EXAMPLES {
+            self.examples.push(Example {
+                kind,
+                message,
+                count,
+            });
+        }
     }
 
     /// Every failure counted.
@@ -267,13 +302,74 @@ pub struct LoadReport {
     /// Loopback source addresses the connections were spread over (0: one, the kernel's
     /// choice).
     pub source_addrs: u32,
-    /// Per-request time from sending it to its answer (with connect, in
-    /// connection-per-request mode).
+    /// Connections that were established (persistent: at most one per connection; per
+    /// request: one per request that got as far). 0 means nothing was measured.
+    #[serde(default)]
+    pub connected: u64,
+    /// The warm-up before the measured window: load ran, nothing was recorded.
+    #[serde(default)]
+    pub warmup_s: f64,
+    /// Per-request time to its answer (with connect, in connection-per-request mode):
+    /// from when the request was sent (closed loop), or from when it was due (open
+    /// loop, `--rate`: corrected for coordinated omission).
     pub latency: Summary,
+    /// Open loop only: per-request time from the send to its answer, the figure a
+    /// closed-loop tool would show. Beside `latency`, it shows what waiting for the
+    /// server to take the request hid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_from_send: Option<Summary>,
+    /// Open loop only: the schedule and how well bench kept it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<RateReport>,
     /// Failures by kind.
     pub errors: ErrorCounts,
     /// Limits and conditions worth knowing, said before the run.
     pub warnings: Vec<String>,
+}
+
+/// An open-loop run's schedule: what was offered, what the server took, and how late
+/// bench's own sends left.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RateReport {
+    /// Requests (or, connection per request, new connections) due per second.
+    pub offered_per_s: f64,
+    /// Requests due in the measured window and answered correctly, per second of it.
+    pub achieved_per_s: f64,
+    /// How late bench's sends left after the moment they could have: their due time, or
+    /// the previous answer on the connection, whichever came later. A late answer is the
+    /// server's; this lateness is bench's own (sleeping, scheduling).
+    pub lag: Lag,
+}
+
+/// Percentiles of bench's own send lag, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Lag {
+    /// The median.
+    pub p50_s: f64,
+    /// The 99th percentile.
+    pub p99_s: f64,
+    /// The longest.
+    pub max_s: f64,
+}
+
+/// A lag p99 above this means bench could not keep its schedule: its latencies then
+/// include its own lateness and say less about the server.
+pub const MAX_TRUSTED_LAG_S: f64 = 0.001;
+
+impl RateReport {
+    /// The warning to print when bench fell behind its own schedule.
+    pub fn lag_warning(&self) -> Option<String> {
+        (self.lag.p99_s > MAX_TRUSTED_LAG_S).then(|| {
+            format!(
+                "bench could not keep its schedule: its sends left up to {} ms late \
+                 (p99 {} ms > {} ms), so the latencies include bench's own lateness; \
+                 use a less busy machine, fewer connections or a lower rate",
+                ms(self.lag.max_s),
+                ms(self.lag.p99_s),
+                ms(MAX_TRUSTED_LAG_S)
+            )
+        })
+    }
 }
 
 /// Seconds as milliseconds with three decimals.
@@ -281,16 +377,17 @@ fn ms(s: f64) -> String {
     format!("{:.3}", s * 1e3)
 }
 
-/// A `min mean p50 p90 p99 max` row in milliseconds.
+/// A `min mean p50 p90 p99 p99.9 max` row in milliseconds.
 fn summary_row(out: &mut String, name: &str, s: &Summary) {
     let _ = writeln!(
         out,
-        "{name:<14}{:>11}{:>11}{:>11}{:>11}{:>11}{:>11}",
+        "{name:<14}{:>11}{:>11}{:>11}{:>11}{:>11}{:>11}{:>11}",
         ms(s.min_s),
         ms(s.mean_s),
         ms(s.p50_s),
         ms(s.p90_s),
         ms(s.p99_s),
+        ms(s.p999_s),
         ms(s.max_s)
     );
 }
@@ -298,15 +395,19 @@ fn summary_row(out: &mut String, name: &str, s: &Summary) {
 fn summary_header(out: &mut String) {
     let _ = writeln!(
         out,
-        "{:<14}{:>11}{:>11}{:>11}{:>11}{:>11}{:>11}",
-        "(ms)", "min", "mean", "p50", "p90", "p99", "max"
+        "{:<14}{:>11}{:>11}{:>11}{:>11}{:>11}{:>11}{:>11}",
+        "(ms)", "min", "mean", "p50", "p90", "p99", "p99.9", "max"
     );
 }
 
 fn errors_and_warnings(out: &mut String, errors: &ErrorCounts, warnings: &[String]) {
     let _ = writeln!(out, "errors        {errors}");
-    for failure in &errors.examples {
-        let _ = writeln!(out, "  e.g. {}", failure.message);
+    for example in &errors.examples {
+        match example.count {
+            1 => writeln!(out, "  e.g. {}", example.message),
+            n => writeln!(out, "  e.g. {} (x{n})", example.message),
+        }
+        .unwrap_or_default();
     }
     for warning in warnings {
         let _ = writeln!(out, "warning: {warning}");
@@ -374,11 +475,56 @@ impl LoadReport {
                 n => writeln!(out, " from {n} source addresses (127.0.0.2 on)"),
             };
         }
+        if self.warmup_s > 0.0 {
+            let _ = writeln!(
+                out,
+                "warm-up       {:.3} s before the window, not counted",
+                self.warmup_s
+            );
+        }
+        let mut warnings = self.warnings.clone();
+        if let Some(rate) = &self.rate {
+            rate_lines(&mut out, rate, self.connections_per_s > 0.0);
+            warnings.extend(rate.lag_warning());
+        }
         summary_header(&mut out);
-        summary_row(&mut out, "per request", &self.latency);
-        errors_and_warnings(&mut out, &self.errors, &self.warnings);
+        match &self.latency_from_send {
+            Some(from_send) => {
+                summary_row(&mut out, "from due time", &self.latency);
+                summary_row(&mut out, "from send", from_send);
+                let _ = writeln!(
+                    out,
+                    "              (from due time: corrected for coordinated omission, what a \
+                     user arriving on schedule waits; from send: what a closed-loop tool shows)"
+                );
+            }
+            None => summary_row(&mut out, "per request", &self.latency),
+        }
+        errors_and_warnings(&mut out, &self.errors, &warnings);
         out
     }
+}
+
+/// The open-loop lines of the table: offered against achieved, and bench's own lag.
+fn rate_lines(out: &mut String, rate: &RateReport, per_connection: bool) {
+    let unit = if per_connection { "conn/s" } else { "req/s" };
+    let share = if rate.offered_per_s > 0.0 {
+        100.0 * rate.achieved_per_s / rate.offered_per_s
+    } else {
+        0.0
+    };
+    let _ = writeln!(
+        out,
+        "rate          offered {:.0} {unit}, achieved {:.1} {unit} ({share:.1} % of offered)",
+        rate.offered_per_s, rate.achieved_per_s
+    );
+    let _ = writeln!(
+        out,
+        "send lag      p50 {} ms, p99 {} ms, max {} ms (how late bench's own sends left)",
+        ms(rate.lag.p50_s),
+        ms(rate.lag.p99_s),
+        ms(rate.lag.max_s)
+    );
 }
 
 #[cfg(test)]
@@ -399,7 +545,8 @@ mod tests {
         assert_eq!(kind(io::ErrorKind::PermissionDenied), ErrorKind::Other);
     }
 
-    /// Counts add up by kind, merge, keep at most five examples, and print compactly.
+    /// Counts add up by kind, merge, and print compactly; repeated failures are one
+    /// example with a count (also across a merge), and at most five distinct ones are kept.
     #[test]
     fn error_counts() {
         let mut a = ErrorCounts::default();
@@ -410,10 +557,32 @@ mod tests {
         let mut b = ErrorCounts::default();
         b.add(Failure::new(ErrorKind::WrongAnswer, "wrong answer: 'x'"));
         b.add(Failure::new(ErrorKind::Timeout, "timed out"));
+        b.add(Failure::new(ErrorKind::Refused, "connect: refused"));
         a.merge(b);
-        assert_eq!(a.total(), 6);
+        assert_eq!(a.total(), 7);
+        assert_eq!(a.to_string(), "refused 5, timeout 1, wrong answer 1");
+        let counts: Vec<(&str, u64)> = a
+            .examples
+            .iter()
+            .map(|e| (e.message.as_str(), e.count))
+            .collect();
+        assert_eq!(
+            counts,
+            [
+                ("connect: refused", 5),
+                ("wrong answer: 'x'", 1),
+                ("timed out", 1)
+            ]
+        );
+        for i in 0..10 {
+            a.add(Failure::new(ErrorKind::Other, format!("failure {i}")));
+        }
         assert_eq!(a.examples.len(), 5);
-        assert_eq!(a.to_string(), "refused 4, timeout 1, wrong answer 1");
+        assert_eq!(a.other, 10);
+        let mut out = String::new();
+        errors_and_warnings(&mut out, &a, &[]);
+        assert!(out.contains("  e.g. connect: refused (x5)\n"), "{out}");
+        assert!(out.contains("  e.g. timed out\n"), "{out}");
     }
 
     /// A burst report survives JSON and its table shows totals, counts and stalls.

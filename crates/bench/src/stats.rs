@@ -21,6 +21,10 @@ pub struct Summary {
     pub p90_s: f64,
     /// The 99th percentile.
     pub p99_s: f64,
+    /// The 99.9th percentile: the tail an open-loop run is about. (Absent from reports
+    /// written before it was added, read back as 0.)
+    #[serde(default)]
+    pub p999_s: f64,
     /// The longest.
     pub max_s: f64,
 }
@@ -56,6 +60,7 @@ impl Summary {
             p50_s: at(50.0),
             p90_s: at(90.0),
             p99_s: at(99.0),
+            p999_s: at(99.9),
             max_s,
         }
     }
@@ -74,6 +79,7 @@ impl Summary {
             p50_s: s(hist.value_at_quantile(0.50)),
             p90_s: s(hist.value_at_quantile(0.90)),
             p99_s: s(hist.value_at_quantile(0.99)),
+            p999_s: s(hist.value_at_quantile(0.999)),
             max_s: s(hist.max()),
         }
     }
@@ -115,6 +121,7 @@ mod tests {
         assert_eq!(s.mean_s, 4.0);
         assert_eq!(s.p50_s, 2.0);
         assert_eq!(s.p99_s, 10.0);
+        assert_eq!(s.p999_s, 10.0);
         assert_eq!(Summary::from_durations(&[]), Summary::default());
     }
 
@@ -129,6 +136,7 @@ mod tests {
         assert_eq!(s.count, 1000);
         assert!((s.p50_s - 0.5).abs() < 0.001, "{s:?}");
         assert!((s.p99_s - 0.99).abs() < 0.001, "{s:?}");
+        assert!((s.p999_s - 0.999).abs() < 0.001, "{s:?}");
         assert!((s.max_s - 1.0).abs() < 0.001, "{s:?}");
     }
 }

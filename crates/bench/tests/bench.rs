@@ -171,6 +171,9 @@ fn wrong_answers_are_counted() {
     let report: BurstReport = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report.errors.wrong_answer, 3, "{report:?}");
     assert_eq!(report.clients_ok, 0);
+    // Three identical failures are one example, counted three times.
+    assert_eq!(report.errors.examples.len(), 1, "{report:?}");
+    assert_eq!(report.errors.examples[0].count, 3);
     assert!(
         report.errors.examples[0]
             .message
@@ -188,20 +191,78 @@ fn missing_answers_are_counted() {
     assert_eq!(report.errors.missing_answer, 2, "{report:?}");
 }
 
-/// Nothing listening: every client is refused; the human table says so.
+/// Nothing listening: nothing was measured, so there is no report of zeros but one line
+/// saying why, and exit 2 — in a burst, in timed load and at a fixed rate alike.
 #[test]
-fn refused_connections_are_counted() {
+fn no_server_is_not_a_measurement() {
     let addr = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_bench"))
-        .args(["--addr", &addr.to_string(), "--clients", "3"])
-        .output()
+    for args in [
+        &["--clients", "3"][..],
+        &["--clients", "2", "--duration", "200ms"],
+        &[
+            "--clients",
+            "2",
+            "--duration",
+            "200ms",
+            "--connect-per-request",
+        ],
+        &["--clients", "2", "--duration", "200ms", "--rate", "100"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_bench"))
+            .args(["--addr", &addr.to_string()])
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(
+            stderr,
+            format!(
+                "error: bench: no client connected: connection refused on {addr} (is a server \
+                 running?)\n"
+            ),
+            "{args:?}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
+
+/// Bad rates, a rate with pipelining, a rate of new connections the local ports cannot
+/// carry, and an interval log without a rate are usage errors that say what is wrong.
+#[test]
+fn rate_usage_errors_say_why() {
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let table = String::from_utf8_lossy(&out.stdout);
-    assert!(table.contains("errors        refused 3"), "{table}");
-    assert!(table.contains("answered      0/3 clients"), "{table}");
+    let timed = ["--duration", "1s"];
+    for (args, says) in [
+        (&["--rate", "0"][..], "more than 0"),
+        (&["--rate", "-5"], "more than 0"),
+        (&["--rate", "fast"], "not a number"),
+        (&["--rate", "1e999"], "finite"),
+        (
+            &["--rate", "100", "--pipeline", "4"],
+            "one request in flight",
+        ),
+        (
+            &["--rate", "1e9", "--connect-per-request"],
+            "new connections/s need about",
+        ),
+        (&["--hdr-log", "x.hlog"], "--rate"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_bench"))
+            .args(["--addr", &addr.to_string()])
+            .args(timed)
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
 }
 
 /// One exit-code rule: usage errors exit 2 whether clap or bench finds them (`--clients 0`
@@ -219,6 +280,9 @@ fn usage_errors_exit_2() {
         &["--timeout", "580000000000y"],
         &["--duration", "580000000000y"],
         &["--requests", "0"],
+        &["--rate", "100"],
+        &["--duration", "1s", "--rate", "0"],
+        &["--duration", "1s", "--warmup", "soon"],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_bench"))
             .args(["--addr", &addr.to_string()])
