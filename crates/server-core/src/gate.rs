@@ -3,7 +3,9 @@
 //! The threaded server takes a [`Permit`] before it accepts, so when `--max-clients`
 //! threads are busy it stops accepting and the next clients wait in the listen backlog:
 //! delayed, never refused. The permit travels into the client's thread and is given back
-//! when that thread's work is done, even if it panics.
+//! when that thread's work is done, even if it panics. The pool takes one the same way
+//! for each connection it hands over, and widens its gate as worker threads that could
+//! not be started at first are started.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
@@ -11,11 +13,17 @@ use std::time::Instant;
 use crate::blocking::TICK;
 use crate::shutdown::Shutdown;
 
-/// Up to `limit` permits, handed out one at a time.
+/// Up to a limit of permits, handed out one at a time.
 #[derive(Debug)]
 pub struct Gate {
-    in_use: Mutex<usize>,
+    places: Mutex<Places>,
     changed: Condvar,
+}
+
+/// How many permits are out, and how many may be.
+#[derive(Debug)]
+struct Places {
+    in_use: usize,
     limit: usize,
 }
 
@@ -29,29 +37,48 @@ impl Gate {
     /// A gate with `limit` places (at least one).
     pub fn new(limit: usize) -> Arc<Gate> {
         Arc::new(Gate {
-            in_use: Mutex::new(0),
+            places: Mutex::new(Places {
+                in_use: 0,
+                limit: limit.max(1),
+            }),
             changed: Condvar::new(),
-            limit: limit.max(1),
         })
     }
 
     /// Waits for a free place; `None` once `shutdown` is requested.
     pub fn acquire(self: &Arc<Self>, shutdown: &Shutdown) -> Option<Permit> {
-        let mut in_use = self.lock();
+        self.acquire_before(shutdown, None)
+    }
+
+    /// [`Gate::acquire`], giving up at `until` as well (`None`: no time limit); the caller
+    /// tells the two apart by `shutdown`.
+    pub fn acquire_before(
+        self: &Arc<Self>,
+        shutdown: &Shutdown,
+        until: Option<Instant>,
+    ) -> Option<Permit> {
+        let mut places = self.lock();
         loop {
             if shutdown.requested() {
                 return None;
             }
-            if *in_use < self.limit {
-                *in_use += 1;
+            if places.in_use < places.limit {
+                places.in_use += 1;
                 return Some(Permit {
                     gate: Arc::clone(self),
                 });
             }
             // The tick bounds how long a shutdown goes unnoticed while at the cap.
-            in_use = self
+            let wait = match until {
+                None => TICK,
+                Some(until) => match until.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => left.min(TICK),
+                    _ => return None,
+                },
+            };
+            places = self
                 .changed
-                .wait_timeout(in_use, TICK)
+                .wait_timeout(places, wait)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
@@ -59,45 +86,51 @@ impl Gate {
 
     /// A free place if there is one now, without waiting.
     pub fn try_acquire(self: &Arc<Self>) -> Option<Permit> {
-        let mut in_use = self.lock();
-        (*in_use < self.limit).then(|| {
-            *in_use += 1;
+        let mut places = self.lock();
+        (places.in_use < places.limit).then(|| {
+            places.in_use += 1;
             Permit {
                 gate: Arc::clone(self),
             }
         })
     }
 
+    /// One more place, and a waiter let in on it.
+    pub fn widen(&self) {
+        self.lock().limit += 1;
+        self.changed.notify_all();
+    }
+
     /// How many permits are out.
     pub fn in_use(&self) -> usize {
-        *self.lock()
+        self.lock().in_use
     }
 
     /// Waits until every permit is back or `deadline` passes; returns how many are out.
     pub fn wait_idle(&self, deadline: Instant) -> usize {
-        let mut in_use = self.lock();
-        while *in_use > 0 {
+        let mut places = self.lock();
+        while places.in_use > 0 {
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                 break;
             };
-            in_use = self
+            places = self
                 .changed
-                .wait_timeout(in_use, left)
+                .wait_timeout(places, left)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
-        *in_use
+        places.in_use
     }
 
-    /// The count survives a panic elsewhere: it is a plain number, always consistent.
-    fn lock(&self) -> MutexGuard<'_, usize> {
-        self.in_use.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The counts survive a panic elsewhere: plain numbers, always consistent.
+    fn lock(&self) -> MutexGuard<'_, Places> {
+        self.places.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        *self.gate.lock() -= 1;
+        self.gate.lock().in_use -= 1;
         self.gate.changed.notify_all();
     }
 }
@@ -147,5 +180,29 @@ mod tests {
         });
         assert_eq!(gate.wait_idle(Instant::now() + Duration::from_secs(5)), 0);
         releaser.join().unwrap();
+    }
+
+    /// A waiter at the cap gets the place a widening adds; a wait with a time limit gives
+    /// up at it.
+    #[test]
+    fn widen_and_acquire_before() {
+        let gate = Gate::new(1);
+        let shutdown = Shutdown::new(Duration::from_secs(1));
+        let _held = gate.acquire(&shutdown).unwrap();
+        let soon = Instant::now() + Duration::from_millis(20);
+        assert!(gate.acquire_before(&shutdown, Some(soon)).is_none());
+        assert!(Instant::now() >= soon);
+        let waiter = {
+            let gate = Arc::clone(&gate);
+            let shutdown = shutdown.clone();
+            thread::spawn(move || gate.acquire(&shutdown).is_some())
+        };
+        gate.widen();
+        assert!(waiter.join().unwrap());
+        assert_eq!(
+            gate.in_use(),
+            1,
+            "the waiter's permit went back when it ended"
+        );
     }
 }

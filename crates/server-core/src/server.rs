@@ -98,7 +98,27 @@ impl Server {
     ///
     /// [`StartError`] when the address cannot be bound or the handlers installed.
     pub fn start(args: ServerArgs, architecture: &Architecture) -> Result<Server, StartError> {
-        Server::start_with(args, architecture, listener::bind)
+        let server = Server::bind(args)?;
+        server.announce(architecture);
+        Ok(server)
+    }
+
+    /// [`Server::start`] without the banner, for an architecture whose banner depends on
+    /// what it starts next (the pool says how many of its threads could be started);
+    /// [`Server::announce`] prints it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Server::start`]'s.
+    pub fn bind(args: ServerArgs) -> Result<Server, StartError> {
+        Server::bind_with(args, listener::bind)
+    }
+
+    /// Prints `architecture`'s banner, with the address the listener is bound to (a
+    /// script reading it learns the port `--port 0` picked).
+    pub fn announce(&self, architecture: &Architecture) {
+        let addr = self.local_addr().unwrap_or(self.config.addr);
+        log::print_plain(&banner::text(architecture, &self.config, addr));
     }
 
     /// [`Server::start`], with a listener bound with `SO_REUSEPORT`
@@ -112,12 +132,13 @@ impl Server {
         args: ServerArgs,
         architecture: &Architecture,
     ) -> Result<Server, StartError> {
-        Server::start_with(args, architecture, listener::bind_reusing_port)
+        let server = Server::bind_with(args, listener::bind_reusing_port)?;
+        server.announce(architecture);
+        Ok(server)
     }
 
-    fn start_with(
+    fn bind_with(
         args: ServerArgs,
-        architecture: &Architecture,
         bind: fn(SocketAddr, i32) -> io::Result<TcpListener>,
     ) -> Result<Server, StartError> {
         let config = Config::from(args);
@@ -138,8 +159,6 @@ impl Server {
             addr: config.addr,
             error,
         })?;
-        let addr = listener.local_addr().unwrap_or(config.addr);
-        log::print_plain(&banner::text(architecture, &config, addr));
         Ok(Server {
             config: Arc::new(config),
             log,

@@ -32,6 +32,17 @@
 //! Stacks are [`STACK_SIZE`] (256 KiB), as in server-threaded and for the same reason:
 //! a session's buffers are on the heap and the evaluator's depth is bounded.
 //!
+//! # Threads that cannot be started
+//!
+//! A thread spawn fails when the user may run no more tasks (`RLIMIT_NPROC`, `ulimit -u`)
+//! or memory is short. The pool then serves with the workers it has — the banner says
+//! how many (`A pool of 4 worker threads (12 could not be started yet; retrying)`), and
+//! each failure is logged with the count running — and the main thread tries the
+//! missing ones again with a back-off that doubles from 50 ms to 5 s, as server-prefork
+//! does for a failed fork ([`Backoff`]), between accepts (so at least every 250 ms while
+//! no client comes). Each worker started adds its place to the gate. No worker at all:
+//! the server fails to start.
+//!
 //! # Shutdown
 //!
 //! On SIGINT/SIGTERM/SIGHUP the main thread stops accepting (the listener closes, so clients
@@ -54,14 +65,17 @@
 
 mod each;
 
+use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
 use std::thread::{self, JoinHandle};
+use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
 use crossbeam_channel::Receiver;
 use server_core::{
-    Architecture, Client, Gate, Log, Permit, Server, ServerArgs, Service, StartError, Who,
+    Architecture, Backoff, Client, Event, Gate, Log, Permit, Server, ServerArgs, Service,
+    StartError, Who,
 };
 
 /// Each worker's stack, as server-threaded's client threads (its crate doc says why
@@ -72,15 +86,22 @@ const STACK_SIZE: usize = 256 * 1024;
 /// doc for why one).
 const QUEUE: usize = 1;
 
-/// How the server shows itself in the banner, with its `workers` threads.
+/// How the server shows itself in the banner, with its `workers` threads running (of
+/// `--max-clients`, which is the number wanted).
 fn pool(workers: usize) -> Architecture {
     Architecture {
         title: "Pool Server",
         pid_label: "Main PID",
         workers,
-        describe: |_, workers| {
+        describe: |config, workers| {
+            let missing = config.max_clients.saturating_sub(workers);
+            let retrying = if missing > 0 {
+                format!(" ({missing} could not be started yet; retrying)")
+            } else {
+                String::new()
+            };
             format!(
-                "-- A pool of {workers} worker threads: as many clients at once, more wait in the backlog --"
+                "-- A pool of {workers} worker threads{retrying}: as many clients at once, more wait in the backlog --"
             )
         },
     }
@@ -122,44 +143,68 @@ fn main() -> ExitCode {
 
 fn run(mut args: ServerArgs, workers: usize, accept: Accept) -> Result<(), StartError> {
     args.max_clients = args.max_clients.min(workers);
-    let workers = args.max_clients;
-    let mut server = Server::start(args, &pool(workers))?;
+    let wanted = args.max_clients;
+    let mut server = Server::bind(args)?;
     server.reserve_descriptors();
     if accept == Accept::Each {
-        return each::run(server, workers);
+        server.announce(&pool(wanted));
+        return each::run(server, wanted);
     }
     let (handoff, queue) = crossbeam_channel::bounded::<(Client, Permit)>(QUEUE);
-    let threads: Vec<JoinHandle<()>> = (1..=workers)
-        .filter_map(|n| start_worker(&server, n, queue.clone()))
-        .collect();
-    let started = threads.len();
-    if started == 0 {
-        // Nothing could serve a client: fail, as a server that cannot bind does (the
-        // warnings above say why each worker did not start).
+    // A place for the connection waiting in the channel; each worker started adds its own.
+    let gate = Gate::new(QUEUE);
+    let mut workers = Workers::new(&server, wanted, queue);
+    let started = workers.start_missing(&gate);
+    if workers.running() == 0 {
+        // Nothing could serve a client: fail, as a server that cannot bind does.
         return Err(StartError::Serving {
             what: "cannot start any worker thread",
-            source: None,
+            source: started.err(),
         });
     }
-    // A place per worker, and one for the connection waiting in the channel.
-    let gate = Gate::new(started + QUEUE);
+    // The banner counts the threads that run, so it comes after them.
+    server.announce(&pool(workers.running()));
+    if let Err(e) = started {
+        workers.failed(&e);
+    }
     // A place first, then a client: when the workers are busy and the slot is taken,
-    // clients wait in the backlog.
-    while let Some(permit) = gate.acquire(server.shutdown()) {
-        let Some(client) = server.accept() else {
-            break;
+    // clients wait in the backlog. A place kept across wake-ups (to retry workers) is
+    // `place`.
+    let mut place: Option<Permit> = None;
+    loop {
+        if workers.retry_is_due() {
+            match workers.start_missing(&gate) {
+                Ok(()) => workers.all_started(),
+                Err(e) => workers.failed(&e),
+            }
+        }
+        let permit = place
+            .take()
+            .or_else(|| gate.acquire_before(server.shutdown(), workers.next_retry()));
+        let Some(permit) = permit else {
+            if server.shutdown().requested() {
+                break;
+            }
+            continue;
         };
-        server.log().info(
-            &Who::Main,
-            format_args!("Queued {} for the workers", client.peer),
-        );
-        // Waits only while a worker that gave its place back has not yet come back to
-        // the channel: each connection in it holds one of the gate's places. Fails only
-        // if every worker is gone, and then nothing is left to serve.
-        if handoff.send((client, permit)).is_err() {
-            break;
+        match server.next_event(true) {
+            Event::Client(client) => {
+                server.log().info(
+                    &Who::Main,
+                    format_args!("Queued {} for the workers", client.peer),
+                );
+                // Waits only while a worker that gave its place back has not yet come
+                // back to the channel: each connection in it holds one of the gate's
+                // places. (It cannot fail: `workers` holds a receiving end.)
+                if handoff.send((client, permit)).is_err() {
+                    break;
+                }
+            }
+            Event::Wake => place = Some(permit),
+            Event::Shutdown => break,
         }
     }
+    drop(place);
     let deadline = server.stop_accepting(gate.in_use());
     // The workers finish their clients, then find the channel closed and end.
     drop(handoff);
@@ -167,15 +212,15 @@ fn run(mut args: ServerArgs, workers: usize, accept: Accept) -> Result<(), Start
     // by the main thread, which has nothing else to do until the deadline.
     let service = server.service();
     let mut served = 0;
-    while let Ok((client, permit)) = queue.try_recv() {
+    while let Some((client, permit)) = workers.take_queued() {
         serve(&service, client, &Who::Main, server.log());
         drop(permit);
         served += 1;
     }
-    drop(queue);
     if served > 0 {
         log_served(server.log(), &Who::Main, served);
     }
+    let threads = workers.into_threads();
     let abandoned = gate.wait_idle(deadline);
     if abandoned == 0 {
         // Each ends at once now, after saying how many it served.
@@ -185,6 +230,110 @@ fn run(mut args: ServerArgs, workers: usize, accept: Accept) -> Result<(), Start
     }
     server.finish(abandoned);
     Ok(())
+}
+
+/// The worker threads: how many are wanted, which could not be started yet, and when to
+/// try them again. Holds a receiving end of the channel, for the workers it starts and
+/// for the connection left in the slot at shutdown.
+struct Workers {
+    wanted: usize,
+    /// The numbers (`worker-n`) of the workers whose threads could not be started yet,
+    /// in order.
+    missing: Vec<usize>,
+    /// After a failure: when to try the missing ones again.
+    backoff: Option<Backoff>,
+    service: Service,
+    log: Log,
+    queue: Receiver<(Client, Permit)>,
+    /// The threads started, to join at the end.
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Workers {
+    /// `wanted` workers, none started yet, serving what comes through `queue`.
+    fn new(server: &Server, wanted: usize, queue: Receiver<(Client, Permit)>) -> Workers {
+        Workers {
+            wanted,
+            missing: (1..=wanted).collect(),
+            backoff: None,
+            service: server.service(),
+            log: server.log(),
+            queue,
+            threads: Vec::new(),
+        }
+    }
+
+    /// How many worker threads run.
+    fn running(&self) -> usize {
+        self.wanted - self.missing.len()
+    }
+
+    /// Starts the missing workers in order, each adding its place to `gate`, until one
+    /// cannot be started: the error then.
+    fn start_missing(&mut self, gate: &Gate) -> io::Result<()> {
+        while let Some(&n) = self.missing.first() {
+            let thread = start_worker(n, &self.service, self.log, self.queue.clone())?;
+            self.threads.push(thread);
+            self.missing.remove(0);
+            gate.widen();
+            if self.backoff.is_some() {
+                self.log.info(
+                    &Who::Main,
+                    format_args!(
+                        "Started worker-{n}: {} of {} running",
+                        self.running(),
+                        self.wanted
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Logs why the next worker could not be started, and sets when to try again.
+    fn failed(&mut self, e: &io::Error) {
+        let backoff = self
+            .backoff
+            .get_or_insert_with(|| Backoff::new(Instant::now()));
+        let wait = backoff.failed(Instant::now());
+        self.log.warn(
+            &Who::Main,
+            format_args!(
+                "cannot start worker-{}: {e}; {} of {} running, trying again in {}",
+                self.missing.first().copied().unwrap_or_default(),
+                self.running(),
+                self.wanted,
+                server_core::log::duration(wait)
+            ),
+        );
+    }
+
+    /// Every worker runs: no more retries.
+    fn all_started(&mut self) {
+        self.backoff = None;
+    }
+
+    /// When the missing workers are to be tried again; `None` when none is missing.
+    fn next_retry(&self) -> Option<Instant> {
+        self.backoff.as_ref().map(Backoff::retry_at)
+    }
+
+    /// Whether some worker is missing and its retry is due.
+    fn retry_is_due(&self) -> bool {
+        self.backoff
+            .as_ref()
+            .is_some_and(|b| b.is_due(Instant::now()))
+    }
+
+    /// The connection waiting in the channel, if any: taken without waiting.
+    fn take_queued(&self) -> Option<(Client, Permit)> {
+        self.queue.try_recv().ok()
+    }
+
+    /// The threads started, giving up this receiving end of the channel.
+    fn into_threads(self) -> Vec<JoinHandle<()>> {
+        self.threads
+    }
 }
 
 /// Serves `client` to the end as `who`. A panic in the session (a bug; the session never
@@ -203,19 +352,18 @@ fn log_served(log: Log, who: &Who, served: u64) {
 }
 
 /// Starts the thread `worker-{n}`, which serves the connections it takes from `queue`
-/// one after the other until the channel closes. Returns its handle, or `None` (with a
-/// warning) if it did not start.
+/// one after the other until the channel closes, then says how many it served.
 fn start_worker(
-    server: &Server,
     n: usize,
+    service: &Service,
+    log: Log,
     queue: Receiver<(Client, Permit)>,
-) -> Option<JoinHandle<()>> {
-    let log = server.log();
+) -> io::Result<JoinHandle<()>> {
     let name = format!("worker-{n}");
     let who = Who::Worker(name.clone());
-    let service = server.service();
-    let spawned = thread::Builder::new()
-        .name(name.clone())
+    let service = service.clone();
+    thread::Builder::new()
+        .name(name)
         .stack_size(STACK_SIZE)
         .spawn(move || {
             let mut served: u64 = 0;
@@ -225,15 +373,5 @@ fn start_worker(
                 served += 1;
             }
             log_served(log, &who, served);
-        });
-    match spawned {
-        Ok(thread) => Some(thread),
-        Err(e) => {
-            log.warn(
-                &Who::Main,
-                format_args!("cannot start {name}: {e}; the pool goes on without it"),
-            );
-            None
-        }
-    }
+        })
 }

@@ -365,3 +365,48 @@ fn sigterm_answers_the_queued_client_by_the_deadline() {
     let last = assert_logged(&server, "[MAIN] - Shut down");
     assert!(last.contains("Shut down cleanly"), "{last}");
 }
+
+/// Run as a user of its own with RLIMIT_NPROC leaving room for two worker threads of
+/// four: the banner says two run and two could not be started yet; each failed start is
+/// logged with the count running and retried with a back-off (the main thread does not
+/// spin); the two serve; once the limit is raised (`prlimit --pid`) the missing two
+/// start, the log says `4 of 4 running`, and the process has the four workers and the
+/// main thread. Before, the banner said four, and the missing ones were never retried.
+///
+/// Needs root (to become that user; root itself ignores RLIMIT_NPROC) and util-linux's
+/// `setpriv` and `prlimit`; without root it says so and checks nothing.
+#[test]
+fn failed_worker_threads_are_retried_with_back_off() {
+    let test = "failed_worker_threads_are_retried_with_back_off";
+    // Room for two worker threads beside the main thread.
+    let Some((server, limit)) = start_under_nproc(test, "server-pool", 2, &["--workers", "4"])
+    else {
+        return;
+    };
+    assert_logged(
+        &server,
+        "-- A pool of 2 worker threads (2 could not be started yet; retrying): ",
+    );
+    assert_logged(
+        &server,
+        "cannot start worker-3: Resource temporarily unavailable (os error 11); 2 of 4 running, trying again in 50ms",
+    );
+    wait_for_lines(&server, "cannot start worker-3: ", 3);
+    wait_for_threads(server.pid(), 3);
+    assert_eq!(one_shot(server.addr(), b"3|two\n"), "OK owt\n");
+    let spent = cpu_ticks_during(server.pid(), Duration::from_secs(1));
+    assert!(
+        spent <= 20,
+        "the main thread spun: {spent} ticks in one second"
+    );
+    limit.raise(&server);
+    assert_logged(&server, "[MAIN] - Started worker-4: 4 of 4 running");
+    wait_for_threads(server.pid(), 5);
+    assert!(
+        lines_with(&server, "cannot start worker-").len() < 20,
+        "retried without a back-off: {:?}",
+        server.output()
+    );
+    assert_eq!(one_shot(server.addr(), b"3|four\n"), "OK ruof\n");
+    server.stop(IO_TIMEOUT).expect("stops");
+}

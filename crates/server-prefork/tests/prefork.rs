@@ -554,39 +554,18 @@ fn workers_exit_when_the_parent_is_killed() {
 /// `setpriv` and `prlimit`; without root it says so and checks nothing.
 #[test]
 fn failed_forks_are_retried_with_back_off() {
-    let setpriv = require("setpriv");
-    let prlimit = require("prlimit");
-    if !is_root() {
-        eprintln!(
-            "failed_forks_are_retried_with_back_off: needs root to run as another user; skipped"
-        );
+    let test = "failed_forks_are_retried_with_back_off";
+    // Room for two workers beside the parent.
+    let Some((server, limit)) = start_under_nproc(test, "server-prefork", 2, &["--workers", "4"])
+    else {
         return;
-    }
-    let path = copy_for_everyone("server-prefork");
-    // The server itself is one task. The soft limit leaves room for two more; the hard
-    // limit, which the user may raise the soft one to, for many more.
-    let uid = spare_uid();
-    let user = as_user(uid);
-    let tasks = tasks_of(uid);
-    let nproc = format!("--nproc={}:{}", tasks + 3, tasks + 64);
-    let mut prefix = vec![setpriv.as_str()];
-    prefix.extend(user.iter().map(String::as_str));
-    prefix.extend([prlimit.as_str(), nproc.as_str(), "--"]);
-    let server = start_path_under(&prefix, &path, &["--workers", "4"]);
+    };
     wait_for_lines(&server, "cannot fork a worker", 2);
     assert_eq!(workers_of(&server).len(), 2, "{:?}", server.output());
     assert_eq!(one_shot(server.addr(), b"3|two\n"), "OK owt\n");
     let spent = cpu_ticks_during(server.pid(), Duration::from_secs(1));
     assert!(spent <= 20, "the parent spun: {spent} ticks in one second");
-    // As that user, like the server: raising a soft limit up to the hard one needs no
-    // privilege, where root acting on another user's process may need a capability.
-    let raised = std::process::Command::new(&setpriv)
-        .args(&user)
-        .args([prlimit.as_str(), "--pid", &server.pid().to_string()])
-        .arg(format!("--nproc={0}:{0}", tasks + 64))
-        .status()
-        .expect("run prlimit");
-    assert!(raised.success());
+    limit.raise(&server);
     wait_for_workers(&server, 4);
     assert!(
         lines_with(&server, "cannot fork a worker").len() < 20,
@@ -595,9 +574,6 @@ fn failed_forks_are_retried_with_back_off() {
     );
     assert_eq!(one_shot(server.addr(), b"3|four\n"), "OK ruof\n");
     server.stop(IO_TIMEOUT).expect("stops");
-    if let Some(dir) = path.parent() {
-        let _ = std::fs::remove_dir_all(dir);
-    }
 }
 
 /// Sends SIGCONT to a stopped worker when dropped, so that a failed test leaves no

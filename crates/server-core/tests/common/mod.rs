@@ -489,6 +489,77 @@ pub fn copy_for_everyone(binary: &str) -> std::path::PathBuf {
     to
 }
 
+/// A server's process limit, for a test that makes `fork` or a thread spawn fail: the
+/// server runs as a user of its own ([`spare_uid`]), from a copy of its binary every user
+/// can run ([`copy_for_everyone`]; the folder goes when this is dropped).
+pub struct NprocLimit {
+    setpriv: String,
+    prlimit: String,
+    user: [String; 3],
+    hard: u64,
+    path: std::path::PathBuf,
+}
+
+/// Starts `binary` with `args` as a user of its own whose soft RLIMIT_NPROC leaves room
+/// for `room` tasks (processes or threads) beside the server's main thread, and whose hard
+/// limit for many more. `None`, having said why, when this test does not run as root,
+/// which is needed to become another user (and root itself ignores RLIMIT_NPROC).
+/// Fails the test when util-linux's `setpriv` or `prlimit` is missing.
+pub fn start_under_nproc(
+    test: &str,
+    binary: &str,
+    room: u64,
+    args: &[&str],
+) -> Option<(ServerProcess, NprocLimit)> {
+    let setpriv = require("setpriv");
+    let prlimit = require("prlimit");
+    if !is_root() {
+        eprintln!("{test}: needs root to run as another user; skipped");
+        return None;
+    }
+    let path = copy_for_everyone(binary);
+    let uid = spare_uid();
+    let user = as_user(uid);
+    let tasks = tasks_of(uid);
+    let hard = tasks + 64;
+    let nproc = format!("--nproc={}:{hard}", tasks + 1 + room);
+    let mut prefix = vec![setpriv.as_str()];
+    prefix.extend(user.iter().map(String::as_str));
+    prefix.extend([prlimit.as_str(), nproc.as_str(), "--"]);
+    let server = start_path_under(&prefix, &path, args);
+    let limit = NprocLimit {
+        setpriv,
+        prlimit,
+        user,
+        hard,
+        path,
+    };
+    Some((server, limit))
+}
+
+impl NprocLimit {
+    /// Raises `server`'s soft limit to the hard one (`prlimit --pid`), as the server's
+    /// user: raising a soft limit up to the hard one needs no privilege, where root acting
+    /// on another user's process may need a capability.
+    pub fn raise(&self, server: &ServerProcess) {
+        let raised = std::process::Command::new(&self.setpriv)
+            .args(&self.user)
+            .args([self.prlimit.as_str(), "--pid", &server.pid().to_string()])
+            .arg(format!("--nproc={0}:{0}", self.hard))
+            .status()
+            .expect("run prlimit");
+        assert!(raised.success(), "prlimit --pid failed");
+    }
+}
+
+impl Drop for NprocLimit {
+    fn drop(&mut self) {
+        if let Some(dir) = self.path.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
 /// The most sessions in progress at once, read from a server's own log, whose lines are
 /// written in order: a session logs `Connection from` when it starts (after its place
 /// under the cap was taken) and `Client … disconnected` before it gives the place back.
