@@ -70,7 +70,7 @@ pub struct Args {
     /// Connection per request: spread the connections over N loopback source addresses,
     /// 127.0.0.2 and up (at most 254), so that the client's TIME_WAIT tuples are not the
     /// limit; 0 lets the kernel choose (one address). Default: enough for the run's
-    /// duration, for a server on 127.x.x.x.
+    /// duration and --rate (or a planned 50k conn/s), for a server on 127.x.x.x.
     #[arg(long, value_name = "N", requires = "connect_per_request")]
     pub source_addrs: Option<u32>,
     /// Timed load at a fixed rate (open loop, as wrk2): R requests per second in total,
@@ -290,7 +290,7 @@ pub fn run(args: &Args) -> Result<Report, BenchError> {
         Some(duration) if args.connect_per_request => {
             let ports = limits::ephemeral_ports()
                 .map_or(0, |(low, high)| u64::from(high.saturating_sub(low)) + 1);
-            source::plan(args.source_addrs, target.addr, duration, ports)
+            source::plan(args.source_addrs, target.addr, duration, args.rate, ports)
                 .map_err(|e| BenchError::Usage(e.to_string()))?
         }
         _ => 0,

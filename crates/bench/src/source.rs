@@ -19,8 +19,8 @@ pub const FIRST_SOURCE: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 /// The most source addresses: 127.0.0.2 to 127.0.0.255.
 pub const MAX_SOURCE_ADDRS: u32 = 254;
 
-/// The connection rate the default plans for: well above what any server reaches over
-/// loopback on a small machine, so the default is never the limit.
+/// The connection rate the default plans for without `--rate`: well above what any
+/// server reaches over loopback on a small machine, so the default is never the limit.
 pub const PLANNED_CONNECTIONS_PER_S: f64 = 50_000.0;
 
 /// How long a closed connection's tuple stays in TIME_WAIT on Linux.
@@ -57,9 +57,9 @@ pub enum SourceAddrsError {
 /// How many source addresses a connection-per-request run against `server` uses:
 /// `asked` when given (0: the kernel's choice, one address), checked; otherwise enough
 /// that the tuples one address offers in the ephemeral port range (`ports`, counted at
-/// half to leave headroom) cover the connections a run of `duration` makes at
-/// [`PLANNED_CONNECTIONS_PER_S`] within one TIME_WAIT period. A server that is not on
-/// IPv4 loopback gets 0 by default.
+/// half to leave headroom) cover the connections a run of `duration` makes within one
+/// TIME_WAIT period at `rate` (`--rate`), or at [`PLANNED_CONNECTIONS_PER_S`] without
+/// one. A server that is not on IPv4 loopback gets 0 by default.
 ///
 /// # Errors
 ///
@@ -69,6 +69,7 @@ pub fn plan(
     asked: Option<u32>,
     server: SocketAddr,
     duration: Duration,
+    rate: Option<f64>,
     ports: u64,
 ) -> Result<u32, SourceAddrsError> {
     let loopback = matches!(server.ip(), IpAddr::V4(ip) if ip.is_loopback());
@@ -80,7 +81,8 @@ pub fn plan(
         Some(count) => Ok(count),
         None if !loopback => Ok(0),
         None => {
-            let connections = duration.min(TIME_WAIT).as_secs_f64() * PLANNED_CONNECTIONS_PER_S;
+            let rate = rate.unwrap_or(PLANNED_CONNECTIONS_PER_S);
+            let connections = duration.min(TIME_WAIT).as_secs_f64() * rate;
             let per_addr = (ports / 2).max(1) as f64;
             let needed = (connections / per_addr).ceil() as u32;
             Ok(needed.clamp(1, MAX_SOURCE_ADDRS))
@@ -111,38 +113,43 @@ mod tests {
         let ports = 28_232;
         let secs = Duration::from_secs;
         // 8 s at 50k conn/s = 400k connections over 14,116 tuples per address.
-        assert_eq!(plan(None, loopback(), secs(8), ports), Ok(29));
+        assert_eq!(plan(None, loopback(), secs(8), None, ports), Ok(29));
         assert_eq!(
-            plan(None, loopback(), Duration::from_millis(100), ports),
+            plan(None, loopback(), Duration::from_millis(100), None, ports),
             Ok(1)
         );
-        assert_eq!(plan(None, loopback(), secs(60), ports), Ok(213));
-        assert_eq!(plan(None, loopback(), secs(3600), ports), Ok(213));
+        assert_eq!(plan(None, loopback(), secs(60), None, ports), Ok(213));
+        assert_eq!(plan(None, loopback(), secs(3600), None, ports), Ok(213));
         assert_eq!(
-            plan(None, loopback(), secs(60), 1_000),
+            plan(None, loopback(), secs(60), None, 1_000),
             Ok(MAX_SOURCE_ADDRS)
         );
+        // At a known rate: 20 s of 2,000 conn/s is 40k connections, 3 addresses.
+        assert_eq!(
+            plan(None, loopback(), secs(20), Some(2_000.0), ports),
+            Ok(3)
+        );
         let remote = "192.0.2.1:7".parse().unwrap();
-        assert_eq!(plan(None, remote, secs(8), ports), Ok(0));
+        assert_eq!(plan(None, remote, secs(8), None, ports), Ok(0));
     }
 
     /// What is asked for is used when it can be, and refused with a reason when not.
     #[test]
     fn asked_counts_are_checked() {
         let secs = Duration::from_secs(8);
-        assert_eq!(plan(Some(4), loopback(), secs, 100), Ok(4));
-        assert_eq!(plan(Some(0), loopback(), secs, 100), Ok(0));
-        let err = plan(Some(255), loopback(), secs, 100).unwrap_err();
+        assert_eq!(plan(Some(4), loopback(), secs, None, 100), Ok(4));
+        assert_eq!(plan(Some(0), loopback(), secs, None, 100), Ok(0));
+        let err = plan(Some(255), loopback(), secs, None, 100).unwrap_err();
         assert_eq!(
             err.to_string(),
             "--source-addrs 255 is too many: at most 254 (127.0.0.2 to 127.0.0.255)"
         );
         let v6 = "[::1]:7".parse().unwrap();
-        let err = plan(Some(2), v6, secs, 100).unwrap_err().to_string();
+        let err = plan(Some(2), v6, secs, None, 100).unwrap_err().to_string();
         assert!(
             err.contains("needs a server on an IPv4 loopback address"),
             "{err}"
         );
-        assert_eq!(plan(Some(0), v6, secs, 100), Ok(0));
+        assert_eq!(plan(Some(0), v6, secs, None, 100), Ok(0));
     }
 }
