@@ -85,6 +85,8 @@ pub enum Who {
     Loop(usize),
     /// A task serving one client (server-async), numbered from 1: `[TASK n]`.
     Task(u64),
+    /// An io_uring ring's thread (server-uring), numbered from 1: `[RING n]`.
+    Ring(usize),
 }
 
 impl Who {
@@ -111,6 +113,7 @@ impl Display for Who {
             Who::Worker(name) => write!(f, "[WORKER: {name}]"),
             Who::Loop(n) => write!(f, "[LOOP {n}]"),
             Who::Task(n) => write!(f, "[TASK {n}]"),
+            Who::Ring(n) => write!(f, "[RING {n}]"),
         }
     }
 }
