@@ -14,16 +14,22 @@ use std::time::Duration;
 use common::*;
 
 /// The architectures that serve many clients at once.
-const CONCURRENT: [&str; 4] = [
+const CONCURRENT: [&str; 5] = [
     "server-forking",
     "server-threaded",
     "server-evented",
     "server-async",
+    "server-uring",
 ];
 
 /// The architectures that log running out of descriptors (`accept failed`) and recovering
 /// (`accepting clients again`): the ones whose accepting process holds every client.
-const LOG_EMFILE: [&str; 3] = ["server-threaded", "server-evented", "server-async"];
+const LOG_EMFILE: [&str; 4] = [
+    "server-threaded",
+    "server-evented",
+    "server-async",
+    "server-uring",
+];
 
 /// The flags that make `binary` serve from one thread (`--workers 1` on the evented and
 /// async servers), so that a test on it shows one client cannot stall the others sharing
@@ -84,7 +90,12 @@ fn idle_clients_do_not_block_new_ones() {
 #[test]
 fn trickling_client_is_cut_off_by_the_idle_timeout() {
     on_each(
-        &["server-sequential", "server-evented", "server-async"],
+        &[
+            "server-sequential",
+            "server-evented",
+            "server-async",
+            "server-uring",
+        ],
         |binary| {
             let server = start_with(binary, &["--idle-timeout", "400ms"], one_thread(binary));
             let addr = server.addr();
@@ -157,7 +168,12 @@ fn trickling_client_does_not_hold_up_shutdown() {
 /// served first: its first answer is logged before the other client connects).
 #[test]
 fn client_that_stops_reading_is_cut_off() {
-    for binary in ["server-sequential", "server-evented", "server-async"] {
+    for binary in [
+        "server-sequential",
+        "server-evented",
+        "server-async",
+        "server-uring",
+    ] {
         let server = start_with(
             binary,
             &["--shutdown-timeout", "1s", "--idle-timeout", "5m"],
@@ -281,7 +297,7 @@ fn out_of_descriptors_neither_spins_nor_dies() {
 fn max_clients_holds_under_a_crowd() {
     on_each(&CONCURRENT, |binary| {
         // Two loops, so that the cap is shown to hold across them.
-        let loops: &[&str] = if binary == "server-evented" {
+        let loops: &[&str] = if binary == "server-evented" || binary == "server-uring" {
             &["--workers", "2"]
         } else {
             &[]

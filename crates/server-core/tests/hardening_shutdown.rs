@@ -25,6 +25,7 @@ fn sigterm_with_hundreds_in_flight() {
         ("server-forking", &[][..]),
         ("server-threaded", &[]),
         ("server-evented", &[]),
+        ("server-uring", &[]),
         ("server-async", &["--workers", "1"]),
     ] {
         let mut args = vec!["--delay", "1s"];

@@ -24,8 +24,9 @@ fn who(line: &str) -> &str {
 /// hold another connection's: the second request is received while the first is still
 /// held, and both are answered. The evidence is the order of the server's own log lines,
 /// not a clock: a thread that slept through the delay could not log the second request
-/// before the first answer. The evented server logs both on its one loop, `[LOOP 1]`; the
-/// async server serves them in two tasks, one per connection.
+/// before the first answer. The evented server logs both on its one loop, `[LOOP 1]`, the
+/// uring server on its one ring, `[RING 1]`; the async server serves them in two tasks,
+/// one per connection.
 #[test]
 fn a_delay_holds_only_its_own_connection() {
     on_each(&NON_BLOCKING, |binary| {
@@ -52,6 +53,8 @@ fn a_delay_holds_only_its_own_connection() {
             .collect();
         if binary == "server-evented" {
             assert!(served.iter().all(|l| l.contains("[LOOP 1]")), "{served:?}");
+        } else if binary == "server-uring" {
+            assert!(served.iter().all(|l| l.contains("[RING 1]")), "{served:?}");
         } else {
             // By who logged them, not the whole head: the time stamp differs anyway.
             assert_ne!(

@@ -207,6 +207,7 @@ fn banner_and_log_lines() {
         ("server-pool", "Pool Server (Main PID: ", "[WORKER: worker-"),
         ("server-evented", "Evented Server (PID: ", "[LOOP "),
         ("server-async", "Async Server (PID: ", "[TASK 1]"),
+        ("server-uring", "io_uring Server (PID: ", "[RING "),
     ];
     for (binary, title, who) in labels {
         let server = start(binary, &[]);

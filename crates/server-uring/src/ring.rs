@@ -238,7 +238,9 @@ impl Ring {
     /// limit of `limit - (size - 1)` stops it having brought at most `limit`. Below a
     /// buffer, a single receive of `limit` bytes is exact by itself.
     pub fn receive(&mut self, token: Token, fd: RawFd, limit: u32) {
-        let limit = limit.max(1);
+        // The kernel subtracts each receive from the limit through a signed int: keep it
+        // within one (a session never asks for more than a few MiB anyway).
+        let limit = limit.clamp(1, i32::MAX as u32);
         let size = u32::try_from(self.buffers.size).unwrap_or(u32::MAX);
         let entry = if limit >= size {
             with_total_limit(

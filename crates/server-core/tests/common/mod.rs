@@ -13,7 +13,7 @@ use std::time::Duration;
 pub use server_core::process::{ServerProcess, workspace_binary};
 
 /// The architectures' binaries: every "all servers" test runs on each.
-pub const SERVERS: [&str; 7] = [
+pub const SERVERS: [&str; 8] = [
     "server-sequential",
     "server-forking",
     "server-threaded",
@@ -21,11 +21,12 @@ pub const SERVERS: [&str; 7] = [
     "server-pool",
     "server-evented",
     "server-async",
+    "server-uring",
 ];
 
-/// The servers that serve every client from a few threads, on non-blocking sockets: the
-/// evented server's loops and the async server's runtime threads.
-pub const NON_BLOCKING: [&str; 2] = ["server-evented", "server-async"];
+/// The servers that serve every client from a few threads that never block on one: the
+/// evented server's loops, the async server's runtime threads and the uring server's rings.
+pub const NON_BLOCKING: [&str; 3] = ["server-evented", "server-async", "server-uring"];
 
 /// Runs `test` on every server of [`SERVERS`] at once, one thread each, so that a suite
 /// takes as long as its slowest server, not their sum; a failure names the servers.
@@ -227,13 +228,17 @@ pub fn thread_count(pid: u32) -> u64 {
 
 /// Asserts that `binary` (one of [`NON_BLOCKING`]), started with `--workers 2`, serves on
 /// those two threads alone, not a thread per client, `when` the test looks: the evented
-/// server has exactly its two loops and the main thread (the acceptor); the async server
+/// and uring servers have exactly their two loops or rings and the main thread (the
+/// acceptor; io_uring's kernel workers would show here too, and a socket needs none); the async server
 /// no more than its two runtime threads, the main thread and room for two of tokio's own.
 #[track_caller]
 pub fn assert_two_workers_only(binary: &str, pid: u32, when: &str) {
     let threads = thread_count(pid);
-    if binary == "server-evented" {
-        assert_eq!(threads, 3, "{binary} {when}: two loops and the acceptor");
+    if binary == "server-evented" || binary == "server-uring" {
+        assert_eq!(
+            threads, 3,
+            "{binary} {when}: two loops (or rings) and the acceptor"
+        );
     } else {
         assert!(
             threads <= 5,
