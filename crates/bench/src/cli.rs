@@ -73,6 +73,11 @@ pub struct Args {
     /// duration and --rate (or a planned 50k conn/s), for a server on 127.x.x.x.
     #[arg(long, value_name = "N", requires = "connect_per_request")]
     pub source_addrs: Option<u32>,
+    /// Connection per request: stop after N connections in all, or when --duration ends
+    /// if that comes first (Stevens' experiment: a fixed number of connections)
+    #[arg(long, value_name = "N", requires = "connect_per_request",
+          conflicts_with_all = ["warmup", "rate"], value_parser = clap::value_parser!(u64).range(1..))]
+    pub total_connections: Option<u64>,
     /// Timed load at a fixed rate (open loop, as wrk2): R requests per second in total,
     /// spread over the connections, sent when due whether or not the server keeps up;
     /// latency counts from when each request was due. With --connect-per-request, R new
@@ -321,6 +326,7 @@ pub fn run(args: &Args) -> Result<Report, BenchError> {
                     }
                 },
                 source_addrs,
+                total: args.total_connections,
             },
             warnings,
         )),

@@ -11,6 +11,7 @@
 
 use std::collections::VecDeque;
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock, RwLockWriteGuard};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -95,6 +96,23 @@ pub struct LoadConfig {
     /// Connection per request: how many loopback source addresses the connections are
     /// spread over, from 127.0.0.2 on (0: one, the kernel's choice).
     pub source_addrs: u32,
+    /// Connection per request: stop after this many connections in all, if the duration
+    /// has not ended first (UNP chapter 30's experiment: a fixed number of connections).
+    pub total: Option<u64>,
+}
+
+/// The connections left to open, shared by the clients of a run with `total`.
+#[derive(Debug)]
+struct Budget(Option<AtomicU64>);
+
+impl Budget {
+    /// Takes one connection from the budget; false once it is spent.
+    fn take(&self) -> bool {
+        self.0.as_ref().is_none_or(|left| {
+            left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_ok()
+        })
+    }
 }
 
 /// What one worker did.
@@ -208,11 +226,12 @@ fn connect_per_request(
     window: (Instant, Instant),
     source_addrs: u32,
     worker: u64,
+    budget: &Budget,
 ) -> WorkerResult {
     let (counted_from, deadline) = window;
     let mut result = WorkerResult::new(counted_from);
     let mut next_source = worker;
-    while Instant::now() < deadline {
+    while Instant::now() < deadline && budget.take() {
         let start = Instant::now();
         let connected = if source_addrs == 0 {
             target.connect()
@@ -251,10 +270,12 @@ pub fn run(config: &LoadConfig, warnings: Vec<String>) -> LoadReport {
     let target = Arc::new(config.target.clone());
     let mut errors = ErrorCounts::default();
     let closed = gate.close();
+    let budget = Arc::new(Budget(config.total.map(AtomicU64::new)));
     let mut handles = Vec::new();
     for i in 0..config.connections {
         let gate = Arc::clone(&gate);
         let target = Arc::clone(&target);
+        let budget = Arc::clone(&budget);
         let (warmup, duration, mode, source_addrs) = (
             config.warmup,
             config.duration,
@@ -273,7 +294,7 @@ pub fn run(config: &LoadConfig, warnings: Vec<String>) -> LoadReport {
                         persistent(&target, pipeline.max(1), window)
                     }
                     LoadMode::ConnectPerRequest => {
-                        connect_per_request(&target, window, source_addrs, i)
+                        connect_per_request(&target, window, source_addrs, i, &budget)
                     }
                 }
             });

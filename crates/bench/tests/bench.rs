@@ -101,6 +101,41 @@ fn timed_modes_against_threaded_server() {
     }
 }
 
+/// `--total-connections N` stops connection-per-request load after exactly N
+/// connections, shared out among the clients, long before the duration ends; without
+/// connection per request it is a usage error.
+#[test]
+fn total_connections_stops_after_that_many() {
+    let server = threaded("0s");
+    let out = bench(
+        server.addr(),
+        &[
+            "--clients",
+            "3",
+            "--duration",
+            "60s",
+            "--connect-per-request",
+            "--total-connections",
+            "50",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: LoadReport = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report.requests, 50, "{report:?}");
+    assert_eq!(report.errors.total(), 0, "{report:?}");
+    assert!(report.duration_s < 30.0, "{report:?}");
+    let out = bench(
+        server.addr(),
+        &["--duration", "1s", "--total-connections", "5"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    server.stop(std::time::Duration::from_secs(10)).unwrap();
+}
+
 /// A stand-in that answers every connection's request correctly, for as long as the
 /// test runs, and records the client addresses it saw.
 fn recording_stand_in() -> (SocketAddr, Arc<Mutex<BTreeSet<IpAddr>>>) {
