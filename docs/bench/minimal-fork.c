@@ -1,6 +1,6 @@
 /*
- * The floor for server-forking: a minimal fork-per-client server, the peer of SPEC §8's
- * "a minimal server". It answers only what `bench` sends by default (one `3|payload`
+ * The floor for server-forking: a minimal fork-per-client server, the peer that the
+ * performance figures call "a minimal server". It answers only what `bench` sends by default (one `3|payload`
  * line: reverse), holds each request for a delay, writes no log, checks no limit and
  * lets the kernel reap its children (SIGCHLD ignored). What it costs per client is
  * what fork() costs on this machine, whatever the server does besides.

@@ -1,4 +1,4 @@
-//! `cargo xtask bench`: the seed's Problem 2 experiment, end to end, for the seven
+//! `cargo xtask bench`: the tutorial's Problem 2 experiment, end to end, for the seven
 //! architectures. Checks the machine's limits, builds the release binaries once, then for
 //! each server: start it on a free loopback port with `--delay` (and `--work`,
 //! `--workers`), run the `bench` binary with `--json` at each client count (and repeat)
@@ -734,7 +734,7 @@ fn write_outputs(out: &Path, results: &Results) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The seed-style `Clients  Execution Time (s)` table per server, for the terminal.
+/// The tutorial-style `Clients  Execution Time (s)` table per server, for the terminal.
 fn summary_table(rows: &[Row]) -> String {
     let mut out = String::new();
     for (server, rows) in report::by_server(rows) {
@@ -798,10 +798,10 @@ mod tests {
         Cli::try_parse_from(std::iter::once("bench").chain(args.iter().copied())).map(|c| c.bench)
     }
 
-    /// The defaults reproduce the seed (10..=100 by 10, 3 s) over all seven servers, with
+    /// The defaults reproduce the tutorial (10..=100 by 10, 3 s) over all seven servers, with
     /// no work and the servers' own worker counts.
     #[test]
-    fn defaults_are_the_seed() {
+    fn defaults_are_the_tutorials() {
         let args = parse(&[]).unwrap();
         assert_eq!(parse_clients(&args.clients, args.step).unwrap().len(), 10);
         assert_eq!(args.delay, Duration::from_secs(3));
@@ -870,7 +870,7 @@ mod tests {
         }
     }
 
-    /// `all` runs the servers whose crate exists, in the SPEC's order, and names the rest;
+    /// `all` runs the servers whose crate exists, in the documented order, and names the rest;
     /// a server named explicitly that does not exist is a clear error.
     #[test]
     fn server_resolution() {

@@ -209,7 +209,7 @@ mod tests {
     const C10K: [Server; 1] = [Server::Threaded];
 
     /// C10K runs on such a machine, with a warning that somaxconn is below the burst and
-    /// no error; the seed's 100 clients get no warning at all.
+    /// no error; the tutorial's 100 clients get no warning at all.
     #[test]
     fn c10k_fits_with_a_somaxconn_warning() {
         let warnings = check(&roomy(), 10_000, 10, &C10K, 10_000).unwrap();

@@ -3,7 +3,7 @@
 //!
 //! # Layout
 //!
-//! - [`bench`](mod@bench): `cargo xtask bench`, the seed's benchmark sweep across the seven
+//! - [`bench`](mod@bench): `cargo xtask bench`, the tutorial's benchmark sweep across the seven
 //!   servers, and `cargo xtask report DIR`, which re-renders a run's files from its JSON.
 //! - [`limits`]: open files, ports, somaxconn and task limits, checked before a sweep.
 //! - [`results`]: one row per (server, clients), run metadata, `results.csv`/`results.json`.
@@ -44,7 +44,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
-    /// Re-run the seed's benchmark: N concurrent clients against each server, with a
+    /// Re-run the tutorial's benchmark: N concurrent clients against each server, with a
     /// fixed delay per request; writes CSV, JSON, plots and REPORT.md.
     Bench(bench::BenchArgs),
     /// Re-render a finished run's REPORT.md, results.csv and plots from its results.json.

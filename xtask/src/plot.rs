@@ -1,5 +1,5 @@
-//! `plot.svg` (clients vs execution time, one line per architecture, as the seed's plot),
-//! `plot-overhead.svg` (total − model in ms on a log scale, which shows what the seed
+//! `plot.svg` (clients vs execution time, one line per architecture, as the tutorial's plot),
+//! `plot-overhead.svg` (total − model in ms on a log scale, which shows what the tutorial
 //! plot's N × delay axis flattens) and `plot-detail.svg` (p99 per-client latency, peak
 //! PSS and server CPU per request vs clients).
 

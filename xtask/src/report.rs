@@ -1,4 +1,4 @@
-//! `REPORT.md`: the seed-style table per server, the details (overhead, p99, connect
+//! `REPORT.md`: the tutorial-style table per server, the details (overhead, p99, connect
 //! times, peak memory, server CPU), the model check that flags points off the
 //! architecture's model, the server CPU per request of each architecture (Stevens' table),
 //! and with `--work` each server's distance from the CPU bound N × work / cores.
@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use crate::results::{Results, Row};
 
 /// How far a total may exceed the model before the point is flagged: 1 % of the model
-/// (SPEC §8 holds sequential to 1 % of N × delay) plus 50 ms for process start-up and
+/// (sequential must come within 1 % of N × delay) plus 50 ms for process start-up and
 /// scheduling on a busy machine.
 pub const TOLERANCE_FRACTION: f64 = 0.01;
 /// The fixed part of the tolerance, seconds.
@@ -18,7 +18,7 @@ pub const TOLERANCE_FIXED_S: f64 = 0.05;
 /// server never has all of them.
 pub const TOLERANCE_WORK_FRACTION: f64 = 0.25;
 
-/// Workers of prefork and pool when `--workers` is not given: their default (SPEC §9).
+/// Workers of prefork and pool when `--workers` is not given: their default.
 pub const POOL_DEFAULT_WORKERS: u64 = 16;
 
 /// What a point's model depends on besides the server and the client count.
@@ -118,12 +118,12 @@ fn verdict(row: &Row) -> String {
     }
 }
 
-/// The heading the seed used for each architecture.
+/// The heading the tutorial used for each architecture.
 fn title(server: &str) -> String {
     match server {
-        "sequential" => "Sequential server (the seed's Single-Process)".into(),
-        "forking" => "Forking server (the seed's Multi-Process)".into(),
-        "threaded" => "Threaded server (the seed's Multi-Threaded)".into(),
+        "sequential" => "Sequential server (the tutorial's Single-Process)".into(),
+        "forking" => "Forking server (the tutorial's Multi-Process)".into(),
+        "threaded" => "Threaded server (the tutorial's Multi-Threaded)".into(),
         "prefork" => "Pre-forked server (worker processes)".into(),
         "pool" => "Thread-pool server (worker threads)".into(),
         "evented" => "Event-loop server (mio)".into(),
@@ -281,7 +281,7 @@ pub fn render(results: &Results) -> String {
          out among the processes that map it, so a forked child that shares its parent's \
          pages counts only its share; RSS, also given, counts shared pages once per process. \
          Both are summed over the server and its live children at the highest sample.\n\n\
-         The seed's figures (Python, 3 s delay, 100 clients): sequential 300.16 s, forking \
+         The tutorial's figures (Python, 3 s delay, 100 clients): sequential 300.16 s, forking \
          3.23 s, threaded 3.20 s.\n\nPlots: [plot.svg](plot.svg) (execution time), \
          [plot-overhead.svg](plot-overhead.svg) (overhead over the model, log scale), \
          [plot-detail.svg](plot-detail.svg) (p99 latency, peak PSS, server CPU per request)."
@@ -448,7 +448,7 @@ pub(crate) mod tests {
         assert!((check.tolerance_s - (300.0 * 0.01 + 0.05)).abs() < 1e-9);
     }
 
-    /// The report has the seed's table per server, flags an off-model point, names the
+    /// The report has the tutorial's table per server, flags an off-model point, names the
     /// servers not run, has the CPU table with one column per client count, and the CPU
     /// bound section only with work.
     #[test]

@@ -242,7 +242,7 @@ pub fn write_csv(path: &Path, rows: &[Row]) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
-/// The CSV columns in order: the SPEC's first, then the extras (the order of [`Row`]'s
+/// The CSV columns in order: the required ones first, then the extras (the order of [`Row`]'s
 /// fields, which a test checks).
 pub const COLUMNS: [&str; 31] = [
     "server",
@@ -391,7 +391,7 @@ pub(crate) mod tests {
         assert!((row.model_s - 25.0 * 3.04).abs() < 1e-9, "{}", row.model_s);
     }
 
-    /// The CSV starts with the SPEC's columns in the SPEC's order, then the rest, the new
+    /// The CSV starts with the required columns in their fixed order, then the rest, the new
     /// columns at the end; one line per row.
     #[test]
     fn csv_has_spec_columns() {

@@ -45,7 +45,7 @@ fn xtask_bench(bin_dir: &Path, out: &Path, args: &[&str]) -> Output {
         .expect("xtask runs")
 }
 
-/// The servers whose crate is in the workspace, in the SPEC's order: what `--servers all`
+/// The servers whose crate is in the workspace, in the documented order: what `--servers all`
 /// runs (the four newer ones may still be being written).
 fn existing_servers() -> Vec<&'static str> {
     let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates");
@@ -114,7 +114,7 @@ fn on_model_200ms(server: &str, clients: u64, total: f64) -> bool {
 }
 
 /// The whole sweep over every server that exists at 1 and 3 clients, 2 workers: every
-/// file is written, the CSV has the SPEC's columns and one row per (server, clients), and
+/// file is written, the CSV has the required columns and one row per (server, clients), and
 /// every point is on its architecture's model — sequential N × delay, prefork and pool
 /// ⌈N / 2⌉ × delay (3 clients take two rounds), the others one delay — no faster, and
 /// within half a delay. A loaded machine can only slow a point down, so a point over the

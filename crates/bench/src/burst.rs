@@ -1,4 +1,4 @@
-//! Burst mode, the seed's experiment: N clients connect at once; each sends its requests
+//! Burst mode, the tutorial's experiment: N clients connect at once; each sends its requests
 //! one at a time, checks every answer and closes.
 //!
 //! The clients are driven by a few threads (one per core, at most one per client), each

@@ -21,7 +21,7 @@ use crate::source;
 use crate::wire::{Exchange, ExchangeError};
 
 /// Load generator for taskserver (and redis-server's inline PING): a burst of clients
-/// released together (the default, the seed's experiment), or timed load with
+/// released together (the default, the tutorial's experiment), or timed load with
 /// `--duration`.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "bench", version, after_help = EXIT_CODES)]
@@ -47,7 +47,7 @@ pub struct Args {
     /// The request's payload.
     #[arg(long, default_value = "BenchmarkTestString123")]
     pub payload: String,
-    /// Wire framing: line or raw (the seed's).
+    /// Wire framing: line or raw (the tutorial's).
     #[arg(long, default_value = "line")]
     pub framing: Framing,
     /// Give up on a connect or an answer after this long (`0s` = never). A sequential
@@ -391,9 +391,9 @@ mod tests {
         Args::try_parse_from(std::iter::once("bench").chain(args.iter().copied()))
     }
 
-    /// The defaults are the seed's experiment: 10 clients, `3|BenchmarkTestString123`.
+    /// The defaults are the tutorial's experiment: 10 clients, `3|BenchmarkTestString123`.
     #[test]
-    fn defaults_are_the_seed() {
+    fn defaults_are_the_tutorials() {
         let args = parse(&[]).unwrap();
         assert_eq!(args.clients, 10);
         assert_eq!(args.op, Op::Reverse);

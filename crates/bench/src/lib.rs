@@ -2,7 +2,7 @@
 //! answer checked, latencies and errors reported as a table or JSON.
 //!
 //! Modes:
-//! - **burst** (default; the seed's experiment): `--clients N` connections started
+//! - **burst** (default; the tutorial's experiment): `--clients N` connections started
 //!   together by a few driver threads (one per core) that connect every client's
 //!   pre-made non-blocking socket back to back and serve them with epoll; each sends
 //!   `--requests K` requests (`3|BenchmarkTestString123` by default), checks every

@@ -1,4 +1,4 @@
-//! Timed load for the figures of SPEC §8: N persistent connections sending back to back
+//! Timed load for the performance figures: N persistent connections sending back to back
 //! (`--pipeline K` keeps K requests in flight on each), or N clients opening a
 //! connection per request. Requests per second and per-request latency percentiles from
 //! HdrHistogram. With a warm-up, answers to requests sent in it are not recorded, and the

@@ -69,7 +69,7 @@ impl Exchange {
     }
 
     /// Redis's inline `PING`, answered `+PONG`: the same load against `redis-server`, for
-    /// the comparisons of SPEC §8.
+    /// the performance comparisons.
     pub fn redis_ping() -> Exchange {
         Exchange {
             request: b"PING\r\n".to_vec(),
@@ -246,9 +246,9 @@ fn excerpt(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    /// The seed's benchmark request and its answer, byte for byte, in both framings.
+    /// The tutorial's benchmark request and its answer, byte for byte, in both framings.
     #[test]
-    fn seed_request_and_answer() {
+    fn tutorial_request_and_answer() {
         let line = Exchange::task(Op::Reverse, "BenchmarkTestString123", Framing::Line).unwrap();
         assert_eq!(line.request, b"3|BenchmarkTestString123\n");
         assert_eq!(line.expected, b"OK 321gnirtStseTkramhcneB\n");

@@ -25,8 +25,8 @@ pub const MAX_REQUEST_BYTES: usize = protocol::DEFAULT_MAX_REQUEST_BYTES;
 
 /// A connection to a taskserver: send requests, get typed responses.
 ///
-/// It speaks only the wire protocol (`protocol`), so it works with any of the three
-/// servers, and in raw framing with the seed's own Python server.
+/// It speaks only the wire protocol (`protocol`), so it works with any of the
+/// servers, and in raw framing with the tutorial's own Python server.
 #[derive(Debug)]
 pub struct Client {
     pub(crate) conn: Connection<Timed>,

@@ -1,6 +1,6 @@
 //! The taskserver client: connect to a server, send requests, get typed responses —
 //! one at a time ([`Client::request`]) or a whole file pipelined
-//! ([`Client::run_batch`]) — and the seed's interactive menu ([`menu::run_menu`]).
+//! ([`Client::run_batch`]) — and the tutorial's interactive menu ([`menu::run_menu`]).
 //! The `client` binary is a thin command line over this library.
 //!
 //! ```no_run
@@ -20,7 +20,7 @@
 //! - `client`: [`Client`], one connection and one request/response round trip at a time.
 //! - [`batch`]: [`Client::run_batch`], every line of an input pipelined over one
 //!   connection by a writer thread while the caller's thread reads the responses.
-//! - [`menu`]: the seed's menu loop, word for word, over any input and output.
+//! - [`menu`]: the tutorial's menu loop, word for word, over any input and output.
 //! - [`target`]: where to connect: host names and literals, and `--interface` lookup.
 //! - [`display`]: [`TextMode`], the server's text byte for byte or, for a terminal, with
 //!   control characters escaped.

@@ -1,4 +1,4 @@
-//! `client`: the taskserver's command-line client — the seed's interactive menu,
+//! `client`: the taskserver's command-line client — the tutorial's interactive menu,
 //! one-shot requests for scripts, and a pipelined batch mode.
 //!
 //! # Layout
@@ -21,7 +21,7 @@ use protocol::{Framing, Op, Request, Response};
 
 const EXIT_CODES: &str = "\
 Modes:
-  client                    the interactive menu (1-4), as the seed's client
+  client                    the interactive menu (1-4), as the tutorial's client
   client OP PAYLOAD...      one request; prints only the result (words are joined by spaces)
   client --batch < FILE     one request per `op|payload` line, pipelined; prints one line
                             per input line, in order: `OK <result>` or `ERR <message>`
@@ -50,7 +50,7 @@ struct Cli {
     host: String,
 
     /// Connect to the first IPv4 address of this network interface (e.g. eth0), as the
-    /// seed did, instead of --host
+    /// tutorial did, instead of --host
     #[arg(long, value_name = "NAME")]
     interface: Option<String>,
 
@@ -58,8 +58,8 @@ struct Cli {
     #[arg(long, short, default_value_t = 65432)]
     port: u16,
 
-    /// Wire framing: `line` (OK/ERR lines, pipelining) or `raw` (the seed's format,
-    /// for the seed's own Python server)
+    /// Wire framing: `line` (OK/ERR lines, pipelining) or `raw` (the tutorial's format,
+    /// for the tutorial's own Python server)
     #[arg(long, default_value = "line")]
     framing: Framing,
 

@@ -1,12 +1,12 @@
-//! The seed's interactive menu, word for word, on one connection for the whole session.
+//! The tutorial's interactive menu, word for word, on one connection for the whole session.
 //!
-//! Decisions where the seed is silent or rough:
-//! - An unknown choice prints `Invalid choice` (the words the seed's server answered an
+//! Decisions where the tutorial is silent or rough:
+//! - An unknown choice prints `Invalid choice` (the words the tutorial's server answered an
 //!   unknown choice with) and shows the menu again. Spaces around a choice are ignored.
 //! - End of input at either prompt (Ctrl-D, or a closed or exhausted stdin) ends the
 //!   session cleanly; a newline is printed first so the shell's prompt starts on a line
 //!   of its own.
-//! - The seed printed `Result: <answer>` even when the answer was an error; here an error
+//! - The tutorial printed `Result: <answer>` even when the answer was an error; here an error
 //!   response prints `Error: <message>`.
 //! - Input is read as plain lines from stdin (no line-editing library): the terminal's
 //!   own line editing works, and piping a script of choices in behaves exactly as typing.
@@ -29,7 +29,7 @@ use crate::display::TextMode;
 use crate::error::ClientError;
 use crate::input::{Line, LineReader};
 
-/// The menu, shown after a blank line before every choice, as the seed printed it.
+/// The menu, shown after a blank line before every choice, as the tutorial printed it.
 pub const MENU: &str = "1. Change case\n2. Evaluate expression\n3. Reverse string\n4. Exit";
 
 /// The prompt for a choice.

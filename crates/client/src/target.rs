@@ -1,5 +1,5 @@
 //! Where to connect: a host name or address, or the first IPv4 address of a network
-//! interface (as the seed's client found its server on `eth0`).
+//! interface (as the tutorial's client found its server on `eth0`).
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use common::{
-    Port, client_bin, closes_after, each_server, run_client, run_command, seed_server, threaded,
+    Port, client_bin, closes_after, each_server, run_client, run_command, threaded, tutorial_server,
 };
 
 /// A batch of `n` lines mixing the three operations with every kind of bad line, and
@@ -55,7 +55,7 @@ fn mixed_batch(n: usize) -> (Vec<u8>, String) {
 }
 
 /// 1,500 mixed lines come back in order, one line each, exactly as expected, exit 1
-/// because some failed — against each of the three servers.
+/// because some failed — against each of the tutorial's three servers.
 #[test]
 fn batch_order_and_exact_output() {
     let (input, expected) = mixed_batch(1500);
@@ -149,9 +149,9 @@ fn batch_into_head_does_not_panic() {
 /// Raw framing has no terminator to pipeline on, so the batch goes one request at a
 /// time, still one output line each, in order.
 #[test]
-fn batch_raw_against_the_seed_server() {
+fn batch_raw_against_the_tutorial_server() {
     let received = Arc::new(Mutex::new(Vec::new()));
-    let server = seed_server(Arc::clone(&received));
+    let server = tutorial_server(Arc::clone(&received));
     let run = run_client(
         ["--framing", "raw", "--batch", "--port", &server.port()],
         b"1|Hi\n2|1/0\nnobar\n3|abc\n",

@@ -278,7 +278,7 @@ fn exit_codes_follow_one_rule() {
 /// with the next line (a guard for the bounded reading, which raw framing shares).
 #[test]
 fn raw_batch_refuses_overlong_lines() {
-    let server = common::seed_server(std::sync::Arc::default());
+    let server = common::tutorial_server(std::sync::Arc::default());
     let mut input = b"3|ab\n3|".to_vec();
     input.extend(std::iter::repeat_n(b'x', 70_000));
     input.extend_from_slice(b"\n3|cd\n");

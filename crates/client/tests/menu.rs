@@ -5,14 +5,14 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::{Port, Tmux, closes_after, each_server, run_client, seed_server, threaded};
+use common::{Port, Tmux, closes_after, each_server, run_client, threaded, tutorial_server};
 
 const MENU: &str =
     "\n1. Change case\n2. Evaluate expression\n3. Reverse string\n4. Exit\nEnter choice (1-4): ";
 
-/// The exact transcript of a piped session: the seed's words, prompts without the
+/// The exact transcript of a piped session: the tutorial's words, prompts without the
 /// typed input (a pipe does not echo), `Invalid choice` for an unknown choice, and
-/// `Error:` for an error response — against each of the three servers.
+/// `Error:` for an error response — against each of the tutorial's three servers.
 #[test]
 fn piped_session_exact_output() {
     let input = "1\nhello\n2\n1+2*3\n3\nabc\n9\n 2 \n1/0\n4\nnever read\n";
@@ -61,12 +61,12 @@ fn server_gone_mid_session() {
     );
 }
 
-/// `--framing raw` speaks the seed's format unchanged: the seed's server receives
+/// `--framing raw` speaks the tutorial's format unchanged: the tutorial's server receives
 /// `1|hello` with no newline, and its bare answers, errors included, are shown.
 #[test]
-fn raw_framing_against_the_seed_server() {
+fn raw_framing_against_the_tutorial_server() {
     let received = Arc::new(Mutex::new(Vec::new()));
-    let server = seed_server(Arc::clone(&received));
+    let server = tutorial_server(Arc::clone(&received));
     let run = run_client(
         ["--framing", "raw", "--port", &server.port()],
         b"1\nhello\n2\n1/0\n3\nabc\n4\n",

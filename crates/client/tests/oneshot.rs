@@ -8,10 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use common::{Port, closed_port, each_server, run_client, seed_server, threaded};
+use common::{Port, closed_port, each_server, run_client, threaded, tutorial_server};
 
 /// Each operation, by name and by number, prints only its result and exits 0; an error
-/// response goes to stderr with exit 1 — against each of the three servers.
+/// response goes to stderr with exit 1 — against each of the tutorial's three servers.
 #[test]
 fn one_shot_results_and_errors() {
     for (name, server) in each_server() {
@@ -39,10 +39,10 @@ fn one_shot_results_and_errors() {
     }
 }
 
-/// Raw framing one-shot against the seed's server: the bare answer is the result.
+/// Raw framing one-shot against the tutorial's server: the bare answer is the result.
 #[test]
 fn one_shot_raw() {
-    let server = seed_server(Arc::new(Mutex::new(Vec::new())));
+    let server = tutorial_server(Arc::new(Mutex::new(Vec::new())));
     let run = run_client(
         ["--framing", "raw", "--port", &server.port(), "case", "Hi"],
         b"",
@@ -126,7 +126,7 @@ fn unknown_host_and_interface() {
     assert_eq!(run.code(), 2);
 }
 
-/// `--interface lo` connects to the loopback address, as the seed used `eth0`.
+/// `--interface lo` connects to the loopback address, as the tutorial used `eth0`.
 #[test]
 fn interface_lo_connects() {
     let server = threaded();

@@ -5,7 +5,7 @@
 //! it or the error's one-line message; [`execute`] returns the same answer as a `String`
 //! for other callers. Everyday requests (an ASCII reverse or swap case, a small integer
 //! expression) are answered without allocating, and a test holds that. The operations give the
-//! answers Python gives in the seed tutorial (`str.swapcase`, `eval`, `s[::-1]`),
+//! answers Python gives in the tutorial (`str.swapcase`, `eval`, `s[::-1]`),
 //! except that evaluation is safe: arithmetic only, with bounded work.
 //!
 //! **Architecture invariant:** `engine` knows nothing of sockets, framing or threads; it

@@ -1,7 +1,7 @@
 //! Encoding and decoding of single frames, for both framings, with no I/O.
 //!
 //! Line framing: `<op>|<payload>\n` → `OK <result>\n` or `ERR <message>\n`.
-//! Raw framing (the seed's): `<op>|<payload>` as one read of up to
+//! Raw framing (the tutorial's): `<op>|<payload>` as one read of up to
 //! [`RAW_READ_SIZE`] bytes → the bare result, `Error: <message>` or `Invalid choice`.
 
 use std::convert::Infallible;
@@ -12,11 +12,11 @@ use std::ops::Range;
 use crate::message::{Framing, Request, RequestError, Response};
 use crate::op::printable_excerpt;
 
-/// The most a raw-framed request may hold: the seed reads requests with `recv(1024)`,
+/// The most a raw-framed request may hold: the tutorial reads requests with `recv(1024)`,
 /// so anything longer would be split into several requests.
 pub const RAW_READ_SIZE: usize = 1024;
 
-/// The raw framing's answer to an unknown operation, word for word as the seed's server.
+/// The raw framing's answer to an unknown operation, word for word as the tutorial's server.
 pub const RAW_INVALID_CHOICE: &str = "Invalid choice";
 
 /// Why a request cannot be put on the wire.
@@ -24,7 +24,7 @@ pub const RAW_INVALID_CHOICE: &str = "Invalid choice";
 pub enum EncodeError {
     /// In line framing a newline would end the request early.
     PayloadHasNewline,
-    /// In raw framing the request would not fit one read of the seed's server.
+    /// In raw framing the request would not fit one read of the tutorial's server.
     TooLongForRaw {
         /// The request's size in bytes.
         len: usize,
@@ -68,7 +68,7 @@ impl std::error::Error for BadResponse {}
 
 /// Appends the encoding of `request` to `out`.
 ///
-/// Line framing sends the numeric code, as the seed's client does: `3|abc\n`.
+/// Line framing sends the numeric code, as the tutorial's client does: `3|abc\n`.
 ///
 /// # Errors
 ///
@@ -201,7 +201,7 @@ pub fn encode_error(message: &(impl fmt::Display + ?Sized), framing: Framing, ou
 
 /// Appends the answer to a request that could not be read.
 ///
-/// The raw framing answers an unknown operation with the seed's `Invalid choice`.
+/// The raw framing answers an unknown operation with the tutorial's `Invalid choice`.
 pub fn encode_rejection(error: &RequestError, framing: Framing, out: &mut Vec<u8>) {
     match (framing, error) {
         (Framing::Raw, RequestError::UnknownOp(_)) => {
@@ -255,7 +255,7 @@ pub fn decode_line_response(line: &[u8]) -> Result<Response, BadResponse> {
 
 /// Reads a raw-framed response: `Error: <message>` and `Invalid choice` are errors and
 /// anything else is a result. The raw framing cannot tell a result that happens to read
-/// `Invalid choice` from the error; that ambiguity is the seed's and is kept for
+/// `Invalid choice` from the error; that ambiguity is the tutorial's and is kept for
 /// compatibility. Bytes that are not UTF-8 are replaced with U+FFFD.
 pub fn decode_raw_response(bytes: &[u8]) -> Response {
     let text = String::from_utf8_lossy(bytes);
@@ -331,7 +331,7 @@ mod tests {
         assert_eq!(raw, b"HELLOError: bad");
     }
 
-    /// The exact bytes of every raw-framed response form, as the seed's server sends them.
+    /// The exact bytes of every raw-framed response form, as the tutorial's server sends them.
     #[test]
     fn raw_response_bytes() {
         let ok = Response::Ok("HELLO".into());
@@ -410,7 +410,7 @@ mod tests {
         );
     }
 
-    /// Raw responses are told apart by the seed's error prefixes.
+    /// Raw responses are told apart by the tutorial's error prefixes.
     #[test]
     fn raw_response_decoding() {
         assert_eq!(decode_raw_response(b"6"), Response::Ok("6".into()));

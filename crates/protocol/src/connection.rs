@@ -133,7 +133,7 @@ impl<S: Read + Write> Connection<S> {
     /// Reads the next response: `Ok(None)` when the peer closed the stream cleanly, between
     /// responses.
     ///
-    /// In raw framing a response is whatever one read returns, as the seed's client does.
+    /// In raw framing a response is whatever one read returns, as the tutorial's client does.
     ///
     /// # Errors
     ///

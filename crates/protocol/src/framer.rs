@@ -70,7 +70,7 @@ pub enum Frame<'a> {
 /// [`Frame::Unterminated`]: a request may end so (`printf '3|abc' | nc`), a response may
 /// not.
 ///
-/// # Raw framing (the seed's)
+/// # Raw framing (the tutorial's)
 ///
 /// Each read is one frame of at most the limit; bytes handed over in one piece larger than
 /// that are cut into frames of the limit. Nothing is kept from one read to the next, so

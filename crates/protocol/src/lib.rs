@@ -11,11 +11,11 @@
 //! stays usable; a line over the size limit gets `ERR request too long (limit N bytes)`
 //! and the connection is closed.
 //!
-//! # Raw framing (the seed's)
+//! # Raw framing (the tutorial's)
 //!
 //! Each read of up to 1024 bytes is one request, `choice|payload`, and the answer goes
 //! back bare: the result, `Error: <message>`, or `Invalid choice`. This is byte for byte
-//! what the seed's Python client and server speak, so either can talk to ours.
+//! what the tutorial's Python client and server speak, so either can talk to ours.
 //!
 //! ```
 //! use protocol::{Frame, Framer, Framing, Op, Request, Response, codec};

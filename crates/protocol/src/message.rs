@@ -156,7 +156,7 @@ pub enum Framing {
     /// One request per `\n`-terminated line; `OK <result>\n` or `ERR <message>\n` back.
     #[default]
     Line,
-    /// The seed's wire format: each read of up to 1024 bytes is one request, and the
+    /// The tutorial's wire format: each read of up to 1024 bytes is one request, and the
     /// answer is sent bare, with no terminator.
     Raw,
 }

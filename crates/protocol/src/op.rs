@@ -18,7 +18,7 @@ impl Op {
     /// Every operation, in wire-code order.
     pub const ALL: [Op; 3] = [Op::ChangeCase, Op::Evaluate, Op::Reverse];
 
-    /// The numeric code sent on the wire (`1`, `2` or `3`), as the seed's client sends it.
+    /// The numeric code sent on the wire (`1`, `2` or `3`), as the tutorial's client sends it.
     pub fn code(self) -> u8 {
         match self {
             Op::ChangeCase => 1,

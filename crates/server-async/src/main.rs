@@ -43,7 +43,7 @@
 //! task's place in its waiting list is taken once, when the task starts, and a task
 //! started later sees the flag itself): the accept loop ends and drops the listener (new
 //! connections are refused), each task calls [`Session::handle_shutdown`] and drains as
-//! SPEC §5 says. The main thread then waits, up to `--shutdown-timeout` and a moment for
+//! every server does. The main thread then waits, up to `--shutdown-timeout` and a moment for
 //! the last answers ([`GRACE`]), for every permit to come back — one per live task — and
 //! the server exits 0; tasks still busy then are dropped with the runtime.
 //!

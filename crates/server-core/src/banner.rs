@@ -1,4 +1,4 @@
-//! The banner a server prints when it starts, as the seed did: what it is, its PID, where
+//! The banner a server prints when it starts, as the tutorial did: what it is, its PID, where
 //! it listens, and how it serves clients.
 //!
 //! ```text

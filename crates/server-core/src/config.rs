@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use protocol::Framing;
 
-/// The options of SPEC §5, common to the three servers.
+/// The options every server takes, whatever its architecture.
 ///
 /// Bad values are refused by clap with a message naming the flag, and exit status 2.
 #[derive(Debug, Clone, Args)]
@@ -24,17 +24,17 @@ pub struct ServerArgs {
     #[arg(long, value_name = "N", default_value_t = 65432)]
     pub port: u16,
 
-    /// Hold each request this long before answering (the seed's benchmark server: 3s)
+    /// Hold each request this long before answering (the tutorial's benchmark server: 3s)
     #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
     pub delay: Duration,
 
-    /// Wire framing: `line` (OK/ERR lines) or `raw` (the seed's Python wire format)
+    /// Wire framing: `line` (OK/ERR lines) or `raw` (the tutorial's Python wire format)
     #[arg(long, value_name = "FRAMING", default_value = "line")]
     pub framing: Framing,
 
     /// Longest request line accepted, in bytes, not counting its line ending; a longer one is
     /// refused and the connection closed. With --framing raw each read of at most
-    /// min(1024, N) bytes is one request, as the seed's recv(1024)
+    /// min(1024, N) bytes is one request, as the tutorial's recv(1024)
     #[arg(long, value_name = "N", default_value_t = protocol::DEFAULT_MAX_REQUEST_BYTES,
           value_parser = parse_positive)]
     pub max_request_bytes: usize,
@@ -218,7 +218,7 @@ pub(crate) fn parse(args: &[&str]) -> Result<Config, clap::Error> {
 mod tests {
     use super::*;
 
-    /// With no flags every value is SPEC §5's default.
+    /// With no flags every value is its documented default.
     #[test]
     fn defaults() {
         let config = parse(&[]).unwrap();

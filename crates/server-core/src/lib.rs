@@ -36,7 +36,7 @@
 //!
 //! # Layout
 //!
-//! - [`config`]: [`ServerArgs`], every flag of SPEC §5 with its default, and the
+//! - [`config`]: [`ServerArgs`], every flag with its default, and the
 //!   [`Config`] read from it (`--interface` is resolved with `if-addrs` while parsing).
 //! - [`listener`]: binding with socket2 (`SO_REUSEADDR`, the backlog), accepting with
 //!   errors sorted into "go on" and "back off", and raising the open-file limit.
@@ -45,7 +45,7 @@
 //!   client that stops reading, draining on shutdown, what is logged — and no I/O.
 //! - [`blocking`]: [`Service`], the blocking driver of a session over a `TcpStream`, and
 //!   the factory the other drivers open sessions from.
-//! - [`log`]: the seed's log lines with a time stamp and who served them, one `write(2)`
+//! - [`log`]: the tutorial's log lines with a time stamp and who served them, one `write(2)`
 //!   per line, untrusted text escaped and cut.
 //! - [`backoff`]: when to try again after a worker could not be started (prefork, pool).
 //! - [`banner`]: the start-up banner with the PID and the real `Listening on` address.
@@ -87,7 +87,7 @@
 //! second per idle connection, a few microseconds each. The event loop and the tokio
 //! task need no tick: they wait for readiness or the session's next deadline.
 //!
-//! # Decisions where SPEC is silent
+//! # Decisions the protocol leaves open
 //!
 //! - The idle timeout counts from the last answer *sent* (or the connection), never while
 //!   a request is held or being answered, and not from the last byte: a client trickling
@@ -98,7 +98,7 @@
 //! - Duration flags beyond a century mean forever ([`config::FOREVER`]); no deadline can
 //!   overflow.
 //! - `--max-request-bytes` counts a line without its `\n` or `\r\n`. With raw framing a
-//!   request is one read of at most min(1024, N) bytes, as the seed's `recv(1024)`.
+//!   request is one read of at most min(1024, N) bytes, as the tutorial's `recv(1024)`.
 //! - A write that makes no progress for `min(--idle-timeout, --shutdown-timeout)` ends
 //!   the connection: the client has stopped reading its answers.
 //! - After refusing an over-long line the server shuts its sending side and reads and

@@ -120,7 +120,7 @@ fn bind_with(addr: SocketAddr, backlog: i32, reuse_port: bool) -> io::Result<Tcp
 }
 
 /// Accepts one connection and sets `TCP_NODELAY` on it: answers are written whole, one
-/// write per batch (SPEC §3), so Nagle's algorithm would only hold them back.
+/// write per batch (the protocol's writing rule), so Nagle's algorithm would only hold them back.
 pub fn accept(listener: &TcpListener) -> Accepted {
     match listener.accept() {
         Ok((stream, peer)) => {

@@ -1,4 +1,4 @@
-//! The seed's log style with a time stamp and who served it, written so that lines from
+//! The tutorial's log style with a time stamp and who served it, written so that lines from
 //! many threads or forked children never mix.
 //!
 //! ```text
@@ -11,7 +11,7 @@
 //! Every line goes to standard output with **one** `write(2)` of a buffer formatted
 //! beforehand, never through Rust's buffered `Stdout`: a forked child and its parent, or
 //! two threads, each write whole lines, and there is nothing buffered to flush (or to
-//! duplicate) at `fork`. Time stamps are local time (`localtime_r`), as the seed's
+//! duplicate) at `fork`. Time stamps are local time (`localtime_r`), as the tutorial's
 //! `datetime.now()`.
 //!
 //! # A log nobody reads never stops the server
@@ -66,7 +66,7 @@ pub use crate::config::Level;
 /// How many characters of untrusted text (a payload, a result) a log line quotes.
 pub const EXCERPT_CHARS: usize = 200;
 
-/// Who wrote a log line, shown after the time stamp as the seed did.
+/// Who wrote a log line, shown after the time stamp as the tutorial did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Who {
     /// The accept loop of the forking or threaded server: `[MAIN]`.
@@ -511,7 +511,7 @@ fn local_time() -> (i32, i32, i32) {
 mod tests {
     use super::*;
 
-    /// Who served a line reads as in the seed.
+    /// Who served a line reads as in the tutorial.
     #[test]
     fn who_labels() {
         assert_eq!(Who::MainProcess.to_string(), "[MAIN PROCESS]");

@@ -2,7 +2,7 @@
 //!
 //! Every architecture serves a connection by the same rules — framing, the size limit,
 //! `ERR` answers that keep the connection, `--delay` and `--work` per request (one at a
-//! time, in order), the writing rule of SPEC §3, the idle timeout, a client that stops
+//! time, in order), the protocol's writing rule, the idle timeout, a client that stops
 //! reading, draining on shutdown, and what is logged — and every one of those rules lives
 //! here, once. A session never touches a socket, a clock or a runtime: its driver feeds
 //! it what arrived and the current time, and takes from it the bytes to send, the next
@@ -36,7 +36,7 @@
 //! # The rules, in the order a request meets them
 //!
 //! - **Framing.** Line framing splits at `\n` (one trailing `\r` is dropped); raw framing
-//!   (the seed's) takes each read of at most min(1024, `--max-request-bytes`) bytes as
+//!   (the tutorial's) takes each read of at most min(1024, `--max-request-bytes`) bytes as
 //!   one request, which is why [`Session::read_size`] bounds the driver's reads.
 //! - **Size.** A line longer than the limit, not counting its `\n` or `\r\n`, is refused
 //!   with `ERR request too long (limit N bytes)` and the connection is closed: once the

@@ -3,7 +3,7 @@
 //! resource attacks (each answered at once with `ERR`, memory and CPU flat), and the
 //! deepest expressions the engine accepts, on every server's stacks.
 //!
-//! The seed passed the payload to Python's `eval()`; these tests send what would have
+//! The tutorial passed the payload to Python's `eval()`; these tests send what would have
 //! owned that server and check that ours only ever answers.
 
 mod common;

@@ -4,7 +4,7 @@
 //! end the server's memory is where it was after warm-up, no child is left (running or
 //! zombie) and no client thread.
 //!
-//! The soak lasts 20 s (the three side by side); `TASKSERVER_SOAK_SECS=600 cargo test
+//! The soak lasts 20 s (the four side by side); `TASKSERVER_SOAK_SECS=600 cargo test
 //! -p server-core --test hardening_load` runs a longer one.
 
 mod common;
@@ -26,7 +26,7 @@ fn soak_time() -> Duration {
 }
 
 /// A small deterministic random number generator (xorshift64*), one per worker, so a
-/// failure can be reproduced from the worker's seed.
+/// failure can be reproduced from the worker's id (it starts the generator).
 struct Rng(u64);
 
 impl Rng {
@@ -92,8 +92,8 @@ fn reset(stream: TcpStream) {
 /// now and then resetting one (mid-request or with answers unread) or closing it, and
 /// reconnecting. With `one_batch_each`, a connection serves one batch and is closed (so
 /// that sequential-server clients take turns). Returns how many answers it checked.
-fn worker(addr: SocketAddr, seed: u64, conns: usize, one_batch_each: bool, until: Instant) -> u64 {
-    let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+fn worker(addr: SocketAddr, id: u64, conns: usize, one_batch_each: bool, until: Instant) -> u64 {
+    let mut rng = Rng(id.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     let mut open: Vec<Option<TcpStream>> = (0..conns).map(|_| None).collect();
     let mut checked = 0;
     while Instant::now() < until {
@@ -118,10 +118,10 @@ fn worker(addr: SocketAddr, seed: u64, conns: usize, one_batch_each: bool, until
             (0..1 + rng.below(4)).map(|_| request(&mut rng)).collect();
         let wire: String = batch.iter().map(|(q, _)| q.as_str()).collect();
         conn.write_all(wire.as_bytes())
-            .unwrap_or_else(|e| panic!("worker {seed}: send: {e}"));
+            .unwrap_or_else(|e| panic!("worker {id}: send: {e}"));
         let answers = read_lines(&conn, batch.len());
         for ((question, want), got) in batch.iter().zip(&answers) {
-            assert_eq!(got, want, "worker {seed}: {question:?}");
+            assert_eq!(got, want, "worker {id}: {question:?}");
         }
         checked += batch.len() as u64;
         if !one_batch_each {
@@ -155,10 +155,10 @@ fn soak(binary: &str, workers: u64, conns: usize, one_batch_each: bool) {
     let began = Instant::now();
     let until = began + length;
     let threads: Vec<_> = (0..workers)
-        .map(|seed| {
+        .map(|id| {
             thread::Builder::new()
-                .name(format!("soak-{seed}"))
-                .spawn(move || worker(addr, seed, conns, one_batch_each, until))
+                .name(format!("soak-{id}"))
+                .spawn(move || worker(addr, id, conns, one_batch_each, until))
                 .expect("start a worker")
         })
         .collect();
@@ -173,13 +173,13 @@ fn soak(binary: &str, workers: u64, conns: usize, one_batch_each: bool) {
         }
     }
     let mut total = 0;
-    for (seed, worker) in threads.into_iter().enumerate() {
+    for (id, worker) in threads.into_iter().enumerate() {
         let checked = worker
             .join()
-            .unwrap_or_else(|_| panic!("{binary}: worker {seed} failed"));
+            .unwrap_or_else(|_| panic!("{binary}: worker {id} failed"));
         assert!(
             checked > 0,
-            "{binary}: worker {seed} got no answer in {length:?}"
+            "{binary}: worker {id} got no answer in {length:?}"
         );
         total += checked;
     }
@@ -197,13 +197,13 @@ fn soak(binary: &str, workers: u64, conns: usize, one_batch_each: bool) {
     assert_eq!(status.code(), Some(0), "{binary}");
 }
 
-/// All three at once (the test harness would run only two at a time on two cores): the
+/// All four at once (the test harness would run only two at a time on two cores): the
 /// threaded and forking servers under 200 connections from 100 client threads each — on
 /// the forking server, with resets and reconnects, thousands of children, every one
 /// reaped — the sequential server with four clients taking turns, a batch per
 /// connection, and the prefork server with twelve connections over its sixteen workers.
 #[test]
-fn soak_all_three() {
+fn soak_four_at_once() {
     let runs = [
         thread::spawn(|| soak("server-threaded", 100, 2, false)),
         thread::spawn(|| soak("server-forking", 100, 2, false)),

@@ -1,4 +1,4 @@
-//! Protocol abuse against the three real servers: over-long lines, invalid UTF-8 split
+//! Protocol abuse against every real server: over-long lines, invalid UTF-8 split
 //! across writes, NUL bytes, empty lines, unknown operations, pipelined floods, requests
 //! split byte by byte, clients that reset or vanish. The server answers what can be
 //! answered, in order, and goes on serving.

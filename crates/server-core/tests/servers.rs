@@ -1,5 +1,5 @@
-//! Behaviour all three servers share, tested on each real binary over real sockets:
-//! the wire protocol of SPEC §3, raw framing, logging, graceful shutdown, the command
+//! Behaviour every server shares, tested on each real binary over real sockets:
+//! the wire protocol, raw framing, logging, graceful shutdown, the command
 //! line. Architecture-specific tests live in each server crate's `tests/`.
 
 mod common;
@@ -77,7 +77,7 @@ fn pipelined_split_and_crlf() {
     }
 }
 
-/// Each bad input of SPEC §3 gets its own clear ERR, and the connection stays usable.
+/// Each bad input of the protocol gets its own clear ERR, and the connection stays usable.
 #[test]
 fn bad_input_keeps_the_connection_usable() {
     for binary in SERVERS {
@@ -142,10 +142,10 @@ fn over_long_line_is_refused_and_closed() {
     }
 }
 
-/// `--framing raw` speaks the seed's wire format: a bare request in one write, a bare
-/// answer with no terminator, `Invalid choice` and `Error: ...` as the seed's server.
+/// `--framing raw` speaks the tutorial's wire format: a bare request in one write, a bare
+/// answer with no terminator, `Invalid choice` and `Error: ...` as the tutorial's server.
 #[test]
-fn raw_framing_speaks_the_seed_format() {
+fn raw_framing_speaks_the_tutorial_format() {
     use std::io::Read;
     for binary in SERVERS {
         let server = start(binary, &["--quiet", "--framing", "raw"]);
@@ -155,7 +155,7 @@ fn raw_framing_speaks_the_seed_format() {
             let mut buf = vec![0u8; 1024];
             let n = conn.read(&mut buf).expect("an answer");
             assert_eq!(String::from_utf8_lossy(&buf[..n]), expect, "{binary}");
-            // The seed's client reads one recv; give the server time to send more if it
+            // The tutorial's client reads one recv; give the server time to send more if it
             // wrongly would, so the next exchange would see it.
             thread::sleep(Duration::from_millis(20));
         };
@@ -388,7 +388,7 @@ fn delayed_clients_overlap_except_on_sequential() {
     for binary in SERVERS {
         let server = start(binary, &["--delay", "300ms"]);
         let addr = server.addr();
-        // Each client closes once answered, as the seed's benchmark client does: the
+        // Each client closes once answered, as the tutorial's benchmark client does: the
         // sequential server serves a client until it leaves.
         let conns: Vec<TcpStream> = (0..4).map(|_| connect(addr)).collect();
         let began = Instant::now();

@@ -17,7 +17,7 @@ fn start_forking(args: &[&str]) -> ServerProcess {
 }
 
 /// Concurrent clients are each served by a child process of their own, with distinct
-/// PIDs that are not the parent's, logged as the seed did.
+/// PIDs that are not the parent's, logged as the tutorial did.
 #[test]
 fn each_client_gets_its_own_child() {
     let server = start_forking(&["--delay", "200ms"]);

@@ -2,7 +2,7 @@
 //!
 //! The one process accepts a client, serves it until it leaves, and only then accepts
 //! the next. While a client is being served the others wait in the listen backlog: their
-//! connections are made by the kernel, but their requests wait unanswered — the seed's
+//! connections are made by the kernel, but their requests wait unanswered — the tutorial's
 //! demonstration of why a server needs concurrency. `--idle-timeout` keeps one silent
 //! client from holding the server forever. `--max-clients` does not apply.
 //!

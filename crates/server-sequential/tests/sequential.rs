@@ -13,7 +13,7 @@ fn start_sequential(args: &[&str]) -> ServerProcess {
     start("server-sequential", args)
 }
 
-/// The seed's demonstration: while a first client stays connected, a second client's
+/// The tutorial's demonstration: while a first client stays connected, a second client's
 /// request waits unanswered; as soon as the first leaves, it is answered.
 #[test]
 fn second_client_waits_for_the_first() {

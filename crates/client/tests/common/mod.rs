@@ -1,5 +1,5 @@
 //! What the client's end-to-end tests share: running the `client` binary with a time
-//! bound, the servers it talks to (the three real ones, and small servers written here
+//! bound, the servers it talks to (the tutorial's three real ones, and small servers written here
 //! for what a real one cannot be made to do), and a terminal driven through tmux.
 
 #![allow(
@@ -151,7 +151,8 @@ fn wait_bounded(child: &mut Child, limit: Duration) -> ExitStatus {
     }
 }
 
-/// The three real servers, by binary name.
+/// The tutorial's three architectures, by binary name: the client is checked against
+/// one server of each kind, not all of them (the servers' own tests cover the rest).
 pub const SERVERS: [&str; 3] = ["server-sequential", "server-forking", "server-threaded"];
 
 /// Starts the real server `name` on a free loopback port, with `extra` arguments.
@@ -283,10 +284,10 @@ pub fn peak_rss_kib(pid: u32) -> u64 {
         .expect("VmHWM in /proc status")
 }
 
-/// The seed's Python server, re-created byte for byte: each `recv(1024)` is one request
+/// The tutorial's Python server, re-created byte for byte: each `recv(1024)` is one request
 /// `choice|payload`, and the answer goes back bare (`Error: …`, `Invalid choice`). Every
 /// request received is kept in `received`, for byte-level checks.
-pub fn seed_server(received: Arc<Mutex<Vec<Vec<u8>>>>) -> TestServer {
+pub fn tutorial_server(received: Arc<Mutex<Vec<Vec<u8>>>>) -> TestServer {
     TestServer::start("127.0.0.1:0", move |mut stream| {
         let mut buf = [0u8; 1024];
         loop {
@@ -320,7 +321,7 @@ pub fn seed_server(received: Arc<Mutex<Vec<Vec<u8>>>>) -> TestServer {
             }
         }
     })
-    .expect("the seed server starts")
+    .expect("the tutorial server starts")
 }
 
 /// A terminal: a tmux server of its own (its own socket), one session running a
@@ -421,7 +422,7 @@ impl Drop for Tmux {
     }
 }
 
-/// Each of the three real servers, started on a free port, with its name.
+/// Each of the tutorial's three servers, started on a free port, with its name.
 pub fn each_server() -> impl Iterator<Item = (&'static str, ServerProcess)> {
     SERVERS
         .into_iter()

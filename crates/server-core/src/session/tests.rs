@@ -278,7 +278,7 @@ fn an_idle_session_ends_soon_after_shutdown() {
 }
 
 /// Raw framing: each read is one request of at most min(1024, limit) bytes, answered in
-/// the seed's format (issue 13, item 6).
+/// the tutorial's format (issue 13, item 6).
 #[test]
 fn raw_framing_takes_each_read_as_a_request_within_the_limit() {
     let t0 = Instant::now();
