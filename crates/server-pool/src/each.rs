@@ -49,14 +49,7 @@ pub fn run(mut server: Server, workers: usize) -> Result<(), StartError> {
     // thread has the lock, every client accepted is counted.
     drop(turns.lock().unwrap_or_else(PoisonError::into_inner).take());
     let deadline = server.stop_accepting(gate.in_use());
-    let abandoned = gate.wait_idle(deadline);
-    if abandoned == 0 {
-        // Each ends at once now, after saying how many it served.
-        for thread in threads {
-            let _ = thread.join();
-        }
-    }
-    server.finish(abandoned);
+    crate::finish(server, &gate, deadline, threads);
     Ok(())
 }
 

@@ -220,16 +220,21 @@ fn run(mut args: ServerArgs, workers: usize, accept: Accept) -> Result<(), Start
     if served > 0 {
         log_served(server.log(), &Who::Main, served);
     }
-    let threads = workers.into_threads();
+    finish(server, &gate, deadline, workers.into_threads());
+    Ok(())
+}
+
+/// Ends a shutdown: waits up to `deadline` for every place at `gate` to come back, then,
+/// if none is left out, for the worker `threads` to end (each at once, after saying how
+/// many clients it served), and says how the shutdown went.
+fn finish(server: Server, gate: &Gate, deadline: Instant, threads: Vec<JoinHandle<()>>) {
     let abandoned = gate.wait_idle(deadline);
     if abandoned == 0 {
-        // Each ends at once now, after saying how many it served.
         for thread in threads {
             let _ = thread.join();
         }
     }
     server.finish(abandoned);
-    Ok(())
 }
 
 /// The worker threads: how many are wanted, which could not be started yet, and when to
