@@ -9,7 +9,7 @@ use std::fmt;
 use std::io::Write as _;
 use std::ops::Range;
 
-use crate::message::{Framing, Request, RequestError, Response};
+use crate::message::{Framing, Request, RequestError, RequestRef, Response};
 use crate::op::printable_excerpt;
 
 /// The most a raw-framed request may hold: the tutorial reads requests with `recv(1024)`,
@@ -105,7 +105,17 @@ pub fn encode_request(
 ///
 /// As [`crate::parse_request`].
 pub fn decode_line_request(line: &[u8]) -> Result<Request, RequestError> {
-    crate::parse_request(line.strip_suffix(b"\r").unwrap_or(line))
+    decode_line_request_ref(line).map(Request::from)
+}
+
+/// Reads one request from a line as [`decode_line_request`] does, without copying the
+/// payload.
+///
+/// # Errors
+///
+/// As [`crate::parse_request`].
+pub fn decode_line_request_ref(line: &[u8]) -> Result<RequestRef<'_>, RequestError> {
+    crate::parse_request_ref(line.strip_suffix(b"\r").unwrap_or(line))
 }
 
 /// Reads one request from a frame: a line with its `\n` removed, or one raw read.

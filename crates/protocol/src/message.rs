@@ -23,6 +23,14 @@ impl Request {
             payload: payload.into(),
         }
     }
+
+    /// The request as a [`RequestRef`], borrowing its payload.
+    pub fn view(&self) -> RequestRef<'_> {
+        RequestRef {
+            op: self.op,
+            payload: &self.payload,
+        }
+    }
 }
 
 /// A request read in place: its payload borrows the bytes it arrived in, so a server can
@@ -217,6 +225,9 @@ mod tests {
             Ok(Request::new(Op::ChangeCase, "a|b "))
         );
         assert_eq!(parse_request(b"3|"), Ok(Request::new(Op::Reverse, "")));
+        let read = parse_request_ref(b"reverse|a|b").unwrap();
+        assert_eq!(read.payload, "a|b");
+        assert_eq!(Request::from(read).view(), read);
     }
 
     /// Each kind of bad request has its own message.
