@@ -72,6 +72,9 @@ pub enum Event {
 /// A started server: bound, with its banner printed and its signal handlers installed.
 #[derive(Debug)]
 pub struct Server {
+    /// The address the listener was bound to (the port `--port 0` picked), for the banner
+    /// even once an architecture has taken the listener.
+    bound: SocketAddr,
     config: Arc<Config>,
     log: Log,
     listener: Option<TcpListener>,
@@ -117,8 +120,7 @@ impl Server {
     /// Prints `architecture`'s banner, with the address the listener is bound to (a
     /// script reading it learns the port `--port 0` picked).
     pub fn announce(&self, architecture: &Architecture) {
-        let addr = self.local_addr().unwrap_or(self.config.addr);
-        log::print_plain(&banner::text(architecture, &self.config, addr));
+        log::print_plain(&banner::text(architecture, &self.config, self.bound));
     }
 
     /// [`Server::start`], with a listener bound with `SO_REUSEPORT`
@@ -159,7 +161,9 @@ impl Server {
             addr: config.addr,
             error,
         })?;
+        let bound = listener.local_addr().unwrap_or(config.addr);
         Ok(Server {
+            bound,
             config: Arc::new(config),
             log,
             listener: Some(listener),

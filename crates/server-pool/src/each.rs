@@ -7,19 +7,26 @@
 //! takes its turn. No hand-off and no queue: a connection is never accepted before a
 //! worker is free for it, and with every worker busy, clients wait in the backlog.
 //!
+//! The main thread only waits for the shutdown, starting meanwhile any thread that could
+//! not be started at first (module `workers`, as with the hand-off).
+//!
 //! At shutdown the main thread takes the listener out of the mutex (waiting at most a
 //! tick for the worker whose turn it is) and closes it, so new connections are refused;
 //! each worker finishes its client and finds the listener gone.
 
+use std::io;
 use std::net::TcpListener;
 use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
+use std::time::Instant;
 
 use server_core::blocking::TICK;
 use server_core::listener::{self, ACCEPT_BACKOFF, AcceptLog, Accepted};
 use server_core::shutdown::wait_readable;
 use server_core::{Gate, Server, StartError, Who};
+
+use crate::workers::Workers;
 
 /// The listener the workers take turns on; `None` once closed at shutdown.
 type Turns = Arc<Mutex<Option<TcpListener>>>;
@@ -33,18 +40,18 @@ pub fn run(mut server: Server, workers: usize) -> Result<(), StartError> {
     let turns: Turns = Arc::new(Mutex::new(Some(listener)));
     // A place per client being served: what the shutdown waits for.
     let gate = Gate::new(workers);
-    let threads: Vec<JoinHandle<()>> = (1..=workers)
-        .filter_map(|n| start_worker(&server, n, &turns, &gate))
-        .collect();
-    if threads.is_empty() {
-        return Err(StartError::Serving {
-            what: "cannot start any worker thread",
-            source: None,
-        });
-    }
+    let mut workers = Workers::start(&server, workers, |n| {
+        start_worker(&server, n, &turns, &gate)
+    })?;
+    // The main thread's only work: starting threads that could not be started, if any.
     while !server.shutdown().requested() {
-        server.wait_for_signal(TICK);
+        workers.retry();
+        let wait = workers.next_retry().map_or(TICK, |at| {
+            at.saturating_duration_since(Instant::now()).min(TICK)
+        });
+        server.wait_for_signal(wait);
     }
+    let threads = workers.into_threads();
     // A worker that accepted took its place at the gate under this lock: once the main
     // thread has the lock, every client accepted is counted.
     drop(turns.lock().unwrap_or_else(PoisonError::into_inner).take());
@@ -54,13 +61,13 @@ pub fn run(mut server: Server, workers: usize) -> Result<(), StartError> {
 }
 
 /// Starts the thread `worker-{n}`, which takes turns at the listener and serves each
-/// client it accepts; returns its handle, or `None` (with a warning) if it did not start.
+/// client it accepts.
 fn start_worker(
     server: &Server,
     n: usize,
     turns: &Turns,
     gate: &Arc<Gate>,
-) -> Option<JoinHandle<()>> {
+) -> io::Result<JoinHandle<()>> {
     let log = server.log();
     let name = format!("worker-{n}");
     let who = Who::Worker(name.clone());
@@ -68,8 +75,8 @@ fn start_worker(
     let shutdown = server.shutdown().clone();
     let turns = Arc::clone(turns);
     let gate = Arc::clone(gate);
-    let spawned = thread::Builder::new()
-        .name(name.clone())
+    thread::Builder::new()
+        .name(name)
         .stack_size(crate::STACK_SIZE)
         .spawn(move || {
             let mut served: u64 = 0;
@@ -110,15 +117,5 @@ fn start_worker(
                 served += 1;
             }
             crate::log_served(log, &who, served);
-        });
-    match spawned {
-        Ok(thread) => Some(thread),
-        Err(e) => {
-            log.warn(
-                &Who::Main,
-                format_args!("cannot start {name}: {e}; the pool goes on without it"),
-            );
-            None
-        }
-    }
+        })
 }

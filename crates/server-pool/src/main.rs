@@ -39,9 +39,9 @@
 //! how many (`A pool of 4 worker threads (12 could not be started yet; retrying)`), and
 //! each failure is logged with the count running — and the main thread tries the
 //! missing ones again with a back-off that doubles from 50 ms to 5 s, as server-prefork
-//! does for a failed fork ([`Backoff`]), between accepts (so at least every 250 ms while
-//! no client comes). Each worker started adds its place to the gate. No worker at all:
-//! the server fails to start.
+//! does for a failed fork, between accepts (so at least every 250 ms while no client
+//! comes): module [`workers`]. Each worker started adds its place to the gate. No worker
+//! at all: the server fails to start.
 //!
 //! # Shutdown
 //!
@@ -64,6 +64,7 @@
 //! the servers share is in `server-core`.
 
 mod each;
+mod workers;
 
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
@@ -74,9 +75,10 @@ use std::time::Instant;
 use clap::{Parser, ValueEnum};
 use crossbeam_channel::Receiver;
 use server_core::{
-    Architecture, Backoff, Client, Event, Gate, Log, Permit, Server, ServerArgs, Service,
-    StartError, Who,
+    Architecture, Client, Event, Gate, Log, Permit, Server, ServerArgs, Service, StartError, Who,
 };
+
+use crate::workers::Workers;
 
 /// Each worker's stack, as server-threaded's client threads (its crate doc says why
 /// 256 KiB is enough, in debug builds too).
@@ -147,37 +149,24 @@ fn run(mut args: ServerArgs, workers: usize, accept: Accept) -> Result<(), Start
     let mut server = Server::bind(args)?;
     server.reserve_descriptors();
     if accept == Accept::Each {
-        server.announce(&pool(wanted));
         return each::run(server, wanted);
     }
     let (handoff, queue) = crossbeam_channel::bounded::<(Client, Permit)>(QUEUE);
     // A place for the connection waiting in the channel; each worker started adds its own.
     let gate = Gate::new(QUEUE);
-    let mut workers = Workers::new(&server, wanted, queue);
-    let started = workers.start_missing(&gate);
-    if workers.running() == 0 {
-        // Nothing could serve a client: fail, as a server that cannot bind does.
-        return Err(StartError::Serving {
-            what: "cannot start any worker thread",
-            source: started.err(),
-        });
-    }
-    // The banner counts the threads that run, so it comes after them.
-    server.announce(&pool(workers.running()));
-    if let Err(e) = started {
-        workers.failed(&e);
-    }
+    let service = server.service();
+    let log = server.log();
+    let mut workers = Workers::start(&server, wanted, |n| {
+        let thread = start_worker(n, &service, log, queue.clone())?;
+        gate.widen();
+        Ok(thread)
+    })?;
     // A place first, then a client: when the workers are busy and the slot is taken,
     // clients wait in the backlog. A place kept across wake-ups (to retry workers) is
     // `place`.
     let mut place: Option<Permit> = None;
     loop {
-        if workers.retry_is_due() {
-            match workers.start_missing(&gate) {
-                Ok(()) => workers.all_started(),
-                Err(e) => workers.failed(&e),
-            }
-        }
+        workers.retry();
         let permit = place
             .take()
             .or_else(|| gate.acquire_before(server.shutdown(), workers.next_retry()));
@@ -195,7 +184,7 @@ fn run(mut args: ServerArgs, workers: usize, accept: Accept) -> Result<(), Start
                 );
                 // Waits only while a worker that gave its place back has not yet come
                 // back to the channel: each connection in it holds one of the gate's
-                // places. (It cannot fail: `workers` holds a receiving end.)
+                // places. (It cannot fail: this thread holds a receiving end.)
                 if handoff.send((client, permit)).is_err() {
                     break;
                 }
@@ -208,11 +197,11 @@ fn run(mut args: ServerArgs, workers: usize, accept: Accept) -> Result<(), Start
     let deadline = server.stop_accepting(gate.in_use());
     // The workers finish their clients, then find the channel closed and end.
     drop(handoff);
+    let threads = workers.into_threads();
     // The connection in the slot, if no worker took it yet: served now, in draining mode,
     // by the main thread, which has nothing else to do until the deadline.
-    let service = server.service();
     let mut served = 0;
-    while let Some((client, permit)) = workers.take_queued() {
+    while let Ok((client, permit)) = queue.try_recv() {
         serve(&service, client, &Who::Main, server.log());
         drop(permit);
         served += 1;
@@ -220,7 +209,8 @@ fn run(mut args: ServerArgs, workers: usize, accept: Accept) -> Result<(), Start
     if served > 0 {
         log_served(server.log(), &Who::Main, served);
     }
-    finish(server, &gate, deadline, workers.into_threads());
+    drop(queue);
+    finish(server, &gate, deadline, threads);
     Ok(())
 }
 
@@ -235,110 +225,6 @@ fn finish(server: Server, gate: &Gate, deadline: Instant, threads: Vec<JoinHandl
         }
     }
     server.finish(abandoned);
-}
-
-/// The worker threads: how many are wanted, which could not be started yet, and when to
-/// try them again. Holds a receiving end of the channel, for the workers it starts and
-/// for the connection left in the slot at shutdown.
-struct Workers {
-    wanted: usize,
-    /// The numbers (`worker-n`) of the workers whose threads could not be started yet,
-    /// in order.
-    missing: Vec<usize>,
-    /// After a failure: when to try the missing ones again.
-    backoff: Option<Backoff>,
-    service: Service,
-    log: Log,
-    queue: Receiver<(Client, Permit)>,
-    /// The threads started, to join at the end.
-    threads: Vec<JoinHandle<()>>,
-}
-
-impl Workers {
-    /// `wanted` workers, none started yet, serving what comes through `queue`.
-    fn new(server: &Server, wanted: usize, queue: Receiver<(Client, Permit)>) -> Workers {
-        Workers {
-            wanted,
-            missing: (1..=wanted).collect(),
-            backoff: None,
-            service: server.service(),
-            log: server.log(),
-            queue,
-            threads: Vec::new(),
-        }
-    }
-
-    /// How many worker threads run.
-    fn running(&self) -> usize {
-        self.wanted - self.missing.len()
-    }
-
-    /// Starts the missing workers in order, each adding its place to `gate`, until one
-    /// cannot be started: the error then.
-    fn start_missing(&mut self, gate: &Gate) -> io::Result<()> {
-        while let Some(&n) = self.missing.first() {
-            let thread = start_worker(n, &self.service, self.log, self.queue.clone())?;
-            self.threads.push(thread);
-            self.missing.remove(0);
-            gate.widen();
-            if self.backoff.is_some() {
-                self.log.info(
-                    &Who::Main,
-                    format_args!(
-                        "Started worker-{n}: {} of {} running",
-                        self.running(),
-                        self.wanted
-                    ),
-                );
-            }
-        }
-        Ok(())
-    }
-
-    /// Logs why the next worker could not be started, and sets when to try again.
-    fn failed(&mut self, e: &io::Error) {
-        let backoff = self
-            .backoff
-            .get_or_insert_with(|| Backoff::new(Instant::now()));
-        let wait = backoff.failed(Instant::now());
-        self.log.warn(
-            &Who::Main,
-            format_args!(
-                "cannot start worker-{}: {e}; {} of {} running, trying again in {}",
-                self.missing.first().copied().unwrap_or_default(),
-                self.running(),
-                self.wanted,
-                server_core::log::duration(wait)
-            ),
-        );
-    }
-
-    /// Every worker runs: no more retries.
-    fn all_started(&mut self) {
-        self.backoff = None;
-    }
-
-    /// When the missing workers are to be tried again; `None` when none is missing.
-    fn next_retry(&self) -> Option<Instant> {
-        self.backoff.as_ref().map(Backoff::retry_at)
-    }
-
-    /// Whether some worker is missing and its retry is due.
-    fn retry_is_due(&self) -> bool {
-        self.backoff
-            .as_ref()
-            .is_some_and(|b| b.is_due(Instant::now()))
-    }
-
-    /// The connection waiting in the channel, if any: taken without waiting.
-    fn take_queued(&self) -> Option<(Client, Permit)> {
-        self.queue.try_recv().ok()
-    }
-
-    /// The threads started, giving up this receiving end of the channel.
-    fn into_threads(self) -> Vec<JoinHandle<()>> {
-        self.threads
-    }
 }
 
 /// Serves `client` to the end as `who`. A panic in the session (a bug; the session never

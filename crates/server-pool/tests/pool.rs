@@ -372,41 +372,49 @@ fn sigterm_answers_the_queued_client_by_the_deadline() {
 /// spin); the two serve; once the limit is raised (`prlimit --pid`) the missing two
 /// start, the log says `4 of 4 running`, and the process has the four workers and the
 /// main thread. Before, the banner said four, and the missing ones were never retried.
+/// Both ways of accepting: the main thread's hand-off and `--accept each`.
 ///
 /// Needs root (to become that user; root itself ignores RLIMIT_NPROC) and util-linux's
 /// `setpriv` and `prlimit`; without root it says so and checks nothing.
 #[test]
 fn failed_worker_threads_are_retried_with_back_off() {
     let test = "failed_worker_threads_are_retried_with_back_off";
-    // Room for two worker threads beside the main thread.
-    let Some((server, limit)) = start_under_nproc(test, "server-pool", 2, &["--workers", "4"])
-    else {
-        return;
-    };
-    assert_logged(
-        &server,
-        "-- A pool of 2 worker threads (2 could not be started yet; retrying): ",
-    );
-    assert_logged(
-        &server,
-        "cannot start worker-3: Resource temporarily unavailable (os error 11); 2 of 4 running, trying again in 50ms",
-    );
-    wait_for_lines(&server, "cannot start worker-3: ", 3);
-    wait_for_threads(server.pid(), 3);
-    assert_eq!(one_shot(server.addr(), b"3|two\n"), "OK owt\n");
-    let spent = cpu_ticks_during(server.pid(), Duration::from_secs(1));
-    assert!(
-        spent <= 20,
-        "the main thread spun: {spent} ticks in one second"
-    );
-    limit.raise(&server);
-    assert_logged(&server, "[MAIN] - Started worker-4: 4 of 4 running");
-    wait_for_threads(server.pid(), 5);
-    assert!(
-        lines_with(&server, "cannot start worker-").len() < 20,
-        "retried without a back-off: {:?}",
-        server.output()
-    );
-    assert_eq!(one_shot(server.addr(), b"3|four\n"), "OK ruof\n");
-    server.stop(IO_TIMEOUT).expect("stops");
+    // One after the other: both would count against the same user's limit.
+    for accept in ["main", "each"] {
+        // Room for two worker threads beside the main thread.
+        let args = ["--workers", "4", "--accept", accept];
+        let Some((server, limit)) = start_under_nproc(test, "server-pool", 2, &args) else {
+            return;
+        };
+        assert_logged(
+            &server,
+            "-- A pool of 2 worker threads (2 could not be started yet; retrying): ",
+        );
+        assert_logged(
+            &server,
+            "cannot start worker-3: Resource temporarily unavailable (os error 11); 2 of 4 running, trying again in 50ms",
+        );
+        wait_for_lines(&server, "cannot start worker-3: ", 3);
+        wait_for_threads(server.pid(), 3);
+        assert_eq!(one_shot(server.addr(), b"3|two\n"), "OK owt\n", "{accept}");
+        let spent = cpu_ticks_during(server.pid(), Duration::from_secs(1));
+        assert!(
+            spent <= 20,
+            "{accept}: the main thread spun: {spent} ticks in one second"
+        );
+        limit.raise(&server);
+        assert_logged(&server, "[MAIN] - Started worker-4: 4 of 4 running");
+        wait_for_threads(server.pid(), 5);
+        assert!(
+            lines_with(&server, "cannot start worker-").len() < 20,
+            "{accept}: retried without a back-off: {:?}",
+            server.output()
+        );
+        assert_eq!(
+            one_shot(server.addr(), b"3|four\n"),
+            "OK ruof\n",
+            "{accept}"
+        );
+        server.stop(IO_TIMEOUT).expect("stops");
+    }
 }
