@@ -7,7 +7,8 @@ use anyhow::bail;
 use bench::limits::read_number;
 use nix::sys::resource::{Resource, getrlimit};
 
-use crate::bench::Server;
+use crate::architecture::Architecture;
+use crate::model::Model;
 
 /// The limits a sweep runs into, read from the kernel (`None` where unreadable).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -76,7 +77,7 @@ pub fn check(
     machine: &Machine,
     clients: u64,
     points: u64,
-    servers: &[Server],
+    servers: &[Architecture],
     backlog: u64,
 ) -> anyhow::Result<Vec<String>> {
     let mut short = Vec::new();
@@ -127,7 +128,7 @@ pub fn check(
     }
     let per_client: Vec<&str> = servers
         .iter()
-        .filter(|s| matches!(s, Server::Forking | Server::Threaded))
+        .filter(|s| s.model() == Model::PerClient)
         .map(|s| s.name())
         .collect();
     if !per_client.is_empty() {
@@ -166,7 +167,7 @@ pub fn check(
             }
         }
         let maps = 2 * clients + SPARE_MAPPINGS;
-        if servers.contains(&Server::Threaded)
+        if servers.contains(&Architecture::Threaded)
             && let Some(limit) = machine.max_map_count
             && limit < maps
         {
@@ -206,7 +207,7 @@ mod tests {
         }
     }
 
-    const C10K: [Server; 1] = [Server::Threaded];
+    const C10K: [Architecture; 1] = [Architecture::Threaded];
 
     /// C10K runs on such a machine, with a warning that somaxconn is below the burst and
     /// no error; the tutorial's 100 clients get no warning at all.
@@ -247,7 +248,7 @@ mod tests {
             assert!(err.contains(needle), "{needle} missing from: {err}");
         }
         // The thread limits do not apply to servers without a thread per client.
-        let err = check(&machine, 10_000, 1, &[Server::Sequential], 4096)
+        let err = check(&machine, 10_000, 1, &[Architecture::Sequential], 4096)
             .unwrap_err()
             .to_string();
         assert!(!err.contains("tasks") && !err.contains("mappings"), "{err}");

@@ -1,17 +1,29 @@
 //! `cargo xtask`: the project's tasks, run as `cargo xtask <task>` (an alias in
-//! `.cargo/config.toml`). This file only dispatches.
+//! `.cargo/config.toml`). This file only dispatches: [`flags`] parses the command line,
+//! and each task is the module of its name.
 //!
 //! # Layout
 //!
-//! - [`bench`](mod@bench): `cargo xtask bench`, the tutorial's benchmark sweep across the seven
-//!   servers, and `cargo xtask report DIR`, which re-renders a run's files from its JSON.
+//! Tasks:
+//! - [`bench`](mod@bench): `cargo xtask bench`, the tutorial's benchmark sweep across
+//!   every architecture, end to end.
+//! - [`report`]: `cargo xtask report DIR`, which re-renders a run's files from its JSON,
+//!   and writes every file of a run.
+//!
+//! What they share, each importing only the modules listed before it:
+//! - [`util`]: project root, running commands (echoed), UTC time stamps.
+//! - [`model`]: each kind of architecture's model (one at a time N × delay, workers
+//!   ⌈N / workers⌉ × delay, the others one delay; plus `--work`) and its tolerances.
+//! - [`architecture`]: [`Architecture`](architecture::Architecture), every architecture
+//!   as one row of one table: name, binary, model, plot colour, headings.
+//! - [`flags`]: every task's command line.
+//! - [`procfs`]: a server's CPU time, peak RSS and PSS, threads and children, from `/proc`.
 //! - [`limits`]: open files, ports, somaxconn and task limits, checked before a sweep.
 //! - [`results`]: one row per (server, clients), run metadata, `results.csv`/`results.json`.
-//! - [`report`]: `REPORT.md` and each architecture's model (sequential N × delay, prefork
-//!   and pool ⌈N / workers⌉ × delay, the others one delay; plus `--work`).
+//! - [`markdown`]: writes `REPORT.md`.
 //! - [`plot`]: `plot.svg`, `plot-overhead.svg` and `plot-detail.svg`.
-//! - [`procfs`]: a server's CPU time, peak RSS and PSS, threads and children, from `/proc`.
-//! - [`util`]: project root, running commands (echoed), UTC time stamps.
+//! - [`progress`]: the sweep's progress bar.
+//! - [`sweep`]: each server started, benchmarked at each client count, and stopped.
 //! - `tidy` (tests only): convention checks over the whole tree: module docs, no
 //!   `unwrap()` on the serving path, leaves that depend on std only.
 //!
@@ -20,44 +32,32 @@
 //! it reads only the kernel's `/proc` counters), and it measures release binaries run as
 //! child processes, never its own dev-profile code.
 
+mod architecture;
 mod bench;
+mod flags;
 mod limits;
+mod markdown;
+mod model;
 mod plot;
 mod procfs;
+mod progress;
 mod report;
 mod results;
+mod sweep;
 #[cfg(test)]
 mod tidy;
 mod util;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
-/// Project tasks.
-#[derive(Parser)]
-#[command(name = "cargo xtask", version)]
-struct Cli {
-    #[command(subcommand)]
-    task: Task,
-}
-
-#[derive(Subcommand)]
-enum Task {
-    /// Re-run the tutorial's benchmark: N concurrent clients against each server, with a
-    /// fixed delay per request; writes CSV, JSON, plots and REPORT.md.
-    Bench(bench::BenchArgs),
-    /// Re-render a finished run's REPORT.md, results.csv and plots from its results.json.
-    Report {
-        /// The run's folder (the `--out` of `cargo xtask bench`).
-        dir: std::path::PathBuf,
-    },
-}
+use crate::flags::{Cli, Task};
 
 fn main() -> ExitCode {
     let outcome = match Cli::parse().task {
         Task::Bench(args) => bench::run(&args),
-        Task::Report { dir } => bench::rerender(&dir),
+        Task::Report { dir } => report::run(&dir),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,21 +11,13 @@ use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use crate::report::by_server;
-use crate::results::Row;
+use crate::architecture::Architecture;
+use crate::results::{Row, by_server};
 
 /// A line's colour per architecture, the same in every panel.
-fn colour(server: &str) -> RGBColor {
-    match server {
-        "sequential" => RGBColor(214, 39, 40),
-        "forking" => RGBColor(31, 119, 180),
-        "threaded" => RGBColor(44, 160, 44),
-        "prefork" => RGBColor(148, 103, 189),
-        "pool" => RGBColor(140, 86, 75),
-        "evented" => RGBColor(255, 127, 14),
-        "async" => RGBColor(23, 190, 207),
-        _ => RGBColor(90, 90, 90),
-    }
+fn colour(server: Architecture) -> RGBColor {
+    let (red, green, blue) = server.colour();
+    RGBColor(red, green, blue)
 }
 
 /// One panel: `value(row)` against clients, one line with points per server, on a
@@ -114,7 +106,7 @@ where
         chart
             .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))
             .map_err(|e| err(&e))?
-            .label(server)
+            .label(server.name())
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(2)));
         chart
             .draw_series(
@@ -237,17 +229,17 @@ mod tests {
     /// the overhead plot's log axis takes overheads of zero and below.
     #[test]
     fn writes_svgs() {
-        let params = crate::report::Params {
+        let params = crate::model::Params {
             delay_s: 0.1,
             work_s: 0.0,
             workers: Some(2),
             cores: 2,
         };
         let rows: Vec<Row> = [
-            ("sequential", 2, 0.2),
-            ("sequential", 4, 0.4005),
-            ("threaded", 2, 0.1),
-            ("pool", 4, 0.25),
+            (Architecture::Sequential, 2, 0.2),
+            (Architecture::Sequential, 4, 0.4005),
+            (Architecture::Threaded, 2, 0.1),
+            (Architecture::Pool, 4, 0.25),
         ]
         .iter()
         .map(|&(s, n, t)| {

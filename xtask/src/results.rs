@@ -8,8 +8,9 @@ use anyhow::Context;
 use bench::BurstReport;
 use serde::{Deserialize, Serialize};
 
+use crate::architecture::Architecture;
+use crate::model::{Params, cpu_bound_s, model_check};
 use crate::procfs::Peaks;
-use crate::report::{self, Params, model_check};
 
 /// One point of the sweep: a server at one client count, over its repeats.
 ///
@@ -22,9 +23,8 @@ use crate::report::{self, Params, model_check};
 /// lets `cargo xtask report` still read runs made before them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Row {
-    /// The architecture: `sequential`, `forking`, `threaded`, `prefork`, `pool`,
-    /// `evented` or `async`.
-    pub server: String,
+    /// The architecture, by name.
+    pub server: Architecture,
     /// Clients released together.
     pub clients: u64,
     /// The server's delay per request.
@@ -104,7 +104,7 @@ impl Row {
     /// CPU seconds over it, if read) of `server`, with the sweep's `params` and the
     /// sampled peaks.
     pub fn from_reports(
-        server: &str,
+        server: Architecture,
         params: &Params,
         runs: &[(BurstReport, Option<f64>)],
         peaks: Peaks,
@@ -113,12 +113,12 @@ impl Row {
         by_total.sort_by(|a, b| a.0.total_s.total_cmp(&b.0.total_s));
         let &&(ref median, cpu_s) = by_total.get(by_total.len() / 2)?;
         let errors = runs.iter().map(|r| r.0.errors.total()).sum();
-        let model_s = report::model_s(server, median.clients, params);
-        let cpu_bound_s = report::cpu_bound_s(median.clients, params.work_s, params.cores);
+        let model_s = server.model().time_s(median.clients, params);
+        let cpu_bound_s = cpu_bound_s(median.clients, params.work_s, params.cores);
         let model = model_check(median.total_s, model_s, cpu_bound_s, errors);
         let requests = (median.clients * median.requests_per_client).max(1);
         Some(Row {
-            server: server.to_owned(),
+            server,
             clients: median.clients,
             delay_s: params.delay_s,
             total_s: median.total_s,
@@ -143,7 +143,7 @@ impl Row {
             peak_threads: peaks.threads,
             peak_children: peaks.children,
             work_s: params.work_s,
-            workers: report::workers(server, params),
+            workers: server.model().workers(params),
             cpu_bound_s,
             above_cpu_bound_s: median.total_s - cpu_bound_s,
             server_cpu_s: cpu_s,
@@ -151,6 +151,19 @@ impl Row {
             peak_pss_mib: (peaks.pss_kib > 0).then(|| peaks.pss_kib as f64 / 1024.0),
         })
     }
+}
+
+/// `rows` grouped by server: the servers in the order they first appear, each with its
+/// rows in their order.
+pub fn by_server(rows: &[Row]) -> Vec<(Architecture, Vec<&Row>)> {
+    let mut groups: Vec<(Architecture, Vec<&Row>)> = Vec::new();
+    for row in rows {
+        match groups.iter_mut().find(|(server, _)| *server == row.server) {
+            Some((_, group)) => group.push(row),
+            None => groups.push((row.server, vec![row])),
+        }
+    }
+    groups
 }
 
 /// Where and how the sweep ran.
@@ -182,11 +195,11 @@ pub struct Metadata {
     pub workers: Option<u64>,
     /// Servers of `--servers all` left out because their crate is not in the workspace.
     #[serde(default)]
-    pub skipped: Vec<String>,
+    pub skipped: Vec<Architecture>,
     /// The client counts of the sweep.
     pub clients: Vec<u64>,
     /// The servers of the sweep.
-    pub servers: Vec<String>,
+    pub servers: Vec<Architecture>,
     /// Runs per point.
     pub repeat: u64,
     /// The xtask command line.
@@ -197,7 +210,7 @@ pub struct Metadata {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Run {
     /// The server.
-    pub server: String,
+    pub server: Architecture,
     /// Which repeat, from 1.
     pub repeat: u64,
     /// bench's report.
@@ -293,7 +306,7 @@ pub(crate) mod tests {
     use bench::{ErrorCounts, Summary};
 
     use super::*;
-    use crate::report::tests::params;
+    use crate::model::tests::params;
 
     /// A burst report with the given total and per-client p99.
     pub(crate) fn report(clients: u64, total_s: f64, p99_s: f64) -> BurstReport {
@@ -334,7 +347,7 @@ pub(crate) mod tests {
             workers: None,
             skipped: Vec::new(),
             clients: vec![10],
-            servers: vec!["threaded".into()],
+            servers: vec![Architecture::Threaded],
             repeat: 1,
             command: "cargo xtask bench".into(),
         }
@@ -355,13 +368,13 @@ pub(crate) mod tests {
             (report(10, 3.1, 3.05), Some(0.2)),
         ];
         let p = params(0.0, None);
-        let row = Row::from_reports("threaded", &p, &runs, Peaks::default()).unwrap();
+        let row = Row::from_reports(Architecture::Threaded, &p, &runs, Peaks::default()).unwrap();
         assert_eq!(row.total_s, 3.1);
         assert_eq!(row.p99_s, 3.05);
         assert_eq!((row.total_min_s, row.total_max_s), (3.0, 3.2));
         assert_eq!(row.repeats, 3);
         assert_eq!(row.server_cpu_s, Some(0.2));
-        assert!(Row::from_reports("threaded", &p, &[], Peaks::default()).is_none());
+        assert!(Row::from_reports(Architecture::Threaded, &p, &[], Peaks::default()).is_none());
     }
 
     /// The new columns: CPU per request, PSS in MiB, the work, the pool's workers, the
@@ -374,8 +387,13 @@ pub(crate) mod tests {
             ..Peaks::default()
         };
         let p = params(0.02, Some(4));
-        let row =
-            Row::from_reports("pool", &p, &[(report(100, 4.0, 3.9), Some(2.5))], peaks).unwrap();
+        let row = Row::from_reports(
+            Architecture::Pool,
+            &p,
+            &[(report(100, 4.0, 3.9), Some(2.5))],
+            peaks,
+        )
+        .unwrap();
         assert_eq!(row.peak_pss_mib, Some(1.5));
         assert_eq!(row.peak_rss_kib, 4096);
         assert_eq!(row.server_cpu_s, Some(2.5));
@@ -406,8 +424,13 @@ pub(crate) mod tests {
                     pss_kib: 512,
                     ..Peaks::default()
                 };
-                Row::from_reports("sequential", &p, &[(report(n, t, t), Some(0.05))], peaks)
-                    .unwrap()
+                Row::from_reports(
+                    Architecture::Sequential,
+                    &p,
+                    &[(report(n, t, t), Some(0.05))],
+                    peaks,
+                )
+                .unwrap()
             })
             .collect();
         write_csv(&path, &rows).unwrap();
@@ -448,7 +471,13 @@ pub(crate) mod tests {
             complete: false,
             stopped_because: Some("server-threaded crashed".into()),
             rows: vec![
-                Row::from_reports("threaded", &p, &[run(10, 3.01, 3.0)], Peaks::default()).unwrap(),
+                Row::from_reports(
+                    Architecture::Threaded,
+                    &p,
+                    &[run(10, 3.01, 3.0)],
+                    Peaks::default(),
+                )
+                .unwrap(),
             ],
             runs: Vec::new(),
         };

@@ -45,22 +45,45 @@ fn xtask_bench(bin_dir: &Path, out: &Path, args: &[&str]) -> Output {
         .expect("xtask runs")
 }
 
-/// The servers whose crate is in the workspace, in the documented order: what `--servers all`
-/// runs (the four newer ones may still be being written).
-fn existing_servers() -> Vec<&'static str> {
+/// Every architecture xtask knows, in its order, read from the usage error that an
+/// unknown `--servers` name gets (exit status 2, nothing run, nothing written).
+fn known_servers() -> Vec<String> {
+    let out = out_dir("unknown-server");
+    let output = xtask_bench(Path::new("/nonexistent"), &out, &["--servers", "nginx"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(!out.exists(), "a usage error writes nothing");
+    let list = stderr
+        .split_once("name some of ")
+        .and_then(|(_, rest)| rest.split_once(", or all"))
+        .unwrap_or_else(|| panic!("the usage error lists the servers: {stderr}"))
+        .0;
+    list.split(", ").map(str::to_owned).collect()
+}
+
+/// The servers whose crate is in the workspace, in the documented order: what `--servers
+/// all` runs (an architecture may be known before its crate is written).
+fn existing_servers() -> Vec<String> {
     let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates");
-    [
-        "sequential",
-        "forking",
-        "threaded",
-        "prefork",
-        "pool",
-        "evented",
-        "async",
-    ]
-    .into_iter()
-    .filter(|s| crates.join(format!("server-{s}/Cargo.toml")).is_file())
-    .collect()
+    known_servers()
+        .into_iter()
+        .filter(|s| crates.join(format!("server-{s}/Cargo.toml")).is_file())
+        .collect()
+}
+
+/// An unknown name in `--servers` is a usage error, exit status 2, that names every
+/// server, the tutorial's three first; a known one given twice is one too.
+#[test]
+fn unknown_server_is_a_usage_error_listing_the_servers() {
+    let known = known_servers();
+    assert!(known.starts_with(&["sequential".into(), "forking".into(), "threaded".into()]));
+    for name in ["prefork", "pool", "evented", "async"] {
+        assert!(known.iter().any(|k| k == name), "{name} in {known:?}");
+    }
+    let out = out_dir("twice");
+    let output = xtask_bench(Path::new("/nonexistent"), &out, &["--servers", "pool,pool"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("'pool' is named twice"));
 }
 
 /// results.csv as one map from column to value per row.
@@ -210,8 +233,9 @@ fn small_sweep_writes_results_that_follow_the_model() {
         }
         let workers = row["workers"].as_str();
         match server.as_str() {
-            "prefork" | "pool" | "evented" | "async" => assert_eq!(workers, "2"),
-            _ => assert_eq!(workers, "", "{server}"),
+            // The tutorial's three have no workers; every later design does.
+            "sequential" | "forking" | "threaded" => assert_eq!(workers, "", "{server}"),
+            _ => assert_eq!(workers, "2", "{server}"),
         }
         assert!(num(&row, "server_cpu_s") >= 0.0, "{row:?}");
         assert!(num(&row, "peak_pss_mib") > 0.0, "{row:?}");

@@ -1,0 +1,378 @@
+//! The command line of every task: `cargo xtask bench` and `cargo xtask report`, with
+//! the parsers of their values. A bad value is a usage error (clap's, exit status 2) that
+//! says what is expected; nothing here runs anything.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::bail;
+use clap::{Args, Parser, Subcommand};
+
+use crate::architecture::Architecture;
+use crate::util;
+
+/// Project tasks.
+#[derive(Parser)]
+#[command(name = "cargo xtask", version)]
+pub struct Cli {
+    /// The task to run.
+    #[command(subcommand)]
+    pub task: Task,
+}
+
+/// One task per subcommand, each run by the module of its name.
+#[derive(Subcommand)]
+pub enum Task {
+    /// Re-run the tutorial's benchmark: N concurrent clients against each server, with a
+    /// fixed delay per request; writes CSV, JSON, plots and REPORT.md.
+    Bench(BenchArgs),
+    /// Re-render a finished run's REPORT.md, results.csv and plots from its results.json.
+    Report {
+        /// The run's folder (the `--out` of `cargo xtask bench`).
+        dir: PathBuf,
+    },
+}
+
+/// The `--servers` choice: `all`, or the servers named, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerChoice {
+    /// Every architecture whose crate is in the workspace.
+    All,
+    /// These, each of which must exist.
+    List(Vec<Architecture>),
+}
+
+impl FromStr for ServerChoice {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<ServerChoice, String> {
+        if text.trim() == "all" {
+            return Ok(ServerChoice::All);
+        }
+        let mut list = Vec::new();
+        for name in text.split(',').map(str::trim) {
+            let server: Architecture = name.parse().map_err(|e| format!("{e}, or all"))?;
+            if list.contains(&server) {
+                return Err(format!("'{name}' is named twice"));
+            }
+            list.push(server);
+        }
+        Ok(ServerChoice::List(list))
+    }
+}
+
+impl ServerChoice {
+    /// The servers to run and those left out of `all` because their crate is not in the
+    /// workspace. A server named explicitly must have its crate, or (with `--no-build`)
+    /// a binary in `bin_dir`.
+    ///
+    /// # Errors
+    ///
+    /// When a server named explicitly exists neither as a crate nor as a binary, or when
+    /// `all` finds none.
+    pub fn resolve(
+        &self,
+        bin_dir: &Path,
+        no_build: bool,
+    ) -> anyhow::Result<(Vec<Architecture>, Vec<Architecture>)> {
+        self.resolve_in(&util::project_root(), bin_dir, no_build)
+    }
+
+    /// [`ServerChoice::resolve`] for the tree at `root`.
+    fn resolve_in(
+        &self,
+        root: &Path,
+        bin_dir: &Path,
+        no_build: bool,
+    ) -> anyhow::Result<(Vec<Architecture>, Vec<Architecture>)> {
+        let (exists, skipped): (Vec<Architecture>, Vec<Architecture>) =
+            Architecture::ALL.iter().partition(|s| s.in_tree(root));
+        let present = || {
+            exists
+                .iter()
+                .map(|s| s.name())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        match self {
+            ServerChoice::All => {
+                if exists.is_empty() {
+                    bail!("--servers all: no crates/server-* is in this workspace");
+                }
+                Ok((exists, skipped))
+            }
+            ServerChoice::List(list) => {
+                for server in list {
+                    let prebuilt = no_build && bin_dir.join(server.binary()).is_file();
+                    if !exists.contains(server) && !prebuilt {
+                        bail!(
+                            "--servers: {name} does not exist yet: there is no crates/{binary} \
+                             in this workspace (and no {binary} binary to run with --no-build); \
+                             the servers that exist are {}",
+                            present(),
+                            name = server.name(),
+                            binary = server.binary()
+                        );
+                    }
+                }
+                Ok((list.clone(), Vec::new()))
+            }
+        }
+    }
+}
+
+/// `cargo xtask bench` options.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Client counts: a range `10..=100` (or exclusive `10..100`) stepped by --step, a
+    /// list `10,50,100`, or one number.
+    #[arg(long, default_value = "10..=100")]
+    pub clients: String,
+    /// Step of a --clients range.
+    #[arg(long, default_value_t = 10)]
+    pub step: u64,
+    /// The servers' delay per request (`3s`, `250ms`).
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    pub delay: Duration,
+    /// CPU time each request computes after its delay, passed to every server as
+    /// `--work D` (measured on the serving thread's CPU clock); `0s` computes nothing.
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    pub work: Duration,
+    /// Workers of prefork and pool (their default: 16) and loops or runtime threads of
+    /// evented and async (their default: one per core), passed to those four as
+    /// `--workers N`; the model of prefork and pool uses it.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub workers: Option<u64>,
+    /// Servers to run, in order: a comma-separated list of architectures (the usage error
+    /// of an unknown name lists them), or `all`, every one in the documented order (those
+    /// whose crate is not in the workspace yet are left out, and the report says so).
+    #[arg(long, default_value = "all")]
+    pub servers: ServerChoice,
+    /// Runs per point; the row reports the run with the median total.
+    #[arg(long, default_value_t = 1)]
+    pub repeat: u64,
+    /// Output directory (default: `target/bench/<UTC timestamp>`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Listen backlog the servers are started with.
+    #[arg(long, default_value_t = 4096)]
+    pub backlog: u64,
+    /// Directory holding the server and bench binaries [default: target/release].
+    #[arg(long)]
+    pub bin_dir: Option<PathBuf>,
+    /// Do not build: use the binaries already in --bin-dir.
+    #[arg(long)]
+    pub no_build: bool,
+}
+
+/// A duration flag (`3s`, `250ms`), at most a day: a sweep is made of many points, each
+/// a few delays long, and bench's timeout is derived from them.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if duration > Duration::from_secs(24 * 3600) {
+        return Err("too long for a benchmark point: at most 24h".into());
+    }
+    Ok(duration)
+}
+
+/// Expands a `--clients` spec with `step` into the client counts, in order.
+///
+/// # Errors
+///
+/// A message for a spec that is empty, not numbers, zero, backwards, or a range with
+/// step 0.
+pub fn parse_clients(spec: &str, step: u64) -> Result<Vec<u64>, String> {
+    let number = |s: &str| -> Result<u64, String> {
+        match s.trim().parse::<u64>() {
+            Ok(0) => Err("client counts must be at least 1".into()),
+            Ok(n) => Ok(n),
+            Err(_) => Err(format!(
+                "'{}' is not a client count: expected e.g. 10..=100, 10..100, 10,50,100 or 10",
+                s.trim()
+            )),
+        }
+    };
+    let spec = spec.trim();
+    if let Some((start, end)) = spec.split_once("..") {
+        let (end, inclusive) = match end.strip_prefix('=') {
+            Some(end) => (end, true),
+            None => (end, false),
+        };
+        let (start, end) = (number(start)?, number(end)?);
+        if step == 0 {
+            return Err("--step must be at least 1".into());
+        }
+        let last = if inclusive { end } else { end - 1 };
+        if start > last {
+            return Err(format!("the range {spec} holds no client count"));
+        }
+        let counts: Vec<u64> = (start..=last)
+            .step_by(usize::try_from(step).unwrap_or(usize::MAX))
+            .collect();
+        return Ok(counts);
+    }
+    spec.split(',').map(number).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+
+    /// Inclusive and exclusive ranges step; lists and single numbers are taken as given.
+    #[test]
+    fn client_specs() {
+        assert_eq!(
+            parse_clients("10..=100", 10).unwrap(),
+            vec![10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
+        );
+        assert_eq!(parse_clients("10..100", 10).unwrap().last(), Some(&90));
+        assert_eq!(parse_clients("2..=4", 2).unwrap(), vec![2, 4]);
+        assert_eq!(parse_clients("1..=10", 4).unwrap(), vec![1, 5, 9]);
+        assert_eq!(parse_clients("10,50,100", 10).unwrap(), vec![10, 50, 100]);
+        assert_eq!(parse_clients(" 10 ", 10).unwrap(), vec![10]);
+    }
+
+    /// Bad specs are refused with a message saying what is expected.
+    #[test]
+    fn bad_client_specs() {
+        assert!(parse_clients("", 10).unwrap_err().contains("expected e.g."));
+        assert!(parse_clients("ten", 10).unwrap_err().contains("'ten'"));
+        assert!(parse_clients("0", 10).unwrap_err().contains("at least 1"));
+        assert!(parse_clients("10..=100", 0).unwrap_err().contains("--step"));
+        assert!(
+            parse_clients("50..=10", 10)
+                .unwrap_err()
+                .contains("no client count")
+        );
+        assert!(parse_clients("10..10", 1).is_err());
+        assert!(parse_clients("10,,20", 10).is_err());
+    }
+
+    /// A `cargo xtask bench` command line.
+    fn parse(args: &[&str]) -> Result<BenchArgs, clap::Error> {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            bench: BenchArgs,
+        }
+        Cli::try_parse_from(std::iter::once("bench").chain(args.iter().copied())).map(|c| c.bench)
+    }
+
+    /// The defaults reproduce the tutorial (10..=100 by 10, 3 s) over every server, with
+    /// no work and the servers' own worker counts.
+    #[test]
+    fn defaults_are_the_tutorials() {
+        let args = parse(&[]).unwrap();
+        assert_eq!(parse_clients(&args.clients, args.step).unwrap().len(), 10);
+        assert_eq!(args.delay, Duration::from_secs(3));
+        assert_eq!(args.servers, ServerChoice::All);
+        assert_eq!(args.work, Duration::ZERO);
+        assert_eq!(args.workers, None);
+        let args = parse(&["--servers", "forking,threaded", "--delay", "250ms"]).unwrap();
+        assert_eq!(
+            args.servers,
+            ServerChoice::List(vec![Architecture::Forking, Architecture::Threaded])
+        );
+        assert_eq!(args.delay, Duration::from_millis(250));
+        let args = parse(&[
+            "--servers",
+            "async, pool",
+            "--work",
+            "20ms",
+            "--workers",
+            "4",
+        ])
+        .unwrap();
+        assert_eq!(
+            args.servers,
+            ServerChoice::List(vec![Architecture::Async, Architecture::Pool])
+        );
+        assert_eq!(args.work, Duration::from_millis(20));
+        assert_eq!(args.workers, Some(4));
+    }
+
+    /// Unknown, repeated or missing server names, zero workers and absurd durations are
+    /// refused with a message that says what is expected.
+    #[test]
+    fn bad_arguments() {
+        let err = parse(&["--servers", "threaded,nginx"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("'nginx' is not a server"), "{err}");
+        assert!(
+            err.contains("name some of sequential, forking, threaded"),
+            "{err}"
+        );
+        assert!(err.contains(", or all"), "{err}");
+        let err = parse(&["--servers", "pool,pool"]).unwrap_err().to_string();
+        assert!(err.contains("named twice"), "{err}");
+        assert!(parse(&["--servers", ""]).is_err());
+        assert!(parse(&["--workers", "0"]).is_err());
+        let err = parse(&["--delay", "580000000000y"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at most 24h"), "{err}");
+        assert!(parse(&["--work", "soon"]).is_err());
+    }
+
+    /// `all` runs the servers whose crate exists, in the documented order, and names the rest;
+    /// a server named explicitly that does not exist is a clear error.
+    #[test]
+    fn server_resolution() {
+        let nowhere = Path::new("/nonexistent");
+        let (run, skipped) = ServerChoice::All.resolve(nowhere, false).unwrap();
+        assert!(run.starts_with(&[
+            Architecture::Sequential,
+            Architecture::Forking,
+            Architecture::Threaded
+        ]));
+        assert_eq!(run.len() + skipped.len(), Architecture::ALL.len());
+        assert!(run.iter().all(|s| s.in_tree(&util::project_root())));
+        assert!(skipped.iter().all(|s| !s.in_tree(&util::project_root())));
+
+        // A tree where only threaded and pool exist yet.
+        let tree = std::env::temp_dir().join(format!("xtask-tree-{}", std::process::id()));
+        for name in ["server-threaded", "server-pool"] {
+            fs::create_dir_all(tree.join("crates").join(name)).unwrap();
+            fs::write(tree.join("crates").join(name).join("Cargo.toml"), "").unwrap();
+        }
+        let (run, skipped) = ServerChoice::All.resolve_in(&tree, nowhere, false).unwrap();
+        assert_eq!(run, vec![Architecture::Threaded, Architecture::Pool]);
+        assert_eq!(skipped.len(), Architecture::ALL.len() - 2);
+        let err = ServerChoice::List(vec![Architecture::Threaded, Architecture::Evented])
+            .resolve_in(&tree, nowhere, true)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("evented does not exist yet"), "{err}");
+        assert!(err.contains("no crates/server-evented"), "{err}");
+        assert!(
+            err.contains("the servers that exist are threaded,pool"),
+            "{err}"
+        );
+        // With --no-build, a binary in --bin-dir is enough.
+        let bins = tree.join("bin");
+        fs::create_dir_all(&bins).unwrap();
+        fs::write(bins.join("server-evented"), "").unwrap();
+        assert!(
+            ServerChoice::List(vec![Architecture::Evented])
+                .resolve_in(&tree, &bins, true)
+                .is_ok()
+        );
+        let empty = tree.join("empty");
+        fs::create_dir_all(&empty).unwrap();
+        assert!(
+            ServerChoice::All
+                .resolve_in(&empty, nowhere, false)
+                .is_err()
+        );
+        fs::remove_dir_all(&tree).unwrap();
+        let (run, skipped) = ServerChoice::List(vec![Architecture::Threaded])
+            .resolve(nowhere, false)
+            .unwrap();
+        assert_eq!((run, skipped), (vec![Architecture::Threaded], vec![]));
+    }
+}
