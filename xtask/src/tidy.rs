@@ -144,3 +144,73 @@ fn tests_rs_counts_as_tests_only_under_cfg_test() {
     assert!(!is_test_module(&dir.join("session.rs")));
     fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The targets of the Markdown links and images in `text` (`[text](target)`,
+/// `![alt](target)`), without a `#fragment` or a `"title"`.
+fn link_targets(text: &str) -> Vec<&str> {
+    let mut targets = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("](") {
+        rest = &rest[i + 2..];
+        let Some(end) = rest.find(')') else { break };
+        let target = rest[..end].split_whitespace().next().unwrap_or("");
+        targets.push(target.split('#').next().unwrap_or(""));
+        rest = &rest[end..];
+    }
+    targets
+}
+
+/// A relative link that does not resolve, as `file: target`; web links and links within
+/// the page are not checked.
+fn broken_links(file: &Path) -> Vec<String> {
+    let text = fs::read_to_string(file).unwrap_or_default();
+    let dir = file.parent().unwrap_or(Path::new("."));
+    link_targets(&text)
+        .into_iter()
+        .filter(|t| !t.is_empty() && !t.contains("://") && !t.starts_with("mailto:"))
+        .filter(|t| !dir.join(t).exists())
+        .map(|t| format!("{}: {t}", file.display()))
+        .collect()
+}
+
+/// Every relative link in README.md, ARCHITECTURE.md and docs/*.md points to a file or
+/// folder of the repository.
+#[test]
+fn every_relative_link_resolves() {
+    let root = project_root();
+    let mut pages = vec![root.join("README.md"), root.join("ARCHITECTURE.md")];
+    let docs = fs::read_dir(root.join("docs")).expect("docs/ exists");
+    pages.extend(
+        docs.flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "md")),
+    );
+    assert!(pages.len() >= 7, "pages: {pages:#?}");
+    let broken: Vec<String> = pages.iter().flat_map(|p| broken_links(p)).collect();
+    assert!(broken.is_empty(), "links to nowhere: {broken:#?}");
+}
+
+/// The link reader finds links and images, drops fragments and titles, and the check
+/// reports a link to a missing file and not one to a file that exists.
+#[test]
+fn link_check_finds_a_broken_link() {
+    let text = "See [a](docs/a.md#part) and ![plot](b.svg \"Plot\"), [web](https://x.org), \
+                [here](#top).";
+    assert_eq!(
+        link_targets(text),
+        ["docs/a.md", "b.svg", "https://x.org", ""]
+    );
+    let dir = std::env::temp_dir().join(format!("xtask-links-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("there.md"), "").unwrap();
+    let page = dir.join("page.md");
+    fs::write(
+        &page,
+        "[ok](there.md) [gone](missing.md) [web](https://x.org)",
+    )
+    .unwrap();
+    let broken = broken_links(&page);
+    assert_eq!(broken.len(), 1, "{broken:?}");
+    assert!(broken[0].ends_with(": missing.md"), "{broken:?}");
+    fs::remove_dir_all(&dir).unwrap();
+}
