@@ -1,4 +1,4 @@
-//! The command line of every task: `cargo xtask bench` and `cargo xtask report`, with
+//! The command line of every task: `cargo xtask bench`, `report` and `curve`, with
 //! the parsers of their values. A bad value is a usage error (clap's, exit status 2) that
 //! says what is expected; nothing here runs anything.
 
@@ -7,7 +7,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::bail;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::{Deserialize, Serialize};
 
 use crate::architecture::Architecture;
 use crate::util;
@@ -32,6 +33,10 @@ pub enum Task {
         /// The run's folder (the `--out` of `cargo xtask bench`).
         dir: PathBuf,
     },
+    /// Latency against offered load: each server at rising fixed rates (open loop, `bench
+    /// --rate`), a fresh server per point, up to its knee; writes curve.csv, curve.json,
+    /// plot-latency.svg and CURVE.md.
+    Curve(CurveArgs),
 }
 
 /// The `--servers` choice: `all`, or the servers named, in order.
@@ -215,6 +220,166 @@ pub fn parse_clients(spec: &str, step: u64) -> Result<Vec<u64>, String> {
     spec.split(',').map(number).collect()
 }
 
+/// How connections are used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// `--clients` persistent connections share the rate (requests/s).
+    Persistent,
+    /// A new connection for every request: the rate is connections/s.
+    Cpr,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Persistent => "persistent",
+            Mode::Cpr => "cpr",
+        }
+    }
+}
+
+/// One line of the curve: an architecture, or redis-server for reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    /// One of the taskserver architectures.
+    Architecture(Architecture),
+    /// redis-server answering inline `PING`.
+    Redis,
+}
+
+impl Subject {
+    pub fn name(self) -> &'static str {
+        match self {
+            Subject::Architecture(server) => server.name(),
+            Subject::Redis => "redis",
+        }
+    }
+}
+
+/// `--servers`: `all` (every architecture whose crate is in the workspace, then redis),
+/// or a list of architectures and `redis`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subjects(pub Vec<Subject>);
+
+impl FromStr for Subjects {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Subjects, String> {
+        if text.trim() == "all" {
+            let root = util::project_root();
+            let mut all: Vec<Subject> = Architecture::ALL
+                .iter()
+                .filter(|a| a.in_tree(&root))
+                .map(|&a| Subject::Architecture(a))
+                .collect();
+            all.push(Subject::Redis);
+            return Ok(Subjects(all));
+        }
+        let mut list = Vec::new();
+        for name in text.split(',').map(str::trim) {
+            let subject = if name == "redis" {
+                Subject::Redis
+            } else {
+                Subject::Architecture(name.parse().map_err(|e| format!("{e}, redis, or all"))?)
+            };
+            if list.contains(&subject) {
+                return Err(format!("'{name}' is named twice"));
+            }
+            list.push(subject);
+        }
+        Ok(Subjects(list))
+    }
+}
+
+/// `cargo xtask curve` options.
+#[derive(Debug, Clone, Args)]
+pub struct CurveArgs {
+    /// Servers, in order: architectures (sequential, forking, threaded, prefork, pool,
+    /// evented, async) and `redis` (redis-server's inline PING, when it is on PATH), or
+    /// `all`: every architecture, then redis.
+    #[arg(long, default_value = "all")]
+    pub servers: Subjects,
+    /// Offered rates per second, rising: a list `1000,5000,20000`, or a range `A..=B`,
+    /// which doubles from A and ends with B.
+    #[arg(long, default_value = "1000..=128000")]
+    pub rates: Rates,
+    /// persistent: --clients connections share the rate; cpr: a new connection per
+    /// request, the rate in connections per second.
+    #[arg(long, value_enum, default_value = "persistent")]
+    pub mode: Mode,
+    /// Connections (persistent), or clients each opening one connection at a time (cpr).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub clients: u64,
+    /// How long each point is measured.
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Load before each point's measurement, not counted.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub warmup: Duration,
+    /// The p99 a rate must stay under to count as sustainable.
+    #[arg(long, default_value = "1ms", value_parser = parse_duration)]
+    pub target_p99: Duration,
+    /// Output directory (default: `target/curve/<UTC timestamp>`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Directory holding the server and bench binaries [default: target/release].
+    #[arg(long)]
+    pub bin_dir: Option<PathBuf>,
+    /// Do not build: use the binaries already in --bin-dir.
+    #[arg(long)]
+    pub no_build: bool,
+}
+
+/// `--rates`, rising offered rates per second.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rates(pub Vec<f64>);
+
+impl FromStr for Rates {
+    type Err = String;
+
+    fn from_str(spec: &str) -> Result<Rates, String> {
+        parse_rates(spec).map(Rates)
+    }
+}
+
+/// `--rates`: `1000,5000` as given, or `A..=B` doubling from A and ending with B.
+///
+/// # Errors
+///
+/// A message for anything that is not rising positive numbers.
+pub fn parse_rates(spec: &str) -> Result<Vec<f64>, String> {
+    let number = |s: &str| -> Result<f64, String> {
+        let rate: f64 = s
+            .trim()
+            .parse()
+            .map_err(|_| format!("'{s}' is not a rate"))?;
+        if rate.is_finite() && rate > 0.0 {
+            Ok(rate)
+        } else {
+            Err(format!("'{s}': a rate must be a finite number above 0"))
+        }
+    };
+    let rates = match spec.split_once("..=") {
+        Some((low, high)) => {
+            let (low, high) = (number(low)?, number(high)?);
+            if low > high {
+                return Err(format!("{spec}: the range is empty"));
+            }
+            let mut rates: Vec<f64> = std::iter::successors(Some(low), |r| Some(r * 2.0))
+                .take_while(|&r| r < high)
+                .collect();
+            rates.push(high);
+            rates
+        }
+        None => spec.split(',').map(number).collect::<Result<_, _>>()?,
+    };
+    if rates.windows(2).any(|w| w[1] <= w[0]) {
+        return Err(format!("{spec}: rates must rise"));
+    }
+    Ok(rates)
+}
+
 #[cfg(test)]
 mod tests {
     use std::fs;
@@ -374,5 +539,39 @@ mod tests {
             .resolve(nowhere, false)
             .unwrap();
         assert_eq!((run, skipped), (vec![Architecture::Threaded], vec![]));
+    }
+
+    /// A range doubles and ends with its upper bound; lists must rise; nonsense is
+    /// refused with a message.
+    #[test]
+    fn rates() {
+        assert_eq!(
+            parse_rates("1000..=5000").unwrap(),
+            [1000.0, 2000.0, 4000.0, 5000.0]
+        );
+        assert_eq!(
+            parse_rates("1000..=4000").unwrap(),
+            [1000.0, 2000.0, 4000.0]
+        );
+        assert_eq!(parse_rates("500").unwrap(), [500.0]);
+        assert_eq!(parse_rates("10, 20,40").unwrap(), [10.0, 20.0, 40.0]);
+        assert!(parse_rates("20,10").unwrap_err().contains("rise"));
+        assert!(parse_rates("0,10").unwrap_err().contains("above 0"));
+        assert!(parse_rates("5000..=1000").unwrap_err().contains("empty"));
+        assert!(parse_rates("fast").unwrap_err().contains("not a rate"));
+    }
+
+    /// Servers: names and redis in order, no repeats, unknown names refused.
+    #[test]
+    fn subjects() {
+        let Subjects(list) = "evented,redis".parse().unwrap();
+        assert_eq!(
+            list,
+            [Subject::Architecture(Architecture::Evented), Subject::Redis]
+        );
+        assert!("evented,evented".parse::<Subjects>().is_err());
+        assert!("nginx".parse::<Subjects>().unwrap_err().contains("nginx"));
+        let Subjects(all) = "all".parse().unwrap();
+        assert_eq!(all.last(), Some(&Subject::Redis));
     }
 }

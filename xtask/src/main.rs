@@ -9,6 +9,9 @@
 //!   every architecture, end to end.
 //! - [`report`]: `cargo xtask report DIR`, which re-renders a run's files from its JSON,
 //!   and writes every file of a run.
+//! - [`curve`]: `cargo xtask curve`, latency against offered load (`bench --rate`) per
+//!   server up to its knee, with redis-server as a reference: `curve.csv`, `curve.json`,
+//!   `plot-latency.svg`, `CURVE.md`.
 //!
 //! What they share, each importing only the modules listed before it:
 //! - [`util`]: project root, running commands (echoed), UTC time stamps.
@@ -34,6 +37,7 @@
 
 mod architecture;
 mod bench;
+mod curve;
 mod flags;
 mod limits;
 mod markdown;
@@ -57,6 +61,7 @@ use crate::flags::{Cli, Task};
 fn main() -> ExitCode {
     let outcome = match Cli::parse().task {
         Task::Bench(args) => bench::run(&args),
+        Task::Curve(args) => curve::run(&args),
         Task::Report { dir } => report::run(&dir),
     };
     match outcome {

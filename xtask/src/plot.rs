@@ -142,8 +142,8 @@ pub fn execution_time(path: &Path, rows: &[Row], delay_s: f64) -> anyhow::Result
 }
 
 /// Draws `draw` on a white SVG of `size` pixels and writes it to `path`: the frame of
-/// every plot file.
-fn svg(
+/// every plot file (`cargo xtask curve`'s too).
+pub fn svg(
     path: &Path,
     size: (u32, u32),
     draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> anyhow::Result<()>,

@@ -173,9 +173,7 @@ fn tail(lines: &[String]) -> String {
     lines[start..].join("\n")
 }
 
-/// Runs the bench binary for one point and reads its JSON report. Exit status 1 (some
-/// clients failed) still gives a report; the failures are in it. Status 2 means bench
-/// measured nothing (a usage error or a limit).
+/// Runs the bench binary's burst for one point and reads its JSON report ([`run_json`]).
 fn run_bench(
     bench: &Path,
     addr: SocketAddr,
@@ -191,10 +189,23 @@ fn run_bench(
         "--clients",
         &clients.to_string(),
     ])
-    .args(["--timeout", &format!("{}s", timeout.as_secs()), "--json"])
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
+    .args(["--timeout", &format!("{}s", timeout.as_secs()), "--json"]);
+    run_json(cmd, tick, progress)
+}
+
+/// Runs a bench command line that ends in `--json`, calling `tick` with the seconds
+/// elapsed while it runs, and reads its report (a burst's or a timed run's). Exit status
+/// 1 (some clients failed) still gives a report; the failures are in it. Status 2 means
+/// bench measured nothing (a usage error, a limit, or no client connected): an error,
+/// with what bench said.
+pub fn run_json<T: serde::de::DeserializeOwned>(
+    mut cmd: Command,
+    tick: impl Fn(f64),
+    progress: &Progress,
+) -> anyhow::Result<T> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let line = util::display(&cmd);
     progress.println(&format!("$ {line}"));
     let mut child = cmd
