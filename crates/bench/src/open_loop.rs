@@ -24,7 +24,8 @@
 //! One thread per connection, as in timed load: sleeping until a due time is what a
 //! thread does well, and a thread's lateness is measured, not assumed away.
 
-use std::io::Write;
+use std::io::{self, Write};
+use std::net::TcpStream;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
@@ -224,9 +225,10 @@ impl Worker {
         }
     }
 
-    /// One persistent connection, one request in flight, on schedule.
-    fn persistent(mut self) -> Tally {
-        let mut stream = match self.target.connect() {
+    /// One persistent connection, made before the schedule started, one request in
+    /// flight, on schedule.
+    fn persistent(mut self, connected: io::Result<TcpStream>) -> Tally {
+        let mut stream = match connected {
             Ok(s) => s,
             Err(e) => {
                 self.tally.errors.add(Failure::connect(&e));
@@ -236,7 +238,7 @@ impl Worker {
         self.tally.connected = 1;
         let target = Arc::clone(&self.target);
         let mut reader = AnswerReader::with_buffer(&target.exchange, ONE_ANSWER_BYTES);
-        let mut ready = Instant::now();
+        let mut ready = self.schedule.due(0);
         let mut i = 0;
         while let Some(due) = self.wait_for(i) {
             let sent = Instant::now();
@@ -265,7 +267,7 @@ impl Worker {
     /// schedule, so a refusing server is not hammered faster than the rate.
     fn connect_per_request(mut self) -> Tally {
         let target = Arc::clone(&self.target);
-        let mut ready = Instant::now();
+        let mut ready = self.schedule.due(0);
         let mut i = 0;
         while let Some(due) = self.wait_for(i) {
             i += 1;
@@ -351,6 +353,10 @@ pub fn run(config: &RateConfig, warnings: Vec<String>) -> RateRun {
             .stack_size(WORKER_STACK_BYTES)
             .spawn(move || {
                 tighten_timer_slack();
+                // Persistent connections are made before the schedule starts: the run
+                // measures requests, not a crowd of connects (which on a busy machine
+                // could use up the whole window).
+                let connected = (!config.connect_per_request).then(|| target.connect());
                 gate.arrive_and_wait();
                 // Set before the gate opened; the fallback is never taken.
                 let start = *start.get_or_init(Instant::now);
@@ -367,10 +373,9 @@ pub fn run(config: &RateConfig, warnings: Vec<String>) -> RateRun {
                     shard,
                     tally: Tally::default(),
                 };
-                if config.connect_per_request {
-                    worker.connect_per_request()
-                } else {
-                    worker.persistent()
+                match connected {
+                    Some(connected) => worker.persistent(connected),
+                    None => worker.connect_per_request(),
                 }
             });
         match spawned {
