@@ -1,4 +1,4 @@
-//! The command line of every task: `cargo xtask bench`, `report` and `curve`, with
+//! The command line of every task: `cargo xtask bench`, `report`, `curve` and `stevens`, with
 //! the parsers of their values. A bad value is a usage error (clap's, exit status 2) that
 //! says what is expected; nothing here runs anything.
 
@@ -37,6 +37,10 @@ pub enum Task {
     /// --rate`), a fresh server per point, up to its knee; writes curve.csv, curve.json,
     /// plot-latency.svg and CURVE.md.
     Curve(CurveArgs),
+    /// Re-run Stevens' UNIX Network Programming chapter 30 experiment: server CPU per
+    /// connection and the spread over workers for every design (each accept strategy);
+    /// writes stevens.csv, STEVENS.md and plot-stevens.svg.
+    Stevens(StevensArgs),
 }
 
 /// The `--servers` choice: `all`, or the servers named, in order.
@@ -290,6 +294,37 @@ impl FromStr for Subjects {
         }
         Ok(Subjects(list))
     }
+}
+
+/// `cargo xtask stevens` options.
+#[derive(Debug, Clone, Args)]
+pub struct StevensArgs {
+    /// Connections per design, in all
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub connections: u64,
+    /// Client loops, each connecting one after the other
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub clients: u64,
+    /// Bytes of each answer: a `3|` (reverse) request of that many bytes
+    #[arg(long, default_value_t = 4000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub bytes: u64,
+    /// Workers (processes, threads or loops) of the designs that have them (UNP used 15)
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub workers: u64,
+    /// Rounds: each runs every design once, in order (so each design's runs are spread
+    /// over the whole time, under the same load as the others'); a design's row is its
+    /// round with the median CPU per connection
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub rounds: u64,
+    /// Output directory (default: `target/stevens/<UTC timestamp>`)
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Directory holding the server and bench binaries [default: target/release]
+    #[arg(long)]
+    pub bin_dir: Option<PathBuf>,
+    /// Do not build: use the binaries already in --bin-dir
+    #[arg(long)]
+    pub no_build: bool,
 }
 
 /// `cargo xtask curve` options.

@@ -12,6 +12,8 @@
 //! - [`curve`]: `cargo xtask curve`, latency against offered load (`bench --rate`) per
 //!   server up to its knee, with redis-server as a reference: `curve.csv`, `curve.json`,
 //!   `plot-latency.svg`, `CURVE.md`.
+//! - [`stevens`]: `cargo xtask stevens`, UNP chapter 30's experiment over every design
+//!   (each accept strategy): `stevens.csv`, `STEVENS.md`, `plot-stevens.svg`.
 //!
 //! What they share, each importing only the modules listed before it:
 //! - [`util`]: project root, running commands (echoed), UTC time stamps.
@@ -47,6 +49,7 @@ mod procfs;
 mod progress;
 mod report;
 mod results;
+mod stevens;
 mod sweep;
 #[cfg(test)]
 mod tidy;
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Task::Bench(args) => bench::run(&args),
         Task::Curve(args) => curve::run(&args),
         Task::Report { dir } => report::run(&dir),
+        Task::Stevens(args) => stevens::run(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

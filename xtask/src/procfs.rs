@@ -96,7 +96,7 @@ pub fn pss_kib(pid: u32) -> Option<u64> {
 /// `/proc/<pid>/task/<tid>/children`; a server with many threads (the threaded one) is
 /// asked only about its main thread, since reading 10,000 lists would cost more than it
 /// tells and servers fork from their main thread.
-fn children(pid: u32, threads: u64) -> Vec<u32> {
+pub fn children(pid: u32, threads: u64) -> Vec<u32> {
     let lists: Vec<String> = if threads <= MANY_THREADS {
         let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
             return Vec::new();
