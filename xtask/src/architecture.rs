@@ -66,6 +66,7 @@ architectures! {
     Pool: "pool", Model::Workers, (140, 86, 75), "Thread-pool server (worker threads)", "pre-spawned threads, main thread accepts";
     Evented: "evented", Model::Loops, (255, 127, 14), "Event-loop server (mio)", "event loops, no thread per client";
     Async: "async", Model::Loops, (23, 190, 207), "Async server (tokio)", "tokio task per client";
+    Uring: "uring", Model::Loops, (227, 119, 194), "io_uring server (one ring per core)", "io_uring rings, completions, no thread per client";
 }
 
 impl Architecture {
