@@ -105,6 +105,13 @@ fn a_small_run_writes_its_files() {
             );
         }
     }
+    let rounds = fs::read_to_string(out.join("stevens-rounds.csv")).expect("stevens-rounds.csv");
+    assert!(rounds.starts_with("round,design,"), "{rounds}");
+    assert_eq!(
+        rounds.lines().count(),
+        rows.len() + 1,
+        "one round: {rounds}"
+    );
     let md = fs::read_to_string(out.join("STEVENS.md")).expect("STEVENS.md");
     assert!(md.contains("| design | UNP Figure 30.1 row |"), "{md}");
     assert!(md.contains("| prefork-pass | 5: prefork, parent passes descriptor to child |"));

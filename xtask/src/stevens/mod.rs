@@ -14,7 +14,8 @@
 //! (the book's Figure 30.13) comes from the server, not from a guess.
 //!
 //! The load generator is `bench --connect-per-request --total-connections`; the times
-//! (connections per second) are bench's. Writes `stevens.csv`, `STEVENS.md` and
+//! (connections per second) are bench's. Writes `stevens.csv` (a design's median round by
+//! CPU per connection), `stevens-rounds.csv` (every round), `STEVENS.md` and
 //! `plot-stevens.svg`.
 //!
 //! # Layout
@@ -311,6 +312,7 @@ pub fn run(args: &StevensArgs) -> anyhow::Result<()> {
         stopped_because: failure.as_ref().map(|e| format!("{e:#}")),
     };
     report::write_csv(&out.join("stevens.csv"), &measured)?;
+    report::write_rounds_csv(&out.join("stevens-rounds.csv"), &rounds)?;
     fs::write(out.join("STEVENS.md"), report::markdown(&run, &measured))
         .with_context(|| format!("writing {}", out.join("STEVENS.md").display()))?;
     plot::stevens(&out.join("plot-stevens.svg"), &measured)?;

@@ -46,7 +46,37 @@ pub fn spread(row: &Measured) -> Option<(u64, u64)> {
     Some((*row.served.iter().min()?, *row.served.iter().max()?))
 }
 
-/// Writes `stevens.csv`: one row per design.
+/// The columns of `stevens.csv` (and, after `round`, of `stevens-rounds.csv`).
+const COLUMNS: [&str; 9] = [
+    "design",
+    "server_cpu_us_per_conn",
+    "process_control_us",
+    "conn_per_s",
+    "workers",
+    "served_min",
+    "served_max",
+    "connections",
+    "errors",
+];
+
+/// `row`'s values in [`COLUMNS`]' order; its process control is against `rows`' baseline.
+fn record(row: &Measured, rows: &[Measured]) -> Vec<String> {
+    let opt = |v: Option<String>| v.unwrap_or_default();
+    let spread = spread(row);
+    vec![
+        row.design.to_owned(),
+        format!("{:.2}", row.cpu_us_per_conn()),
+        opt(process_control_us(row, rows).map(|v| format!("{v:.2}"))),
+        format!("{:.0}", row.conn_per_s),
+        opt(row.workers.map(|w| w.to_string())),
+        opt(spread.map(|s| s.0.to_string())),
+        opt(spread.map(|s| s.1.to_string())),
+        row.connections.to_string(),
+        row.errors.to_string(),
+    ]
+}
+
+/// Writes `stevens.csv`: one row per design (its median round).
 ///
 /// # Errors
 ///
@@ -54,31 +84,32 @@ pub fn spread(row: &Measured) -> Option<(u64, u64)> {
 pub fn write_csv(path: &Path, rows: &[Measured]) -> anyhow::Result<()> {
     let mut csv =
         csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
-    csv.write_record([
-        "design",
-        "server_cpu_us_per_conn",
-        "process_control_us",
-        "conn_per_s",
-        "workers",
-        "served_min",
-        "served_max",
-        "connections",
-        "errors",
-    ])?;
-    let opt = |v: Option<String>| v.unwrap_or_default();
+    csv.write_record(COLUMNS)?;
     for row in rows {
-        let spread = spread(row);
-        csv.write_record([
-            row.design.to_owned(),
-            format!("{:.2}", row.cpu_us_per_conn()),
-            opt(process_control_us(row, rows).map(|v| format!("{v:.2}"))),
-            format!("{:.0}", row.conn_per_s),
-            opt(row.workers.map(|w| w.to_string())),
-            opt(spread.map(|s| s.0.to_string())),
-            opt(spread.map(|s| s.1.to_string())),
-            row.connections.to_string(),
-            row.errors.to_string(),
-        ])?;
+        csv.write_record(record(row, rows))?;
+    }
+    csv.flush()
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// Writes `stevens-rounds.csv`: every design's run in every round, numbered from 1, each
+/// round's process control against that round's baseline.
+///
+/// # Errors
+///
+/// When the file cannot be written.
+pub fn write_rounds_csv(path: &Path, rounds: &[Vec<Measured>]) -> anyhow::Result<()> {
+    let mut csv =
+        csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut header = vec!["round"];
+    header.extend(COLUMNS);
+    csv.write_record(header)?;
+    for (round, rows) in rounds.iter().enumerate() {
+        for row in rows {
+            let mut values = vec![(round + 1).to_string()];
+            values.extend(record(row, rows));
+            csv.write_record(values)?;
+        }
     }
     csv.flush()
         .with_context(|| format!("writing {}", path.display()))
