@@ -28,7 +28,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
-use server_core::process::ServerProcess;
+use testkit::ServerProcess;
 
 use crate::architecture::Architecture;
 use crate::flags::{CurveArgs, Mode, Subject};

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use bench::BurstReport;
-use server_core::process::ServerProcess;
+use testkit::ServerProcess;
 
 use crate::architecture::Architecture;
 use crate::flags::BenchArgs;

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use server_core::process::workspace_binary;
+use testkit::workspace_binary;
 
 /// Whether redis-server can be run here.
 fn redis_on_path() -> bool {

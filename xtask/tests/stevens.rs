@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use server_core::process::workspace_binary;
+use testkit::workspace_binary;
 
 /// The directory holding this profile's binaries (server-* and bench).
 fn bin_dir() -> PathBuf {

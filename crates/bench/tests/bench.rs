@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 use bench::{BurstReport, LoadReport};
-use server_core::process::{ServerProcess, workspace_binary};
+use testkit::{ServerProcess, workspace_binary};
 
 /// Runs the bench binary with `args` and `--json` against `addr`.
 fn bench(addr: SocketAddr, args: &[&str]) -> Output {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bench::LoadReport;
 use nix::sys::signal::Signal;
-use server_core::process::{ServerProcess, workspace_binary};
+use testkit::{ServerProcess, workspace_binary};
 
 /// Runs the bench binary with `args` and `--json` against `addr`; its report.
 fn bench(addr: SocketAddr, args: &[&str]) -> LoadReport {

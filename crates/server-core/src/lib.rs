@@ -54,7 +54,6 @@
 //! - [`gate`]: a counting gate that caps clients served at once (the threaded server).
 //! - `server`: [`Server`], the started server with the waits an accept loop needs.
 //! - [`work`]: `--work`, CPU time burnt per request on the thread's own CPU clock.
-//! - [`process`]: a server binary run as a child process (tests, bench, xtask).
 //!
 //! Architecture invariant: server-core knows how to serve one connection and how to
 //! start and stop; it never decides how connections are spread over processes or threads
@@ -117,7 +116,6 @@ pub mod config;
 pub mod gate;
 pub mod listener;
 pub mod log;
-pub mod process;
 mod server;
 pub mod session;
 pub mod shutdown;

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use server_core::process::parse_listening_line;
+use testkit::parse_listening_line;
 
 /// Connections per round of load, one after another (so the sequential server takes
 /// them too), each pipelining [`PER_CONNECTION`] requests: 3,000 requests, two log lines

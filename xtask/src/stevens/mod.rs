@@ -37,7 +37,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, anyhow, bail};
 use bench::LoadReport;
 use nix::sys::signal::Signal;
-use server_core::process::ServerProcess;
+use testkit::ServerProcess;
 
 use crate::flags::StevensArgs;
 use crate::progress::Progress;

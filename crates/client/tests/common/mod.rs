@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use server_core::process::{ServerProcess, workspace_binary};
+use testkit::{ServerProcess, workspace_binary};
 
 /// The longest any one client run may take before the test fails.
 const RUN_LIMIT: Duration = Duration::from_secs(30);

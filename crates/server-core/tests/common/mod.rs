@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-pub use server_core::process::{ServerProcess, workspace_binary};
+pub use testkit::{ServerProcess, workspace_binary};
 
 /// The architectures' binaries: every "all servers" test runs on each.
 pub const SERVERS: [&str; 8] = [

@@ -1,6 +1,11 @@
-//! [`ServerProcess`]: a server binary run as a child process, as tests, `bench` and
-//! `cargo xtask bench` run it: started with arguments, its address read from the
-//! `Listening on HOST:PORT` line of its banner, its output kept, and stopped with SIGTERM.
+//! `testkit`: a server binary run as a child process, as the tests and `cargo xtask
+//! bench` run it. [`ServerProcess`] starts it with arguments, reads its address from the
+//! `Listening on HOST:PORT` line of its banner, keeps its output, and stops it with
+//! SIGTERM; [`workspace_binary`] finds a binary built from this workspace.
+//!
+//! It lives apart from `server-core` so that the servers carry no code that only starts
+//! and watches them: the servers write the banner ([`server_core::banner`]), this crate
+//! reads it.
 
 use std::io::{self, BufRead, BufReader, Read};
 use std::net::SocketAddr;
@@ -12,9 +17,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-
-/// The words before the address on the banner line every server prints on stdout.
-pub const LISTENING_ON: &str = "Listening on ";
+use server_core::banner::LISTENING_ON;
 
 /// How long a server may take to print its address.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
