@@ -52,6 +52,8 @@
 //! - [`shutdown`]: the SIGINT/SIGTERM/SIGHUP flag and the self-pipe that wakes the accept loop
 //!   (also on SIGCHLD).
 //! - [`gate`]: a counting gate that caps clients served at once (the threaded server).
+//! - [`handoff`]: one acceptor dealing clients out round-robin to a few serving threads'
+//!   inboxes (the evented server's loops, the uring server's rings).
 //! - `server`: [`Server`], the started server with the waits an accept loop needs.
 //! - [`work`]: `--work`, CPU time burnt per request on the thread's own CPU clock.
 //!
@@ -114,6 +116,7 @@ pub mod banner;
 pub mod blocking;
 pub mod config;
 pub mod gate;
+pub mod handoff;
 pub mod listener;
 pub mod log;
 mod server;

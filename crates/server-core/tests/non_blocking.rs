@@ -1,14 +1,18 @@
-//! The two servers that serve every client from a few threads on non-blocking sockets —
-//! the evented server's loops and the async server's runtime threads — hold a request's
-//! `--delay` as a timer, never a sleep: a delay holds only its own connection, and
-//! hundreds of delayed clients add no thread. One test per property, run on both servers
-//! at once, with the checks each architecture adds (the loop in the log, a task per
+//! The servers that serve every client from a few threads that never block on one client
+//! — the evented server's loops, the async server's runtime threads and the uring
+//! server's rings — hold a request's `--delay` as a timer, never a sleep: a delay holds
+//! only its own connection, and hundreds of delayed clients add no thread. On one thread
+//! they take pipelined bytes as they come, whatever the split, and the end of a stream
+//! only after the bytes that came with it. One test per property, run on all three at
+//! once, with the checks each architecture adds (the loop or ring in the log, a task per
 //! connection).
 
 mod common;
 
 use std::io::Write;
 use std::net::TcpStream;
+use std::thread;
+use std::time::Duration;
 
 use common::*;
 
@@ -99,6 +103,54 @@ fn hundreds_of_delayed_clients_add_no_thread() {
             );
         }
         assert_two_workers_only(binary, server.pid(), "after every answer");
+        server.stop(IO_TIMEOUT).expect("stops");
+    });
+}
+
+/// Pipelined requests split at every byte and sent with pauses, on one thread: each
+/// answer comes as soon as its line is complete, and a line split across reads (or
+/// receives) is whole.
+#[test]
+fn byte_by_byte_pipelining_on_one_thread() {
+    on_each(&NON_BLOCKING, |binary| {
+        let server = start(binary, &["--workers", "1", "--quiet"]);
+        let mut conn = connect(server.addr());
+        for &byte in b"3|abc\n2|1+2\n1|MiXed\n" {
+            conn.write_all(&[byte]).expect("send a byte");
+            thread::sleep(Duration::from_millis(2));
+        }
+        assert_eq!(
+            read_lines(&conn, 3),
+            ["OK cba\n", "OK 3\n", "OK mIxED\n"],
+            "{binary}"
+        );
+        server.stop(IO_TIMEOUT).expect("stops");
+    });
+}
+
+/// A client that sends its last requests and closes its sending side at once — before
+/// the connection reaches its loop, ring or task, and later, after the socket was found
+/// empty — is answered and then closed: the end of its stream is not lost between two
+/// readiness edges, nor taken before the bytes that came with it, whichever way the bytes
+/// and the FIN arrive.
+#[test]
+fn a_request_and_the_end_of_the_stream_in_one_go() {
+    on_each(&NON_BLOCKING, |binary| {
+        let server = start(binary, &["--workers", "1", "--quiet"]);
+        for pause in [Duration::ZERO, Duration::from_millis(50)] {
+            for i in 0..20 {
+                let mut conn = connect(server.addr());
+                thread::sleep(pause);
+                conn.write_all(b"3|abc\n3|last").expect("send the requests");
+                conn.shutdown(std::net::Shutdown::Write)
+                    .expect("close the sending side");
+                assert_eq!(
+                    read_to_close(&mut conn),
+                    b"OK cba\nOK tsal\n",
+                    "{binary}: pause {pause:?}, client {i}"
+                );
+            }
+        }
         server.stop(IO_TIMEOUT).expect("stops");
     });
 }

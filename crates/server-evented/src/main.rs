@@ -13,11 +13,12 @@
 //!
 //! The main thread accepts, through server-core's [`Server::accept`], and hands each new
 //! socket to the next loop in turn (a short queue under a mutex, and a `mio::Waker` when
-//! the queue was empty). We chose that over a listener per loop (`SO_REUSEPORT`, or a
+//! the queue was empty): server-core's [`handoff::accept_and_deal`], which the uring
+//! server shares. We chose that over a listener per loop (`SO_REUSEPORT`, or a
 //! duplicate of one listener registered in every `Poll`) because:
 //!
 //! - the cap and the accept errors stay in one place, and are server-core's, already
-//!   tested: `--max-clients` is a [`Gate`] place taken *before* accepting, exactly as in
+//!   tested: `--max-clients` is a `Gate` place taken *before* accepting, exactly as in
 //!   the threaded server, so at the cap nothing is accepted and clients wait in the
 //!   backlog; `EMFILE` backs off 100 ms and is logged once, on the main thread, never on a
 //!   loop;
@@ -29,8 +30,8 @@
 //! - the main thread exists anyway, to wait for SIGINT/SIGTERM.
 //!
 //! It costs a hand-off: a mutex push per batch of accepted clients (each loop gets its
-//! share of up to [`MAX_BATCH`]) and, when the loop was idle, an `eventfd` write. The
-//! thread count is `--workers` + 1, whatever the number of clients.
+//! share of up to [`handoff::MAX_BATCH`]) and, when the loop was idle, an `eventfd`
+//! write. The thread count is `--workers` + 1, whatever the number of clients.
 //!
 //! # A loop
 //!
@@ -68,19 +69,19 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown as Direction, SocketAddr};
+use std::net::Shutdown as Direction;
 use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::{self, JoinHandle};
+use std::sync::Arc;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
+use server_core::handoff::{self, Arrival, Inbox, Worker};
 use server_core::{
-    Architecture, Client, Gate, Log, Permit, Server, ServerArgs, Service, Session, Shutdown,
-    StartError, Who,
+    Architecture, Log, Permit, Server, ServerArgs, Service, Session, Shutdown, StartError, Who,
 };
 
 /// The token of each loop's waker; connections use their slot number.
@@ -95,9 +96,6 @@ const READ_BUFFER: usize = 64 * 1024;
 
 /// Reads in a row for one connection before the others get a turn.
 const READ_BUDGET: usize = 16;
-
-/// The most clients accepted in a row before they are handed to the loops.
-const MAX_BATCH: usize = 64;
 
 /// How long past the shutdown deadline the sessions are still driven for their last
 /// answers before they are abandoned: server-core's, the same for every driver.
@@ -143,12 +141,12 @@ fn main() -> ExitCode {
 
 /// Starts the loops, accepts and hands clients out until SIGINT/SIGTERM, then drains.
 fn run(args: ServerArgs, workers: usize) -> Result<(), StartError> {
-    let mut server = Server::start(args, &architecture(workers))?;
+    let server = Server::start(args, &architecture(workers))?;
     let log = server.log();
     server.reserve_descriptors();
-    let loops: Vec<LoopHandle> = (1..=workers)
-        .filter_map(|n| match LoopHandle::start(&server, n) {
-            Ok(handle) => Some(handle),
+    let loops: Vec<Worker> = (1..=workers)
+        .filter_map(|n| match start_loop(&server, n) {
+            Ok(worker) => Some(worker),
             Err(e) => {
                 log.warn(
                     &Who::Main,
@@ -164,158 +162,37 @@ fn run(args: ServerArgs, workers: usize) -> Result<(), StartError> {
             source: None,
         });
     }
-    let gate = Gate::new(server.config().max_clients);
-    let mut next = 0;
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    // Each loop's part of the batch, handed over under one lock and at most one wake-up.
-    let mut shares: Vec<Vec<Arrival>> = loops.iter().map(|_| Vec::new()).collect();
-    let mut lost = false;
-    // A place first, then a client: at the cap, clients wait in the backlog.
-    'accept: while let Some(permit) = gate.acquire(server.shutdown()) {
-        let Some(client) = server.accept() else {
-            break;
-        };
-        batch.push((client, permit));
-        // Take what else is queued before handing out, so a burst empties the backlog
-        // at accept speed.
-        while batch.len() < MAX_BATCH
-            && let Some(permit) = gate.try_acquire()
-            && let Some(client) = server.try_accept()
-        {
-            batch.push((client, permit));
-        }
-        for (Client { stream, peer }, permit) in batch.drain(..) {
-            // Round-robin over the loops that are still running.
-            let Some(i) = (0..loops.len())
-                .map(|k| (next + k) % loops.len())
-                .find(|&i| !loops[i].thread.is_finished())
-            else {
-                lost = true;
-                break 'accept;
-            };
-            next = i + 1;
-            shares[i].push(Arrival {
-                stream,
-                peer,
-                permit,
-            });
-        }
-        for (handle, share) in loops.iter().zip(&mut shares) {
-            handle.hand_over(share, log);
-        }
-    }
-    server.stop_accepting(gate.in_use());
-    for handle in &loops {
-        handle.close();
-    }
-    let abandoned = loops.into_iter().map(LoopHandle::join).sum();
-    server.finish(abandoned);
-    if lost {
-        // Only a bug ends a loop (each says why in the log): fail rather than serve on
-        // with nothing to serve.
-        return Err(StartError::Serving {
-            what: "every event loop has stopped",
-            source: None,
-        });
-    }
-    Ok(())
+    handoff::accept_and_deal(server, loops, "every event loop has stopped")
 }
 
-/// A new client, on its way from the acceptor to a loop.
-struct Arrival {
-    stream: std::net::TcpStream,
-    peer: SocketAddr,
-    permit: Permit,
-}
-
-/// What the acceptor shares with one loop: the clients handed to it, and how to wake it.
-struct Inbox {
-    queue: Mutex<Queue>,
-    waker: Waker,
-}
-
-struct Queue {
-    arrivals: Vec<Arrival>,
-    /// No more will come: once its connections are done, the loop may end.
-    closed: bool,
-}
-
-impl Inbox {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// The acceptor's side of a running loop.
-struct LoopHandle {
-    inbox: Arc<Inbox>,
-    thread: JoinHandle<usize>,
-}
-
-impl LoopHandle {
-    /// Starts the thread `loop-{n}`.
-    fn start(server: &Server, n: usize) -> io::Result<LoopHandle> {
-        let poll = Poll::new()?;
-        let waker = Waker::new(poll.registry(), WAKE)?;
-        let inbox = Arc::new(Inbox {
-            queue: Mutex::new(Queue {
-                arrivals: Vec::new(),
-                closed: false,
-            }),
-            waker,
-        });
-        let event_loop = EventLoop {
-            who: Who::Loop(n),
-            poll,
-            inbox: Arc::clone(&inbox),
-            service: server.service(),
-            shutdown: server.shutdown().clone(),
-            log: server.log(),
-            conns: Vec::new(),
-            free: Vec::new(),
-            live: 0,
-            next_id: 0,
-            timers: BinaryHeap::new(),
-            ready: Vec::new(),
-            buf: vec![0; READ_BUFFER].into_boxed_slice(),
-            stopping: None,
-        };
-        let thread = thread::Builder::new()
-            .name(format!("loop-{n}"))
-            .spawn(move || event_loop.run())?;
-        Ok(LoopHandle { inbox, thread })
-    }
-
-    /// Gives the clients in `share` (emptied) to this loop. Everything else about a new
-    /// socket is done on the loop, to keep the acceptor fast in a burst: the backlog
-    /// overflows (and clients wait a second for a SYN retry) if it falls behind.
-    fn hand_over(&self, share: &mut Vec<Arrival>, log: Log) {
-        if share.is_empty() {
-            return;
-        }
-        let was_empty = {
-            let mut queue = self.inbox.lock();
-            let was_empty = queue.arrivals.is_empty();
-            queue.arrivals.append(share);
-            was_empty
-        };
-        // A loop that has not yet taken the earlier arrivals will take this one with them.
-        if was_empty && let Err(e) = self.inbox.waker.wake() {
-            log.warn(&Who::Main, format_args!("cannot wake an event loop: {e}"));
-        }
-    }
-
-    /// Tells the loop no more clients will come, and wakes it to notice the shutdown.
-    fn close(&self) {
-        self.inbox.lock().closed = true;
-        let _ = self.inbox.waker.wake();
-    }
-
-    /// Waits for the loop to end; returns how many clients it abandoned at the deadline.
-    fn join(self) -> usize {
-        // A loop that panicked lost its clients; there is no count to report for it.
-        self.thread.join().unwrap_or(0)
-    }
+/// Starts the thread `loop-{n}`, woken through its poll's `Waker` when clients are
+/// handed to it. Everything else about a new socket is done on the loop, to keep the
+/// acceptor fast in a burst: the backlog overflows (and clients wait a second for a SYN
+/// retry) if it falls behind.
+fn start_loop(server: &Server, n: usize) -> io::Result<Worker> {
+    let poll = Poll::new()?;
+    let waker = Waker::new(poll.registry(), WAKE)?;
+    let inbox = Inbox::new(move || waker.wake());
+    let event_loop = EventLoop {
+        who: Who::Loop(n),
+        poll,
+        inbox: Arc::clone(&inbox),
+        service: server.service(),
+        shutdown: server.shutdown().clone(),
+        log: server.log(),
+        conns: Vec::new(),
+        free: Vec::new(),
+        live: 0,
+        next_id: 0,
+        timers: BinaryHeap::new(),
+        ready: Vec::new(),
+        buf: vec![0; READ_BUFFER].into_boxed_slice(),
+        stopping: None,
+    };
+    let thread = thread::Builder::new()
+        .name(format!("loop-{n}"))
+        .spawn(move || event_loop.run())?;
+    Ok(Worker { inbox, thread })
 }
 
 /// One event loop: its poll, its connections, its timers.
@@ -421,7 +298,7 @@ impl EventLoop {
             self.fire_timers(now);
             self.run_ready(now);
             if let Some(deadline) = self.stopping
-                && (closed || self.inbox.lock().closed)
+                && (closed || self.inbox.is_closed())
             {
                 if self.live == 0 {
                     return 0;
@@ -457,10 +334,7 @@ impl EventLoop {
     /// Registers the clients the acceptor handed over; returns whether the acceptor has
     /// closed the queue (no more will come).
     fn take_arrivals(&mut self, now: Instant) -> bool {
-        let (arrivals, closed) = {
-            let mut queue = self.inbox.lock();
-            (std::mem::take(&mut queue.arrivals), queue.closed)
-        };
+        let (arrivals, closed) = self.inbox.take();
         for arrival in arrivals {
             self.open(arrival, now);
         }

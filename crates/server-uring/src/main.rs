@@ -21,9 +21,10 @@
 //!
 //! # Who accepts: one acceptor, round-robin (as the evented server)
 //!
-//! The main thread accepts through server-core's [`Server::accept`], a [`Gate`] place
+//! The main thread accepts through server-core's [`Server::accept`], a `Gate` place
 //! first, and hands each socket to the next ring in turn (a short queue under a mutex,
-//! and a byte on the ring's pipe, which a read on the ring is waiting for). We chose that
+//! and a byte on the ring's pipe, which a read on the ring is waiting for): server-core's
+//! [`handoff::accept_and_deal`], the evented server's front too. We chose that
 //! over a multishot accept on a `SO_REUSEPORT` listener per ring because `--max-clients`
 //! must hold exactly, with excess clients waiting in the backlog and none refused: a
 //! multishot accept takes every connection the kernel has, and a ring at the cap could
@@ -85,20 +86,19 @@ mod ring;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::io::{self, PipeReader, PipeWriter, Write};
-use std::net::{Shutdown as Direction, SocketAddr, TcpStream};
+use std::io::{self, PipeReader, Write};
+use std::net::{Shutdown as Direction, TcpStream};
 use std::os::fd::AsRawFd;
 use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::{self, JoinHandle};
+use std::sync::{Arc, mpsc};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use server_core::handoff::{self, Arrival, Inbox, Worker};
 use server_core::{
-    Architecture, Client, Gate, Log, Permit, Server, ServerArgs, Service, Session, Shutdown,
-    StartError, Who,
+    Architecture, Log, Permit, Server, ServerArgs, Service, Session, Shutdown, StartError, Who,
 };
 
 use crate::ring::{Completion, Op, Ring, Sizes, Token};
@@ -113,9 +113,6 @@ const SIZES: Sizes = Sizes {
     buffers: 512,
     buffer_size: 512,
 };
-
-/// The most clients accepted in a row before they are handed to the rings.
-const MAX_BATCH: usize = 64;
 
 /// How long past the shutdown deadline the sessions are still driven for their last
 /// answers before they are abandoned: server-core's, the same for every driver.
@@ -165,13 +162,13 @@ fn run(args: ServerArgs, workers: usize) -> Result<(), StartError> {
         what: e.what,
         source: Some(e.error),
     })?;
-    let mut server = Server::start(args, &architecture(workers))?;
+    let server = Server::start(args, &architecture(workers))?;
     let log = server.log();
     server.reserve_descriptors();
     let mut rings = Vec::with_capacity(workers);
     for n in 1..=workers {
-        match RingHandle::start(&server, n) {
-            Ok(handle) => rings.push(handle),
+        match start_ring(&server, n) {
+            Ok(worker) => rings.push(worker),
             Err(e) => log.warn(
                 &Who::Main,
                 format_args!("cannot start ring {n}: {e}; going on without it"),
@@ -184,169 +181,43 @@ fn run(args: ServerArgs, workers: usize) -> Result<(), StartError> {
             source: None,
         });
     }
-    let gate = Gate::new(server.config().max_clients);
-    let mut next = 0;
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    let mut shares: Vec<Vec<Arrival>> = rings.iter().map(|_| Vec::new()).collect();
-    let mut lost = false;
-    // A place first, then a client: at the cap, clients wait in the backlog.
-    'accept: while let Some(permit) = gate.acquire(server.shutdown()) {
-        let Some(client) = server.accept() else {
-            break;
-        };
-        batch.push((client, permit));
-        // Take what else is queued before handing out, so a burst empties the backlog
-        // at accept speed.
-        while batch.len() < MAX_BATCH
-            && let Some(permit) = gate.try_acquire()
-            && let Some(client) = server.try_accept()
-        {
-            batch.push((client, permit));
-        }
-        for (Client { stream, peer }, permit) in batch.drain(..) {
-            // Round-robin over the rings that are still running.
-            let Some(i) = (0..rings.len())
-                .map(|k| (next + k) % rings.len())
-                .find(|&i| !rings[i].thread.is_finished())
-            else {
-                lost = true;
-                break 'accept;
+    handoff::accept_and_deal(server, rings, "every io_uring ring has stopped")
+}
+
+/// Starts the thread `ring-{n}`, which sets up its own ring (only the thread that made a
+/// ring may submit to it), and waits until it has. The acceptor wakes it with a byte on
+/// a pipe, which a read on the ring is always waiting for.
+fn start_ring(server: &Server, n: usize) -> io::Result<Worker> {
+    let (reader, writer) = io::pipe()?;
+    let inbox = Inbox::new(move || (&writer).write_all(&[1]));
+    let (ready, started) = mpsc::sync_channel(1);
+    let parts = (
+        Arc::clone(&inbox),
+        server.service(),
+        server.shutdown().clone(),
+        server.log(),
+    );
+    let thread = thread::Builder::new()
+        .name(format!("ring-{n}"))
+        .spawn(move || {
+            let (inbox, service, shutdown, log) = parts;
+            let ring = match Ring::new(SIZES) {
+                Ok(ring) => ring,
+                Err(e) => {
+                    let _ = ready.send(Err(io::Error::new(
+                        e.error.kind(),
+                        format!("{}: {}", e.what, e.error),
+                    )));
+                    return 0;
+                }
             };
-            next = i + 1;
-            shares[i].push(Arrival {
-                stream,
-                peer,
-                permit,
-            });
-        }
-        for (handle, share) in rings.iter().zip(&mut shares) {
-            handle.hand_over(share, log);
-        }
-    }
-    server.stop_accepting(gate.in_use());
-    for handle in &rings {
-        handle.close();
-    }
-    let abandoned = rings.into_iter().map(RingHandle::join).sum();
-    server.finish(abandoned);
-    if lost {
-        return Err(StartError::Serving {
-            what: "every io_uring ring has stopped",
-            source: None,
-        });
-    }
-    Ok(())
-}
-
-/// A new client, on its way from the acceptor to a ring.
-struct Arrival {
-    stream: TcpStream,
-    peer: SocketAddr,
-    permit: Permit,
-}
-
-/// What the acceptor shares with one ring: the clients handed to it.
-struct Inbox {
-    queue: Mutex<Queue>,
-}
-
-struct Queue {
-    arrivals: Vec<Arrival>,
-    /// No more will come: once its connections are done, the ring may end.
-    closed: bool,
-}
-
-impl Inbox {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// The acceptor's side of a running ring.
-struct RingHandle {
-    inbox: Arc<Inbox>,
-    /// Written to wake the ring: a read on the other end is always in flight on it.
-    wake: PipeWriter,
-    thread: JoinHandle<usize>,
-}
-
-impl RingHandle {
-    /// Starts the thread `ring-{n}`, which sets up its own ring (only the thread that
-    /// made a ring may submit to it), and waits until it has.
-    fn start(server: &Server, n: usize) -> io::Result<RingHandle> {
-        let (reader, wake) = io::pipe()?;
-        let inbox = Arc::new(Inbox {
-            queue: Mutex::new(Queue {
-                arrivals: Vec::new(),
-                closed: false,
-            }),
-        });
-        let (ready, started) = mpsc::sync_channel(1);
-        let who = Who::Ring(n);
-        let parts = (
-            Arc::clone(&inbox),
-            server.service(),
-            server.shutdown().clone(),
-            server.log(),
-        );
-        let thread = thread::Builder::new()
-            .name(format!("ring-{n}"))
-            .spawn(move || {
-                let (inbox, service, shutdown, log) = parts;
-                let ring = match Ring::new(SIZES) {
-                    Ok(ring) => ring,
-                    Err(e) => {
-                        let _ = ready.send(Err(io::Error::new(
-                            e.error.kind(),
-                            format!("{}: {}", e.what, e.error),
-                        )));
-                        return 0;
-                    }
-                };
-                let _ = ready.send(Ok(()));
-                RingLoop::new(who, ring, reader, inbox, service, shutdown, log).run()
-            })?;
-        match started.recv() {
-            Ok(Ok(())) => Ok(RingHandle {
-                inbox,
-                wake,
-                thread,
-            }),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(io::Error::other("the ring's thread ended at start")),
-        }
-    }
-
-    /// Gives the clients in `share` (emptied) to this ring.
-    fn hand_over(&self, share: &mut Vec<Arrival>, log: Log) {
-        if share.is_empty() {
-            return;
-        }
-        let was_empty = {
-            let mut queue = self.inbox.lock();
-            let was_empty = queue.arrivals.is_empty();
-            queue.arrivals.append(share);
-            was_empty
-        };
-        // A ring that has not yet taken the earlier arrivals will take these with them.
-        if was_empty && let Err(e) = (&self.wake).write_all(&[1]) {
-            log.warn(
-                &Who::Main,
-                format_args!("cannot wake an io_uring ring: {e}"),
-            );
-        }
-    }
-
-    /// Tells the ring no more clients will come, and wakes it to notice the shutdown.
-    fn close(&self) {
-        self.inbox.lock().closed = true;
-        let _ = (&self.wake).write_all(&[1]);
-    }
-
-    /// Waits for the ring to end; returns how many clients it abandoned at the deadline.
-    fn join(self) -> usize {
-        // A ring that panicked lost its clients; there is no count to report for it.
-        self.thread.join().unwrap_or(0)
+            let _ = ready.send(Ok(()));
+            RingLoop::new(Who::Ring(n), ring, reader, inbox, service, shutdown, log).run()
+        })?;
+    match started.recv() {
+        Ok(Ok(())) => Ok(Worker { inbox, thread }),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(io::Error::other("the ring's thread ended at start")),
     }
 }
 
@@ -563,10 +434,7 @@ impl RingLoop {
         } else {
             self.closed = true;
         }
-        let (arrivals, closed) = {
-            let mut queue = self.inbox.lock();
-            (std::mem::take(&mut queue.arrivals), queue.closed)
-        };
+        let (arrivals, closed) = self.inbox.take();
         self.closed |= closed;
         let now = Instant::now();
         for arrival in arrivals {

@@ -1,13 +1,13 @@
-//! The io_uring architecture's own behaviour: the banner and the rings in the log,
-//! pipelining split at every byte on one ring, the end of a stream arriving with its last
-//! request, and the bound on what a multishot receive may bring while the session does
-//! not want it. (Everything every server does — the protocol, the hostile corpus, resets,
-//! the idle timeout, running out of descriptors — and what the servers that serve from a
-//! few threads share — a delay that holds only its own connection, hundreds of delayed
-//! clients adding no thread, thousands of held connections, the cap across the rings, a
-//! client that stops reading, SIGTERM with hundreds of requests in flight — is in
-//! server-core's tests, which run on this server too. This file also makes `cargo test`
-//! build the `server-uring` binary that those tests start.)
+//! The io_uring architecture's own behaviour: the banner and the rings in the log, the
+//! thread count, and the bound on what a multishot receive may bring while the session
+//! does not want it. (Everything every server does — the protocol, the hostile corpus,
+//! resets, the idle timeout, running out of descriptors — and what the servers that serve
+//! from a few threads share — a delay that holds only its own connection, hundreds of
+//! delayed clients adding no thread, pipelining split at every byte on one ring, the end
+//! of a stream arriving with its last request, thousands of held connections, the cap
+//! across the rings, a client that stops reading, SIGTERM with hundreds of requests in
+//! flight — is in server-core's tests, which run on this server too. This file also makes
+//! `cargo test` build the `server-uring` binary that those tests start.)
 
 #[path = "../../server-core/tests/common/mod.rs"]
 mod common;
@@ -59,44 +59,6 @@ fn workers_are_rings_and_nothing_more() {
         help.contains("Ring threads") && help.contains("the number of cores"),
         "{help}"
     );
-}
-
-/// Pipelined requests split at every byte and sent with pauses, on one ring: each answer
-/// comes as soon as its line is complete, and a line split across receives is whole.
-#[test]
-fn byte_by_byte_pipelining_on_one_ring() {
-    let server = start_uring(&["--workers", "1", "--quiet"]);
-    let mut conn = connect(server.addr());
-    let requests = b"3|abc\n2|1+2\n1|MiXed\n";
-    for &byte in requests {
-        conn.write_all(&[byte]).expect("send a byte");
-        thread::sleep(Duration::from_millis(2));
-    }
-    assert_eq!(read_lines(&conn, 3), ["OK cba\n", "OK 3\n", "OK mIxED\n"]);
-    server.stop(IO_TIMEOUT).expect("stops");
-}
-
-/// A client that sends its last requests and closes its sending side at once — before
-/// the connection reaches a ring, and later — is answered and then closed: the end of
-/// the stream waits behind the bytes received with it.
-#[test]
-fn a_request_and_the_end_of_the_stream_in_one_go() {
-    let server = start_uring(&["--workers", "1", "--quiet"]);
-    for pause in [Duration::ZERO, Duration::from_millis(50)] {
-        for i in 0..20 {
-            let mut conn = connect(server.addr());
-            thread::sleep(pause);
-            conn.write_all(b"3|abc\n3|last").expect("send the requests");
-            conn.shutdown(std::net::Shutdown::Write)
-                .expect("close the sending side");
-            assert_eq!(
-                read_to_close(&mut conn),
-                b"OK cba\nOK tsal\n",
-                "pause {pause:?}, client {i}"
-            );
-        }
-    }
-    server.stop(IO_TIMEOUT).expect("stops");
 }
 
 /// While a request is held for its delay, the session wants no input, and the multishot
