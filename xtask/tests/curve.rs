@@ -6,7 +6,9 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use testkit::workspace_binary;
+mod common;
+
+use common::{bin_dir, xtask_command};
 
 /// Whether redis-server can be run here.
 fn redis_on_path() -> bool {
@@ -21,18 +23,21 @@ fn redis_on_path() -> bool {
 /// installed, and said to be skipped when it is not.
 #[test]
 fn a_small_curve_writes_its_files() {
-    let server = workspace_binary("server-evented").expect("server-evented is built");
-    let bin_dir = server.parent().expect("a binary has a directory");
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("curve-{}", std::process::id()));
     let _ = fs::remove_dir_all(&out);
-    let run = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["curve", "--servers", "evented,redis", "--rates", "200,400"])
-        .args(["--clients", "2", "--duration", "300ms", "--warmup", "100ms"])
-        .arg("--no-build")
-        .arg("--bin-dir")
-        .arg(bin_dir)
-        .arg("--out")
-        .arg(&out)
+    let args = [
+        "--servers",
+        "evented,redis",
+        "--rates",
+        "200,400",
+        "--clients",
+        "2",
+        "--duration",
+        "300ms",
+        "--warmup",
+        "100ms",
+    ];
+    let run = xtask_command("curve", &bin_dir(), &out, &args)
         .output()
         .expect("xtask runs");
     let stderr = String::from_utf8_lossy(&run.stderr);

@@ -2,44 +2,14 @@
 //! binaries already in the test's target directory (a test cannot run `cargo build` while
 //! cargo holds the build lock), 60 connections each.
 
-use std::collections::HashMap;
+mod common;
+
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-use testkit::workspace_binary;
+use common::{bin_dir, csv_rows, xtask_command};
 
-/// The directory holding this profile's binaries (server-* and bench).
-fn bin_dir() -> PathBuf {
-    let server = workspace_binary("server-prefork").expect("server-prefork is built");
-    server
-        .parent()
-        .expect("a binary has a directory")
-        .to_path_buf()
-}
-
-/// stevens.csv, one map from column to value per design.
-fn csv_rows(out: &Path) -> Vec<HashMap<String, String>> {
-    let mut csv = csv::Reader::from_path(out.join("stevens.csv")).expect("stevens.csv opens");
-    let header: Vec<String> = csv
-        .headers()
-        .expect("a header")
-        .iter()
-        .map(str::to_owned)
-        .collect();
-    csv.records()
-        .map(|record| {
-            let record = record.expect("a CSV record");
-            header
-                .iter()
-                .cloned()
-                .zip(record.iter().map(str::to_owned))
-                .collect()
-        })
-        .collect()
-}
-
-/// A small run writes its three files: a CSV row per design with every connection
+/// A small run writes its four files: a CSV row per design with every connection
 /// answered and the CPU read, the workers' spread for the designs that count it (two
 /// workers, neither serving more than all 60), and STEVENS.md with the table, the book's
 /// conclusions and the paragraph on Linux today.
@@ -48,25 +18,22 @@ fn a_small_run_writes_its_files() {
     let out =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("stevens-{}", std::process::id()));
     let _ = fs::remove_dir_all(&out);
-    let run = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args([
-            "stevens",
-            "--connections",
-            "60",
-            "--clients",
-            "3",
-            "--bytes",
-            "100",
-        ])
-        .args(["--workers", "2", "--no-build", "--bin-dir"])
-        .arg(bin_dir())
-        .arg("--out")
-        .arg(&out)
+    let args = [
+        "--connections",
+        "60",
+        "--clients",
+        "3",
+        "--bytes",
+        "100",
+        "--workers",
+        "2",
+    ];
+    let run = xtask_command("stevens", &bin_dir(), &out, &args)
         .output()
         .expect("xtask runs");
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "{stderr}");
-    let rows = csv_rows(&out);
+    let rows = csv_rows(&out.join("stevens.csv"));
     let designs: Vec<&str> = rows.iter().map(|r| r["design"].as_str()).collect();
     for design in [
         "sequential",

@@ -6,16 +6,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use testkit::workspace_binary;
+mod common;
 
-/// The directory holding this profile's binaries (server-* and bench).
-fn bin_dir() -> PathBuf {
-    let server = workspace_binary("server-threaded").expect("server-threaded is built");
-    server
-        .parent()
-        .expect("a binary has a directory")
-        .to_path_buf()
-}
+use common::{bin_dir, xtask_command};
 
 /// A fresh output directory under cargo's temporary directory for tests.
 fn out_dir(name: &str) -> PathBuf {
@@ -26,16 +19,7 @@ fn out_dir(name: &str) -> PathBuf {
 
 /// `cargo xtask bench ARGS` on the binaries in `bin_dir` (no build), writing to `out`.
 fn xtask_bench_command(bin_dir: &Path, out: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    command
-        .arg("bench")
-        .args(args)
-        .arg("--no-build")
-        .arg("--bin-dir")
-        .arg(bin_dir)
-        .arg("--out")
-        .arg(out);
-    command
+    xtask_command("bench", bin_dir, out, args)
 }
 
 /// Runs [`xtask_bench_command`] to the end.
@@ -88,23 +72,7 @@ fn unknown_server_is_a_usage_error_listing_the_servers() {
 
 /// results.csv as one map from column to value per row.
 fn csv_rows(out: &Path) -> Vec<std::collections::HashMap<String, String>> {
-    let mut csv = csv::Reader::from_path(out.join("results.csv")).expect("results.csv opens");
-    let header: Vec<String> = csv
-        .headers()
-        .expect("results.csv has a header")
-        .iter()
-        .map(str::to_owned)
-        .collect();
-    csv.records()
-        .map(|record| {
-            let record = record.expect("a CSV record");
-            header
-                .iter()
-                .cloned()
-                .zip(record.iter().map(str::to_owned))
-                .collect()
-        })
-        .collect()
+    common::csv_rows(&out.join("results.csv"))
 }
 
 /// A number from a CSV row.

@@ -14,9 +14,9 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::sys::memfd::{MFdFlags, memfd_create};
-use server_core::{Client, Server, Who};
+use server_core::{Server, Who};
 
-use super::{Acceptor, Strategy};
+use super::{AcceptLock, Acceptor, Locked, Strategy};
 
 /// The parent's part: the lock file, kept open so that later workers can open it too.
 pub struct FileLock {
@@ -35,48 +35,28 @@ impl FileLock {
 impl Strategy for FileLock {
     fn worker(&mut self, _server: &mut Server) -> io::Result<Box<dyn Acceptor>> {
         let path = format!("/proc/self/fd/{}", self.file.as_raw_fd());
-        Ok(Box::new(Locked {
+        Ok(Box::new(Locked(OwnFile {
             file: File::open(path)?,
-        }))
+        })))
     }
 }
 
-/// A worker's part: its own open description of the lock file.
-struct Locked {
+/// A worker's own open description of the lock file.
+struct OwnFile {
     file: File,
 }
 
-impl Acceptor for Locked {
-    fn next(&mut self, server: &mut Server, who: &Who) -> Option<Client> {
-        // flock(2) is restarted after a signal handler runs: a shutdown is noticed when
-        // the lock comes, which the holder gives up within a tick of it.
-        if let Err(e) = flock(&self.file, libc::LOCK_EX) {
-            server.log().warn(
-                who,
-                format_args!("cannot take the accept lock: {e}; stopping"),
-            );
-            return None;
-        }
-        server
-            .log()
-            .debug(who, format_args!("Holding the accept lock"));
-        // Held until a client comes or the server shuts down: `accept_shared` looks at
-        // the shutdown flag at every tick of its wait.
-        let client = server.accept_shared(who);
-        if let Err(e) = flock(&self.file, libc::LOCK_UN) {
-            // Only closing the file would release it now: stop, and let the parent fork
-            // a worker that can.
-            server.log().warn(
-                who,
-                format_args!("cannot release the accept lock: {e}; stopping"),
-            );
-            server.shutdown().request();
-        }
-        client
+impl AcceptLock for OwnFile {
+    fn lock(&mut self, _server: &Server, _who: &Who) -> io::Result<()> {
+        flock(&self.file, libc::LOCK_EX)
+    }
+
+    fn unlock(&mut self) -> io::Result<()> {
+        flock(&self.file, libc::LOCK_UN)
     }
 }
 
-/// `flock(2)` with `operation` on `file`.
+/// `flock(2)` with `operation` on `file` (restarted after a signal handler runs).
 fn flock(file: &File, operation: libc::c_int) -> io::Result<()> {
     // SAFETY: flock reads only the descriptor number, which `file` keeps open for the
     // call; no memory is passed.

@@ -78,6 +78,46 @@ pub trait Strategy {
     }
 }
 
+/// A lock around `accept` (`flock`, `mutex`), taken by one worker at a time.
+pub trait AcceptLock {
+    /// Waits for the lock. Never interrupted by a signal: a shutdown is noticed once the
+    /// lock comes, which its holder gives up within a tick of the shutdown.
+    fn lock(&mut self, server: &Server, who: &Who) -> io::Result<()>;
+
+    /// Gives the lock up.
+    fn unlock(&mut self) -> io::Result<()>;
+}
+
+/// A worker's part of a locked strategy: accept on the shared listener holding `L`.
+pub struct Locked<L>(pub L);
+
+impl<L: AcceptLock> Acceptor for Locked<L> {
+    fn next(&mut self, server: &mut Server, who: &Who) -> Option<Client> {
+        let log = server.log();
+        if let Err(e) = self.0.lock(server, who) {
+            log.warn(
+                who,
+                format_args!("cannot take the accept lock: {e}; stopping"),
+            );
+            return None;
+        }
+        log.debug(who, format_args!("Holding the accept lock"));
+        // Held until a client comes or the server shuts down: `accept_shared` looks at
+        // the shutdown flag at every tick of its wait.
+        let client = server.accept_shared(who);
+        if let Err(e) = self.0.unlock() {
+            // Only this worker's exit would release it now: stop, and let the parent fork
+            // a worker that can.
+            log.warn(
+                who,
+                format_args!("cannot release the accept lock: {e}; stopping"),
+            );
+            server.shutdown().request();
+        }
+        client
+    }
+}
+
 /// A worker's part: where its next client comes from.
 pub trait Acceptor {
     /// Waits for the next client; `None` once the server shuts down.

@@ -12,9 +12,9 @@
 use std::io;
 use std::ptr::{self, NonNull};
 
-use server_core::{Client, Server, Who};
+use server_core::{Server, Who};
 
-use super::{Acceptor, Strategy};
+use super::{AcceptLock, Acceptor, Locked, Strategy};
 
 /// The mutex in shared memory (the parent's part and each worker's: a fork copies the
 /// pointer, and the page behind it is shared).
@@ -67,10 +67,27 @@ impl SharedMutex {
         }
         Ok(SharedMutex { mutex })
     }
+}
 
+/// A pthread call's result (0, or an error number) as an io::Result.
+fn check(code: libc::c_int) -> io::Result<()> {
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(code))
+    }
+}
+
+impl Strategy for SharedMutex {
+    fn worker(&mut self, _server: &mut Server) -> io::Result<Box<dyn Acceptor>> {
+        Ok(Box::new(Locked(*self)))
+    }
+}
+
+impl AcceptLock for SharedMutex {
     /// Locks the mutex; if its last holder died holding it, makes it consistent (and says
     /// so), which leaves it locked by this worker.
-    fn lock(&self, server: &Server, who: &Who) -> io::Result<()> {
+    fn lock(&mut self, server: &Server, who: &Who) -> io::Result<()> {
         // SAFETY: the mutex was initialised in `new` before any fork, and its page stays
         // mapped for the life of every process that has this pointer.
         match unsafe { libc::pthread_mutex_lock(self.mutex.as_ptr()) } {
@@ -87,51 +104,8 @@ impl SharedMutex {
         }
     }
 
-    fn unlock(&self) -> io::Result<()> {
+    fn unlock(&mut self) -> io::Result<()> {
         // SAFETY: as in `lock`; this thread holds the mutex.
         check(unsafe { libc::pthread_mutex_unlock(self.mutex.as_ptr()) })
-    }
-}
-
-/// A pthread call's result (0, or an error number) as an io::Result.
-fn check(code: libc::c_int) -> io::Result<()> {
-    if code == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::from_raw_os_error(code))
-    }
-}
-
-impl Strategy for SharedMutex {
-    fn worker(&mut self, _server: &mut Server) -> io::Result<Box<dyn Acceptor>> {
-        Ok(Box::new(*self))
-    }
-}
-
-impl Acceptor for SharedMutex {
-    fn next(&mut self, server: &mut Server, who: &Who) -> Option<Client> {
-        // pthread_mutex_lock is never interrupted by a signal: a shutdown is noticed when
-        // the lock comes, which the holder gives up within a tick of it.
-        if let Err(e) = self.lock(server, who) {
-            server.log().warn(
-                who,
-                format_args!("cannot take the accept lock: {e}; stopping"),
-            );
-            return None;
-        }
-        server
-            .log()
-            .debug(who, format_args!("Holding the accept lock"));
-        // Held until a client comes or the server shuts down: `accept_shared` looks at
-        // the shutdown flag at every tick of its wait.
-        let client = server.accept_shared(who);
-        if let Err(e) = self.unlock() {
-            server.log().warn(
-                who,
-                format_args!("cannot release the accept lock: {e}; stopping"),
-            );
-            server.shutdown().request();
-        }
-        client
     }
 }
