@@ -144,6 +144,22 @@ pub struct BenchArgs {
     /// The servers' delay per request (`3s`, `250ms`).
     #[arg(long, default_value = "3s", value_parser = parse_duration)]
     pub delay: Duration,
+    /// A first look in about a minute: `--clients 10..=50 --step 10 --delay 1s`.
+    #[arg(long, conflicts_with_all = ["clients", "step", "delay"])]
+    pub quick: bool,
+    /// The old schedule: one point at a time, one server per architecture for all its
+    /// points. By default the points whose server only waits (sequential's, and prefork's
+    /// and pool's when requests do no work) run at the same time as the others, each on
+    /// a server of its own.
+    #[arg(long)]
+    pub serial: bool,
+    /// Run only the points missing from the unfinished run in DIR (its `results.json`),
+    /// with that run's settings, and write the files there.
+    #[arg(long, value_name = "DIR", conflicts_with_all = [
+        "clients", "step", "delay", "quick", "work", "workers", "servers", "repeat", "out",
+        "backlog",
+    ])]
+    pub resume: Option<PathBuf>,
     /// CPU time each request computes after its delay, passed to every server as
     /// `--work D` (measured on the serving thread's CPU clock); `0s` computes nothing.
     #[arg(long, default_value = "0s", value_parser = parse_duration)]
@@ -159,7 +175,7 @@ pub struct BenchArgs {
     #[arg(long, default_value = "all")]
     pub servers: ServerChoice,
     /// Runs per point; the row reports the run with the median total.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub repeat: u64,
     /// Output directory (default: `target/bench/<UTC timestamp>`).
     #[arg(long)]

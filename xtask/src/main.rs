@@ -70,9 +70,19 @@ fn main() -> ExitCode {
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => match e.downcast_ref::<util::Exit>() {
+            Some(exit @ util::Exit::Usage(_)) => {
+                eprintln!("error: {exit}\n\nFor more information, try '--help'.");
+                ExitCode::from(exit.code())
+            }
+            Some(exit) => {
+                eprintln!("{exit}");
+                ExitCode::from(exit.code())
+            }
+            None => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }

@@ -252,7 +252,7 @@ fn render_cpu_bound(out: &mut String, results: &Results) {
 mod tests {
     use super::*;
     use crate::model::tests::params;
-    use crate::procfs::Peaks;
+    use crate::procfs::{Busy, Peaks};
     use crate::results::tests::{metadata, report};
 
     /// The report has the tutorial's table per server, flags an off-model point, names the
@@ -267,7 +267,14 @@ mod tests {
                 ..Peaks::default()
             };
             let server = server.parse().unwrap();
-            Row::from_reports(server, &p, &[(report(n, total, total), Some(cpu_s))], peaks).unwrap()
+            Row::from_reports(
+                server,
+                &p,
+                &[(report(n, total, total), Some(cpu_s))],
+                peaks,
+                Busy::default(),
+            )
+            .unwrap()
         };
         let mut results = Results {
             metadata: metadata(),
@@ -288,6 +295,7 @@ mod tests {
                 &p,
                 &[(report(10, 3.001, 3.0), None)],
                 Peaks::default(),
+                Busy::default(),
             )
             .unwrap(),
         );

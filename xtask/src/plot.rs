@@ -222,7 +222,7 @@ pub fn detail(path: &Path, rows: &[Row]) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::procfs::Peaks;
+    use crate::procfs::{Busy, Peaks};
     use crate::results::tests::report;
 
     /// The three plots are written as SVG with one line per server and the axis names;
@@ -247,7 +247,14 @@ mod tests {
                 pss_kib: 2048,
                 ..Peaks::default()
             };
-            Row::from_reports(s, &params, &[(report(n, t, t), Some(0.002))], peaks).unwrap()
+            Row::from_reports(
+                s,
+                &params,
+                &[(report(n, t, t), Some(0.002))],
+                peaks,
+                Busy::default(),
+            )
+            .unwrap()
         })
         .collect();
         let dir = std::env::temp_dir().join(format!("xtask-plot-{}", std::process::id()));

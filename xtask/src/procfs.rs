@@ -191,6 +191,57 @@ pub fn cpu_s(pid: u32) -> Option<f64> {
     Some(ticks as f64 / ticks_per_second() as f64)
 }
 
+/// How busy the machine is: the 1-minute load average (`/proc/loadavg`) and the share
+/// of the last 10 s in which some runnable task waited for a CPU (`/proc/pressure/cpu`,
+/// `some avg10`, percent). Either is `None` where the kernel does not provide it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Busy {
+    /// The 1-minute load average.
+    pub load_avg: Option<f64>,
+    /// CPU pressure, percent of the last 10 s.
+    pub cpu_pressure_pct: Option<f64>,
+}
+
+impl Busy {
+    /// This machine, now.
+    pub fn read() -> Busy {
+        let read = |path: &str| fs::read_to_string(path).ok();
+        Busy {
+            load_avg: read("/proc/loadavg").as_deref().and_then(parse_loadavg),
+            cpu_pressure_pct: read("/proc/pressure/cpu")
+                .as_deref()
+                .and_then(parse_pressure),
+        }
+    }
+
+    /// The higher of each reading: a point is as busy as its busiest moment.
+    pub fn max(self, other: Busy) -> Busy {
+        let higher = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        Busy {
+            load_avg: higher(self.load_avg, other.load_avg),
+            cpu_pressure_pct: higher(self.cpu_pressure_pct, other.cpu_pressure_pct),
+        }
+    }
+}
+
+/// The 1-minute load average, the first field of `/proc/loadavg`.
+fn parse_loadavg(text: &str) -> Option<f64> {
+    text.split_whitespace().next()?.parse().ok()
+}
+
+/// `avg10` of the `some` line of `/proc/pressure/cpu`.
+fn parse_pressure(text: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("some "))?
+        .split_whitespace()
+        .find_map(|f| f.strip_prefix("avg10="))?
+        .parse()
+        .ok()
+}
+
 /// One sample of `pid` and its children (PSS only when `with_pss`), or `None` when the
 /// process is gone.
 pub fn sample(pid: u32, with_pss: bool) -> Option<Peaks> {
@@ -401,6 +452,36 @@ mod tests {
             "{before} → {reaped}"
         );
         assert!(!children(me, 1).contains(&spinner.pid()));
+    }
+
+    /// The load average and the CPU pressure are read from their files' text; the higher
+    /// of two readings is kept, a missing one does not hide the other.
+    #[test]
+    fn busy_readings() {
+        assert_eq!(
+            parse_loadavg("13.31 22.40 30.27 15/181 10473\n"),
+            Some(13.31)
+        );
+        let psi = "some avg10=64.08 avg60=95.72 avg300=91.37 total=2626667730\n\
+                   full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
+        assert_eq!(parse_pressure(psi), Some(64.08));
+        assert_eq!(parse_pressure("full avg10=1.00\n"), None);
+        let a = Busy {
+            load_avg: Some(3.0),
+            cpu_pressure_pct: None,
+        };
+        let b = Busy {
+            load_avg: Some(2.0),
+            cpu_pressure_pct: Some(40.0),
+        };
+        assert_eq!(
+            a.max(b),
+            Busy {
+                load_avg: Some(3.0),
+                cpu_pressure_pct: Some(40.0)
+            }
+        );
+        assert!(Busy::read().load_avg.is_some());
     }
 
     /// The sampling interval grows with the thread count and stays within its bounds.

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::architecture::Architecture;
 use crate::model::{Params, cpu_bound_s, model_check};
-use crate::procfs::Peaks;
+use crate::procfs::{Busy, Peaks};
 
 /// One point of the sweep: a server at one client count, over its repeats.
 ///
@@ -97,17 +97,26 @@ pub struct Row {
     /// empty when no sample could read it.
     #[serde(default)]
     pub peak_pss_mib: Option<f64>,
+    /// The 1-minute load average, the higher of the readings at the point's start and
+    /// end; empty where unreadable (and in runs made before it was read).
+    #[serde(default)]
+    pub load_avg: Option<f64>,
+    /// CPU pressure (`/proc/pressure/cpu`, `some avg10`): the percentage of the last 10 s
+    /// in which a runnable task waited for a CPU, the higher of the two readings.
+    #[serde(default)]
+    pub cpu_pressure_pct: Option<f64>,
 }
 
 impl Row {
     /// The row for `runs` (one per repeat, at least one: bench's report and the server's
-    /// CPU seconds over it, if read) of `server`, with the sweep's `params` and the
-    /// sampled peaks.
+    /// CPU seconds over it, if read) of `server`, with the sweep's `params`, the
+    /// sampled peaks and how busy the machine was.
     pub fn from_reports(
         server: Architecture,
         params: &Params,
         runs: &[(BurstReport, Option<f64>)],
         peaks: Peaks,
+        busy: Busy,
     ) -> Option<Row> {
         let mut by_total: Vec<&(BurstReport, Option<f64>)> = runs.iter().collect();
         by_total.sort_by(|a, b| a.0.total_s.total_cmp(&b.0.total_s));
@@ -149,8 +158,54 @@ impl Row {
             server_cpu_s: cpu_s,
             cpu_us_per_request: cpu_s.map(|s| s / requests as f64 * 1e6),
             peak_pss_mib: (peaks.pss_kib > 0).then(|| peaks.pss_kib as f64 / 1024.0),
+            load_avg: busy.load_avg,
+            cpu_pressure_pct: busy.cpu_pressure_pct,
         })
     }
+}
+
+/// CPU pressure (percent) from which the machine counts as busy: a runnable task waited
+/// for a CPU a fifth of the time or more.
+pub const BUSY_PRESSURE_PCT: f64 = 20.0;
+
+/// How many of `rows` are off their model and how busy the machine was during them:
+/// "3 of 70 points off their model; CPU pressure 64 % during them: the machine was busy";
+/// `None` when every point is on its model.
+pub fn off_model_summary(rows: &[Row]) -> Option<String> {
+    let off: Vec<&Row> = rows.iter().filter(|r| !r.on_model).collect();
+    if off.is_empty() {
+        return None;
+    }
+    let pressure = off
+        .iter()
+        .filter_map(|r| r.cpu_pressure_pct)
+        .fold(None, |high: Option<f64>, p| {
+            Some(high.map_or(p, |h| h.max(p)))
+        });
+    let load = off
+        .iter()
+        .filter_map(|r| r.load_avg)
+        .fold(None, |high: Option<f64>, l| {
+            Some(high.map_or(l, |h| h.max(l)))
+        });
+    let failed: u64 = off.iter().map(|r| r.errors).sum();
+    let mut summary = format!("{} of {} points off their model", off.len(), rows.len());
+    match pressure {
+        Some(p) if p >= BUSY_PRESSURE_PCT => {
+            summary += &format!("; CPU pressure {p:.0} % during them: the machine was busy");
+        }
+        Some(p) => {
+            summary += &format!("; CPU pressure {p:.0} % during them: the machine was not busy")
+        }
+        None => summary += "; CPU pressure unknown (no /proc/pressure/cpu)",
+    }
+    if let Some(load) = load {
+        summary += &format!(" (load average up to {load:.1})");
+    }
+    if failed > 0 {
+        summary += &format!("; {failed} client(s) failed");
+    }
+    Some(summary)
 }
 
 /// `rows` grouped by server: the servers in the order they first appear, each with its
@@ -204,6 +259,9 @@ pub struct Metadata {
     pub repeat: u64,
     /// The xtask command line.
     pub command: String,
+    /// When the run was resumed (`--resume`), each time (RFC 3339, UTC).
+    #[serde(default)]
+    pub resumed: Vec<String>,
 }
 
 /// One bench run: a repeat of a point, with bench's whole report.
@@ -257,7 +315,7 @@ pub fn write_csv(path: &Path, rows: &[Row]) -> anyhow::Result<()> {
 
 /// The CSV columns in order: the required ones first, then the extras (the order of [`Row`]'s
 /// fields, which a test checks).
-pub const COLUMNS: [&str; 31] = [
+pub const COLUMNS: [&str; 33] = [
     "server",
     "clients",
     "delay_s",
@@ -289,6 +347,8 @@ pub const COLUMNS: [&str; 31] = [
     "server_cpu_s",
     "cpu_us_per_request",
     "peak_pss_mib",
+    "load_avg",
+    "cpu_pressure_pct",
 ];
 
 /// Writes `results` as pretty JSON.
@@ -350,6 +410,7 @@ pub(crate) mod tests {
             servers: vec![Architecture::Threaded],
             repeat: 1,
             command: "cargo xtask bench".into(),
+            resumed: Vec::new(),
         }
     }
 
@@ -368,13 +429,29 @@ pub(crate) mod tests {
             (report(10, 3.1, 3.05), Some(0.2)),
         ];
         let p = params(0.0, None);
-        let row = Row::from_reports(Architecture::Threaded, &p, &runs, Peaks::default()).unwrap();
+        let row = Row::from_reports(
+            Architecture::Threaded,
+            &p,
+            &runs,
+            Peaks::default(),
+            Busy::default(),
+        )
+        .unwrap();
         assert_eq!(row.total_s, 3.1);
         assert_eq!(row.p99_s, 3.05);
         assert_eq!((row.total_min_s, row.total_max_s), (3.0, 3.2));
         assert_eq!(row.repeats, 3);
         assert_eq!(row.server_cpu_s, Some(0.2));
-        assert!(Row::from_reports(Architecture::Threaded, &p, &[], Peaks::default()).is_none());
+        assert!(
+            Row::from_reports(
+                Architecture::Threaded,
+                &p,
+                &[],
+                Peaks::default(),
+                Busy::default()
+            )
+            .is_none()
+        );
     }
 
     /// The new columns: CPU per request, PSS in MiB, the work, the pool's workers, the
@@ -392,6 +469,7 @@ pub(crate) mod tests {
             &p,
             &[(report(100, 4.0, 3.9), Some(2.5))],
             peaks,
+            Busy::default(),
         )
         .unwrap();
         assert_eq!(row.peak_pss_mib, Some(1.5));
@@ -407,6 +485,41 @@ pub(crate) mod tests {
         assert!((row.above_cpu_bound_s - 3.0).abs() < 1e-9);
         // 25 rounds of 4 clients: 3 s of delay and 4 × 20 ms of work on 2 cores each.
         assert!((row.model_s - 25.0 * 3.04).abs() < 1e-9, "{}", row.model_s);
+    }
+
+    /// Off-model points are counted with the highest CPU pressure and load during them,
+    /// and the machine called busy from 20 % on; all on the model gives nothing.
+    #[test]
+    fn off_model_summary_says_how_busy() {
+        let p = params(0.0, None);
+        let busy = |pressure, load| Busy {
+            cpu_pressure_pct: Some(pressure),
+            load_avg: Some(load),
+        };
+        let row = |total, b| {
+            Row::from_reports(
+                Architecture::Threaded,
+                &p,
+                &[run(10, total, total)],
+                Peaks::default(),
+                b,
+            )
+            .unwrap()
+        };
+        let mut rows = vec![row(3.01, busy(90.0, 40.0)), row(3.5, busy(64.2, 42.0))];
+        assert_eq!(off_model_summary(&rows[..1]), None);
+        rows.push(row(3.6, busy(12.0, 3.0)));
+        assert_eq!(
+            off_model_summary(&rows).as_deref(),
+            Some(
+                "2 of 3 points off their model; CPU pressure 64 % during them: the machine \
+                 was busy (load average up to 42.0)"
+            )
+        );
+        assert!(
+            off_model_summary(&rows[2..])
+                .is_some_and(|s| s.contains("12 % during them: the machine was not busy"))
+        );
     }
 
     /// The CSV starts with the required columns in their fixed order, then the rest, the new
@@ -429,6 +542,7 @@ pub(crate) mod tests {
                     &p,
                     &[(report(n, t, t), Some(0.05))],
                     peaks,
+                    Busy::default(),
                 )
                 .unwrap()
             })
@@ -446,13 +560,13 @@ pub(crate) mod tests {
         assert_eq!(header, COLUMNS.join(","));
         assert!(header.ends_with(
             ",work_s,workers,cpu_bound_s,above_cpu_bound_s,server_cpu_s,cpu_us_per_request,\
-             peak_pss_mib"
+             peak_pss_mib,load_avg,cpu_pressure_pct"
         ));
         let first = lines.next().unwrap();
         assert!(first.starts_with("sequential,10,3.0,30.01,"), "{first}");
         // No work, no workers (an empty field), 50 ms of CPU over 10 requests, 0.5 MiB.
         assert!(
-            first.ends_with(",0.0,,0.0,30.01,0.05,5000.0,0.5"),
+            first.ends_with(",0.0,,0.0,30.01,0.05,5000.0,0.5,,"),
             "{first}"
         );
         assert_eq!(lines.count(), 1);
@@ -476,6 +590,7 @@ pub(crate) mod tests {
                     &p,
                     &[run(10, 3.01, 3.0)],
                     Peaks::default(),
+                    Busy::default(),
                 )
                 .unwrap(),
             ],

@@ -1,13 +1,23 @@
-//! The sweep itself: for each server, start it on a free loopback port with `--delay`
-//! (and `--work`, `--workers`), run the `bench` binary with `--json` at each client count
-//! (and repeat) while sampling the server from `/proc` and reading its CPU time before and
-//! after, then stop it with SIGTERM and check that it exited 0. Each point becomes a
-//! [`Row`]; the first failure stops the sweep with what went wrong.
+//! The sweep itself: start a server on a free loopback port with `--delay` (and `--work`,
+//! `--workers`), run the `bench` binary with `--json` at a client count (and repeat)
+//! while sampling the server from `/proc`, reading its CPU time and the machine's load
+//! before and after, then stop it with SIGTERM and check that it exited 0. Each point
+//! becomes a [`Row`], handed over as soon as it is measured.
+//!
+//! The schedule ([`run`]): a sequential server at 100 clients and a 3 s delay takes
+//! 300 s, and almost all of it is waiting. Points whose server only waits
+//! ([`only_waits`]) run beside the others, each on a server of its own, so the whole
+//! tutorial sweep takes about as long as its longest point; the points whose overhead is
+//! the figure (forking, threaded, evented, async) still run one at a time. `--serial`
+//! runs every point one at a time. The first failure, Ctrl-C or SIGTERM stops every
+//! point; the points running then are abandoned, their servers stopped.
 
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -16,11 +26,10 @@ use bench::BurstReport;
 use testkit::ServerProcess;
 
 use crate::architecture::Architecture;
-use crate::flags::BenchArgs;
-use crate::model::Params;
-use crate::procfs::{self, Peaks, Sampler};
+use crate::model::{Model, Params};
+use crate::procfs::{self, Busy, Peaks, Sampler};
 use crate::progress::Progress;
-use crate::results::{Results, Row, Run};
+use crate::results::{Row, Run};
 use crate::util;
 
 /// How long a server may take to exit after SIGTERM: in-flight requests finish first.
@@ -62,27 +71,164 @@ impl Binaries {
                 .collect::<anyhow::Result<_>>()?,
         })
     }
+
+    /// The binary of `server`.
+    fn server(&self, server: Architecture) -> anyhow::Result<&Path> {
+        self.servers
+            .iter()
+            .find(|(s, _)| *s == server)
+            .map(|(_, path)| path.as_path())
+            .ok_or_else(|| anyhow!("no binary was looked for for {server}"))
+    }
+}
+
+/// The settings every point of a sweep shares: from the command line, or from the
+/// `results.json` of the run that `--resume` continues.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The servers' delay per request.
+    pub delay: Duration,
+    /// CPU each request computes after its delay.
+    pub work: Duration,
+    /// `--workers`, when given.
+    pub workers: Option<u64>,
+    /// The listen backlog the servers are started with.
+    pub backlog: u64,
+    /// Runs per point.
+    pub repeat: u64,
+}
+
+/// One point of the sweep: a server at one client count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Point {
+    /// The architecture.
+    pub server: Architecture,
+    /// Clients released together.
+    pub clients: u64,
+}
+
+/// A point measured: its row and every bench run of it.
+pub struct Measured {
+    /// The point's row.
+    pub row: Row,
+    /// One per repeat.
+    pub runs: Vec<Run>,
+}
+
+/// Whether a point's server only waits: its clients are answered in rounds of one delay
+/// and it computes nothing (sequential's, prefork's and pool's without `--work`). Its
+/// total is whole delays, which another point's load does not lengthen by more than
+/// scheduling noise, and it costs the machine a wake-up per round, so it can run beside
+/// the points whose overhead is the figure (forking, threaded, evented, async).
+pub fn only_waits(server: Architecture, params: &Params) -> bool {
+    params.work_s == 0.0 && matches!(server.model(), Model::OneAtATime | Model::Workers)
+}
+
+/// How long after starting the points that run beside the others the first of those
+/// waits: long enough for their bursts of connects (microseconds per client) to be over.
+const SETTLE: Duration = Duration::from_millis(500);
+
+/// What the schedule of `todo` is expected to take: the points one after another with
+/// `serial`, else the longest of the points that only wait and the others one after
+/// another.
+pub fn schedule_s(todo: &[Point], params: &Params, serial: bool) -> f64 {
+    let expected = |p: &Point| expected_s(p.server, p.clients, params);
+    if serial {
+        return todo.iter().map(expected).sum();
+    }
+    let (beside, lane): (Vec<&Point>, Vec<&Point>) =
+        todo.iter().partition(|p| only_waits(p.server, params));
+    let longest_beside = beside.iter().map(|p| expected(p)).fold(0.0, f64::max);
+    let lane: f64 = lane.iter().map(|p| expected(p)).sum();
+    if beside.is_empty() {
+        lane
+    } else {
+        longest_beside.max(lane + SETTLE.as_secs_f64())
+    }
+}
+
+/// Why a sweep stops early: Ctrl-C (SIGINT) or SIGTERM, or a point that failed while
+/// others ran beside it. Every bench and server checks it ten times a second.
+pub struct Stop {
+    signalled: Arc<AtomicBool>,
+    failed: AtomicBool,
+}
+
+impl Stop {
+    /// A stop that SIGINT and SIGTERM trigger. Their default action would kill xtask
+    /// before it writes the points done; the servers and benches, in the terminal's
+    /// process group, get a Ctrl-C too and are stopped and reaped here either way.
+    pub fn on_signals() -> Stop {
+        let signalled = Arc::new(AtomicBool::new(false));
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            if let Err(e) = signal_hook::flag::register(signal, Arc::clone(&signalled)) {
+                eprintln!("warning: Ctrl-C will not keep the points done: {e}");
+            }
+        }
+        Stop {
+            signalled,
+            failed: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether a signal asked the sweep to stop.
+    pub fn signalled(&self) -> bool {
+        self.signalled.load(Ordering::Relaxed)
+    }
+
+    /// Whether the sweep is stopping, for a signal or a failure.
+    fn now(&self) -> bool {
+        self.signalled() || self.failed.load(Ordering::Relaxed)
+    }
+}
+
+/// A point abandoned because the sweep is stopping: not a failure of its own.
+#[derive(Debug)]
+struct Abandoned;
+
+impl std::fmt::Display for Abandoned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("abandoned: the sweep is stopping")
+    }
+}
+
+impl std::error::Error for Abandoned {}
+
+/// Everything the points of one sweep share.
+pub struct Sweep<'a> {
+    /// The settings of every point.
+    pub plan: &'a Plan,
+    /// The model's parameters.
+    pub params: &'a Params,
+    /// The binaries.
+    pub binaries: &'a Binaries,
+    /// The bar.
+    pub progress: &'a Progress,
+    /// Ctrl-C, or a failure elsewhere.
+    pub stop: &'a Stop,
+    /// Called with each point as soon as it is measured (the files are written there).
+    pub record: &'a (dyn Fn(Measured) -> anyhow::Result<()> + Sync),
 }
 
 /// The command line a server is started with.
-fn server_args(server: Architecture, args: &BenchArgs) -> Vec<String> {
+fn server_args(server: Architecture, plan: &Plan) -> Vec<String> {
     let mut line = vec![
         "--port".to_owned(),
         "0".into(),
         "--quiet".into(),
         "--delay".into(),
-        humantime::format_duration(args.delay).to_string(),
+        humantime::format_duration(plan.delay).to_string(),
         "--backlog".into(),
-        args.backlog.to_string(),
+        plan.backlog.to_string(),
     ];
     // Only when asked for, so that a sweep without work runs on servers of any age.
-    if !args.work.is_zero() {
+    if !plan.work.is_zero() {
         line.extend([
             "--work".into(),
-            humantime::format_duration(args.work).to_string(),
+            humantime::format_duration(plan.work).to_string(),
         ]);
     }
-    if let Some(workers) = args.workers
+    if let Some(workers) = plan.workers
         && server.takes_workers()
     {
         line.extend(["--workers".into(), workers.to_string()]);
@@ -90,81 +236,197 @@ fn server_args(server: Architecture, args: &BenchArgs) -> Vec<String> {
     line
 }
 
-/// Every server, every client count, every repeat; stops at the first failure.
-pub fn run(
-    args: &BenchArgs,
-    params: &Params,
-    clients: &[u64],
-    binaries: &Binaries,
-    results: &mut Results,
-    progress: &mut Progress,
-) -> anyhow::Result<()> {
-    for (server, binary) in &binaries.servers {
-        let server_args = server_args(*server, args);
-        progress.println(&format!("$ {} {}", binary.display(), server_args.join(" ")));
-        let mut process = ServerProcess::start(binary, &server_args)
-            .with_context(|| format!("starting {}", server.binary()))?;
-        for &n in clients {
-            let mut runs = Vec::new();
-            let mut peaks = Peaks::default();
-            let expected = expected_s(*server, n, params);
-            for repeat in 1..=args.repeat {
-                let label = format!("{} {n} clients ({repeat}/{})", server.name(), args.repeat);
-                let cpu_before = procfs::cpu_s(process.pid());
-                let sampler = Sampler::start(process.pid());
-                let report = run_bench(
-                    &binaries.bench,
-                    process.addr(),
-                    n,
-                    Duration::from_secs_f64(expected) + BENCH_TIMEOUT_SLACK,
-                    |elapsed| progress.during(expected, elapsed, &label),
-                    progress,
-                );
-                peaks = peaks.max(sampler.stop());
-                let cpu_after = procfs::cpu_s(process.pid());
-                if let Some(status) = process.try_wait()? {
-                    bail!(
-                        "{} exited ({status}) during the {n}-client run; its last output:\n{}",
-                        server.binary(),
-                        tail(&process.output())
-                    );
-                }
-                let report = report
-                    .with_context(|| format!("bench against {} at {n} clients", server.binary()))?;
-                let cpu_s = cpu_before
-                    .zip(cpu_after)
-                    .map(|(before, after)| after - before);
-                progress.println(&format!(
-                    "{label}: total {:.6} s, p99 {:.6} s, server CPU {}, errors {}",
-                    report.total_s,
-                    report.latency.p99_s,
-                    cpu_s.map_or("unread".into(), |c| format!("{c:.3} s")),
-                    report.errors
-                ));
-                results.runs.push(Run {
-                    server: *server,
-                    repeat,
-                    report: report.clone(),
-                    server_cpu_s: cpu_s,
-                });
-                runs.push((report, cpu_s));
-                progress.point_done(expected);
-            }
-            if let Some(row) = Row::from_reports(*server, params, &runs, peaks) {
-                results.rows.push(row);
-            }
+/// Runs the points of `todo`. With `serial`, one at a time in order, one server per
+/// architecture for all its points (the tutorial's schedule). Otherwise the points that
+/// [`only_waits`] start first, each on a server and port of its own, longest first, and
+/// run while the others run one at a time as with `serial`. Each point is handed to
+/// `sweep.record` when done. The first failure stops every point; so do Ctrl-C and
+/// SIGTERM, after which the points running are abandoned and their servers stopped.
+///
+/// # Errors
+///
+/// The first failure: a server that would not start, crashed or did not stop cleanly, a
+/// bench that could not run, or a result that could not be written; or [`Abandoned`]
+/// when a signal stopped the sweep (see [`Stop::signalled`]).
+pub fn run(sweep: &Sweep, todo: &[Point], serial: bool) -> anyhow::Result<()> {
+    let (mut beside, lane): (Vec<Point>, Vec<Point>) = if serial {
+        (Vec::new(), todo.to_vec())
+    } else {
+        todo.iter()
+            .partition(|p| only_waits(p.server, sweep.params))
+    };
+    beside.sort_by(|a, b| {
+        let expected = |p: &Point| expected_s(p.server, p.clients, sweep.params);
+        expected(b).total_cmp(&expected(a))
+    });
+    let failed = |outcome: anyhow::Result<()>| {
+        if outcome.is_err() {
+            sweep.stop.failed.store(true, Ordering::Relaxed);
         }
-        let status = process
-            .stop(STOP_TIMEOUT)
-            .with_context(|| format!("stopping {}", server.binary()))?;
-        if !status.success() {
-            bail!(
-                "{} did not exit cleanly after SIGTERM: {status}",
-                server.binary()
+        outcome
+    };
+    let outcomes: Vec<anyhow::Result<()>> = thread::scope(|scope| {
+        let (started, launched) = mpsc::channel();
+        let beside: Vec<_> = beside
+            .iter()
+            .map(|&point| {
+                let started = started.clone();
+                scope.spawn(move || failed(serve(sweep, point.server, &[point.clients], &started)))
+            })
+            .collect();
+        drop(started);
+        // Once every point beside has its bench running (or has failed), let their
+        // bursts of connects pass before the first point whose overhead is the figure.
+        // Each says so at least once; one that fails before it drops its sender.
+        if !beside.is_empty() {
+            let _ = (0..beside.len()).try_for_each(|_| launched.recv());
+            thread::sleep(SETTLE);
+        }
+        let mut outcomes = vec![failed(run_lane(sweep, &lane))];
+        for handle in beside {
+            outcomes.push(
+                handle
+                    .join()
+                    .unwrap_or_else(|_| Err(anyhow!("a point's thread panicked"))),
             );
         }
+        outcomes
+    });
+    let mut abandoned = None;
+    for outcome in outcomes {
+        match outcome {
+            Err(e) if e.is::<Abandoned>() => abandoned = Some(e),
+            Err(e) => return Err(e),
+            Ok(()) => {}
+        }
+    }
+    abandoned.map_or(Ok(()), Err)
+}
+
+/// The points of `lane` one after another, one server per run of points of the same
+/// architecture.
+fn run_lane(sweep: &Sweep, lane: &[Point]) -> anyhow::Result<()> {
+    let (unused, _) = mpsc::channel();
+    for group in lane.chunk_by(|a, b| a.server == b.server) {
+        let clients: Vec<u64> = group.iter().map(|p| p.clients).collect();
+        serve(sweep, group[0].server, &clients, &unused)?;
     }
     Ok(())
+}
+
+/// Starts one `server`, measures it at each of `clients` in order (every repeat), and
+/// stops it; says on `started` when the first bench runs.
+fn serve(
+    sweep: &Sweep,
+    server: Architecture,
+    clients: &[u64],
+    started: &mpsc::Sender<()>,
+) -> anyhow::Result<()> {
+    let (plan, progress) = (sweep.plan, sweep.progress);
+    if sweep.stop.now() {
+        return Err(Abandoned.into());
+    }
+    let binary = sweep.binaries.server(server)?;
+    let server_args = server_args(server, plan);
+    progress.println(&format!("$ {} {}", binary.display(), server_args.join(" ")));
+    let process = ServerProcess::start(binary, &server_args);
+    let mut process = match process {
+        Ok(process) => process,
+        Err(e) => {
+            let _ = started.send(());
+            return Err(e).with_context(|| format!("starting {}", server.binary()));
+        }
+    };
+    let measured = clients
+        .iter()
+        .try_for_each(|&n| measure(sweep, server, &mut process, n, started));
+    if let Err(e) = measured {
+        // Stopped by the drop: SIGKILL, since the point is lost either way.
+        drop(process);
+        return Err(e);
+    }
+    let status = process
+        .stop(STOP_TIMEOUT)
+        .with_context(|| format!("stopping {}", server.binary()))?;
+    if !status.success() && !sweep.stop.signalled() {
+        bail!(
+            "{} did not exit cleanly after SIGTERM: {status}",
+            server.binary()
+        );
+    }
+    Ok(())
+}
+
+/// One point, every repeat, on the running `process`, handed to `sweep.record`.
+fn measure(
+    sweep: &Sweep,
+    server: Architecture,
+    process: &mut ServerProcess,
+    n: u64,
+    started: &mpsc::Sender<()>,
+) -> anyhow::Result<()> {
+    let (plan, params, progress) = (sweep.plan, sweep.params, sweep.progress);
+    let mut runs = Vec::new();
+    let mut peaks = Peaks::default();
+    let mut busy = Busy::read();
+    let expected = expected_s(server, n, params);
+    for repeat in 1..=plan.repeat {
+        let label = format!("{} {n} clients ({repeat}/{})", server.name(), plan.repeat);
+        let cpu_before = procfs::cpu_s(process.pid());
+        let sampler = Sampler::start(process.pid());
+        let report = run_bench(
+            &sweep.binaries.bench,
+            process.addr(),
+            n,
+            Duration::from_secs_f64(expected) + BENCH_TIMEOUT_SLACK,
+            &Watch {
+                tick: &|_| progress.tick(&label),
+                started,
+                stop: Some(sweep.stop),
+            },
+            progress,
+        );
+        peaks = peaks.max(sampler.stop());
+        let cpu_after = procfs::cpu_s(process.pid());
+        if sweep.stop.now() {
+            return Err(Abandoned.into());
+        }
+        if let Some(status) = process.try_wait()? {
+            bail!(
+                "{} exited ({status}) during the {n}-client run; its last output:\n{}",
+                server.binary(),
+                tail(&process.output())
+            );
+        }
+        let report =
+            report.with_context(|| format!("bench against {} at {n} clients", server.binary()))?;
+        let cpu_s = cpu_before
+            .zip(cpu_after)
+            .map(|(before, after)| after - before);
+        progress.println(&format!(
+            "{label}: total {:.6} s, p99 {:.6} s, server CPU {}, errors {}",
+            report.total_s,
+            report.latency.p99_s,
+            cpu_s.map_or("unread".into(), |c| format!("{c:.3} s")),
+            report.errors
+        ));
+        runs.push((report, cpu_s));
+    }
+    busy = busy.max(Busy::read());
+    let Some(row) = Row::from_reports(server, params, &runs, peaks, busy) else {
+        return Ok(());
+    };
+    let runs = runs
+        .into_iter()
+        .zip(1..)
+        .map(|((report, server_cpu_s), repeat)| Run {
+            server,
+            repeat,
+            report,
+            server_cpu_s,
+        })
+        .collect();
+    (sweep.record)(Measured { row, runs })
 }
 
 /// The last lines a server printed, for an error message.
@@ -173,13 +435,21 @@ fn tail(lines: &[String]) -> String {
     lines[start..].join("\n")
 }
 
-/// Runs the bench binary's burst for one point and reads its JSON report ([`run_json`]).
+/// What watches a bench run: `tick` with the seconds elapsed, ten times a second;
+/// `started` once it runs; and `stop`, which kills it.
+struct Watch<'a> {
+    tick: &'a dyn Fn(f64),
+    started: &'a mpsc::Sender<()>,
+    stop: Option<&'a Stop>,
+}
+
+/// Runs the bench binary's burst for one point and reads its JSON report.
 fn run_bench(
     bench: &Path,
     addr: SocketAddr,
     clients: u64,
     timeout: Duration,
-    tick: impl Fn(f64),
+    watch: &Watch,
     progress: &Progress,
 ) -> anyhow::Result<BurstReport> {
     let mut cmd = Command::new(bench);
@@ -190,7 +460,7 @@ fn run_bench(
         &clients.to_string(),
     ])
     .args(["--timeout", &format!("{}s", timeout.as_secs()), "--json"]);
-    run_json(cmd, tick, progress)
+    run_watched(cmd, watch, progress)
 }
 
 /// Runs a bench command line that ends in `--json`, calling `tick` with the seconds
@@ -199,8 +469,23 @@ fn run_bench(
 /// bench measured nothing (a usage error, a limit, or no client connected): an error,
 /// with what bench said.
 pub fn run_json<T: serde::de::DeserializeOwned>(
-    mut cmd: Command,
+    cmd: Command,
     tick: impl Fn(f64),
+    progress: &Progress,
+) -> anyhow::Result<T> {
+    let (started, _) = mpsc::channel();
+    let watch = Watch {
+        tick: &tick,
+        started: &started,
+        stop: None,
+    };
+    run_watched(cmd, &watch, progress)
+}
+
+/// [`run_json`], watched: killed (and [`Abandoned`]) when the sweep stops.
+fn run_watched<T: serde::de::DeserializeOwned>(
+    mut cmd: Command,
+    watch: &Watch,
     progress: &Progress,
 ) -> anyhow::Result<T> {
     cmd.stdin(Stdio::null())
@@ -208,9 +493,9 @@ pub fn run_json<T: serde::de::DeserializeOwned>(
         .stderr(Stdio::piped());
     let line = util::display(&cmd);
     progress.println(&format!("$ {line}"));
-    let mut child = cmd
-        .spawn()
-        .with_context(|| format!("could not run `{line}`"))?;
+    let child = cmd.spawn();
+    let _ = watch.started.send(());
+    let mut child = child.map_err(|e| anyhow!("could not run `{line}`: {e}"))?;
     // The report is a few KiB, well under a pipe's capacity, so bench never blocks on
     // writing it while this loop waits.
     let mut stdout = child.stdout.take();
@@ -224,7 +509,12 @@ pub fn run_json<T: serde::de::DeserializeOwned>(
         if let Some(status) = child.try_wait()? {
             break status;
         }
-        tick(start.elapsed().as_secs_f64());
+        if watch.stop.is_some_and(Stop::now) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(Abandoned.into());
+        }
+        (watch.tick)(start.elapsed().as_secs_f64());
         thread::sleep(Duration::from_millis(100));
     };
     let stdout = readers.0.join().unwrap_or_default();
@@ -248,29 +538,28 @@ fn read_all(stream: Option<&mut impl Read>) -> String {
 mod tests {
     use super::*;
 
-    /// A `cargo xtask bench` command line.
-    fn parse(args: &[&str]) -> BenchArgs {
-        use clap::Parser;
-        #[derive(Parser)]
-        struct Cli {
-            #[command(flatten)]
-            bench: BenchArgs,
+    use crate::model::tests::params;
+
+    /// A plan with `delay` and `work`, milliseconds, and `workers`.
+    fn plan(delay: u64, work: u64, workers: Option<u64>) -> Plan {
+        Plan {
+            delay: Duration::from_millis(delay),
+            work: Duration::from_millis(work),
+            workers,
+            backlog: 4096,
+            repeat: 1,
         }
-        Cli::try_parse_from(std::iter::once("bench").chain(args.iter().copied()))
-            .map(|c| c.bench)
-            .unwrap()
     }
 
     /// Every server gets the delay; `--work` and `--workers` only when asked for, and
     /// `--workers` only to the four servers that have workers.
     #[test]
     fn server_command_lines() {
-        let args = parse(&["--delay", "100ms"]);
-        let line = server_args(Architecture::Threaded, &args).join(" ");
+        let line = server_args(Architecture::Threaded, &plan(100, 0, None)).join(" ");
         assert_eq!(line, "--port 0 --quiet --delay 100ms --backlog 4096");
-        let args = parse(&["--delay", "1s", "--work", "20ms", "--workers", "2"]);
+        let plan = plan(1000, 20, Some(2));
         for server in Architecture::ALL {
-            let line = server_args(*server, &args).join(" ");
+            let line = server_args(*server, &plan).join(" ");
             assert!(line.contains("--work 20ms"), "{line}");
             assert_eq!(
                 line.contains("--workers 2"),
@@ -278,5 +567,39 @@ mod tests {
                 "{server:?}: {line}"
             );
         }
+    }
+
+    /// Without work, sequential, prefork and pool only wait and run beside the others;
+    /// the tutorial's sweep then takes its longest point, sequential's 300 s, where one
+    /// point at a time takes over half an hour. With work, every point runs in the lane.
+    #[test]
+    fn the_schedule() {
+        let idle = params(0.0, None);
+        let waiting: Vec<Architecture> = Architecture::ALL
+            .iter()
+            .copied()
+            .filter(|&s| only_waits(s, &idle))
+            .collect();
+        assert_eq!(
+            waiting,
+            [
+                Architecture::Sequential,
+                Architecture::Prefork,
+                Architecture::Pool
+            ]
+        );
+        assert!(!only_waits(Architecture::Sequential, &params(0.02, None)));
+        let todo: Vec<Point> = Architecture::ALL
+            .iter()
+            .flat_map(|&server| {
+                (1..=10).map(move |k| Point {
+                    server,
+                    clients: 10 * k,
+                })
+            })
+            .collect();
+        let beside = schedule_s(&todo, &idle, false);
+        assert!((300.0..=360.0).contains(&beside), "{beside} s");
+        assert!(schedule_s(&todo, &idle, true) > 30.0 * 60.0);
     }
 }

@@ -7,6 +7,44 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 
+/// A task's end that decides its exit status, beyond plain failure (status 1): one exit
+/// rule for every task, as bench and the servers follow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exit {
+    /// The command line asks for something impossible (`--clients 0`, `--clients 10..5`):
+    /// status 2, as clap's own usage errors, and nothing is run.
+    Usage(String),
+    /// The run did what it was asked and wrote its files, but some points are off their
+    /// model: status 1, as bench's for failed clients.
+    OffModel(String),
+    /// Ctrl-C (SIGINT) or SIGTERM stopped the run after its files were written: status
+    /// 130, the shell's 128 + SIGINT.
+    Interrupted(String),
+}
+
+impl Exit {
+    /// The exit status.
+    pub fn code(&self) -> u8 {
+        match self {
+            Exit::Usage(_) => 2,
+            Exit::OffModel(_) => 1,
+            Exit::Interrupted(_) => 130,
+        }
+    }
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exit::Usage(message) | Exit::OffModel(message) | Exit::Interrupted(message) => {
+                f.write_str(message)
+            }
+        }
+    }
+}
+
+impl std::error::Error for Exit {}
+
 /// The workspace root: the parent of this crate's directory.
 pub fn project_root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -29,6 +29,21 @@ fn xtask_bench(bin_dir: &Path, out: &Path, args: &[&str]) -> Output {
         .expect("xtask runs")
 }
 
+/// Asserts that a sweep ran to its end: exit status 0, or 1 with the count of points off
+/// their model and how busy the machine was (a loaded machine makes points late, and the
+/// sweep says so rather than exit 0).
+fn assert_finished(run: &Output) {
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    match run.status.code() {
+        Some(0) => assert!(!stderr.contains("off their model"), "{stderr}"),
+        Some(1) => assert!(
+            stderr.contains("points off their model; CPU pressure"),
+            "{stderr}"
+        ),
+        _ => panic!("{}: {stderr}", run.status),
+    }
+}
+
 /// Every architecture xtask knows, in its order, read from the usage error that an
 /// unknown `--servers` name gets (exit status 2, nothing run, nothing written).
 fn known_servers() -> Vec<String> {
@@ -120,11 +135,7 @@ fn small_sweep_writes_results_that_follow_the_model() {
         &out,
         &["--clients", "1,3", "--delay", "200ms", "--workers", "2"],
     );
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    assert_finished(&run);
     for file in [
         "results.csv",
         "results.json",
@@ -179,11 +190,7 @@ fn small_sweep_writes_results_that_follow_the_model() {
                     "2",
                 ],
             );
-            assert!(
-                run.status.success(),
-                "{}",
-                String::from_utf8_lossy(&run.stderr)
-            );
+            assert_finished(&run);
             // The re-run must be as clean as the first: only its total may differ, so a
             // retry cannot hide failed clients.
             let rerun = csv_rows(&again);
@@ -207,6 +214,11 @@ fn small_sweep_writes_results_that_follow_the_model() {
         }
         assert!(num(&row, "server_cpu_s") >= 0.0, "{row:?}");
         assert!(num(&row, "peak_pss_mib") > 0.0, "{row:?}");
+        assert!(num(&row, "load_avg") >= 0.0, "{row:?}");
+        if Path::new("/proc/pressure/cpu").exists() {
+            let pressure = num(&row, "cpu_pressure_pct");
+            assert!((0.0..=100.0).contains(&pressure), "{row:?}");
+        }
         points.push((server, clients));
     }
     let expected: Vec<(String, u64)> = existing_servers()
@@ -263,11 +275,7 @@ fn work_makes_every_server_compute() {
         &out,
         &["--clients", "4", "--delay", "10ms", "--work", "50ms"],
     );
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    assert_finished(&run);
     let rows = csv_rows(&out);
     assert_eq!(rows.len(), existing_servers().len());
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
@@ -345,6 +353,7 @@ fn server_dying_mid_sweep_keeps_the_points_gathered() {
     use std::time::Duration;
 
     let out = out_dir("dying");
+    // One server for both points, as --serial runs them.
     let args = [
         "--servers",
         "sequential",
@@ -352,6 +361,7 @@ fn server_dying_mid_sweep_keeps_the_points_gathered() {
         "1,40",
         "--delay",
         "100ms",
+        "--serial",
     ];
     let mut xtask = xtask_bench_command(&bin_dir(), &out, &args)
         .stderr(Stdio::piped())
@@ -420,5 +430,208 @@ fn server_dying_mid_sweep_keeps_the_points_gathered() {
     for plot in ["plot.svg", "plot-overhead.svg", "plot-detail.svg"] {
         assert!(out.join(plot).is_file(), "{plot}");
     }
+    fs::remove_dir_all(&out).unwrap();
+}
+
+/// Every usage error exits 2, says what is wrong, and runs and writes nothing: bad client
+/// counts, zero repeats, unknown servers, absurd delays, and `--resume` with settings of
+/// its own.
+#[test]
+fn usage_errors_exit_2() {
+    let cases: [(&[&str], &str); 7] = [
+        (&["--clients", "0"], "at least 1"),
+        (&["--clients", "10..5"], "holds no client count"),
+        (&["--repeat", "0"], "--repeat"),
+        (&["--servers", "foo"], "'foo' is not a server"),
+        (&["--delay", "25h"], "at most 24h"),
+        (&["--quick", "--delay", "2s"], "cannot be used with"),
+        (&["--clients", "ten"], "'ten' is not a client count"),
+    ];
+    for (args, says) in cases {
+        let out = out_dir("usage");
+        let run = xtask_bench(Path::new("/nonexistent"), &out, args);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(!out.exists(), "{args:?} wrote {}", out.display());
+    }
+    let run = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["bench", "--resume", "/nonexistent", "--delay", "1s"])
+        .output()
+        .expect("xtask runs");
+    assert_eq!(run.status.code(), Some(2));
+    let run = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["bench", "--no-build", "--resume", "/nonexistent"])
+        .output()
+        .expect("xtask runs");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot read /nonexistent/results.json"),
+        "{stderr}"
+    );
+}
+
+/// The server processes among the children of `parent` (any thread of it).
+fn servers_of(parent: u32) -> Vec<u32> {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{parent}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|p| p.parse::<u32>().ok())
+                .collect::<Vec<_>>()
+        })
+        .filter(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.starts_with("server-"))
+        })
+        .collect()
+}
+
+/// Ctrl-C mid-sweep: SIGINT while sequential's 30-client point (3 s, beside the others)
+/// runs stops every server, writes the points done (results.csv, results.json marked
+/// incomplete, REPORT.md saying it was interrupted), says how to resume, and exits 130.
+/// `--resume DIR` then runs only the points missing, keeps the ones done as they were,
+/// and completes the run.
+#[test]
+fn ctrl_c_keeps_the_points_done_and_resume_completes_them() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    let out = out_dir("interrupted");
+    let args = [
+        "--servers",
+        "sequential,threaded",
+        "--clients",
+        "1,2,30",
+        "--delay",
+        "100ms",
+    ];
+    let mut xtask = xtask_bench_command(&bin_dir(), &out, &args)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("xtask runs");
+    let stderr = xtask.stderr.take().expect("stderr is piped");
+    let (lines, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    loop {
+        let line = received
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| {
+                let _ = xtask.kill();
+                panic!("no threaded point in 60 s: {seen:#?}")
+            });
+        let done = line.starts_with("threaded 1 clients (1/1): total");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    let servers = servers_of(xtask.id());
+    assert!(!servers.is_empty(), "{seen:#?}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(xtask.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    while let Ok(line) = received.recv_timeout(Duration::from_secs(60)) {
+        seen.push(line);
+    }
+    let status = xtask.wait().unwrap();
+    let stderr = seen.join("\n");
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted: the servers are stopped"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--resume"), "{stderr}");
+    // Every server is gone (xtask reaped them before it exited).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for pid in servers {
+        while Path::new(&format!("/proc/{pid}")).exists() {
+            assert!(Instant::now() < deadline, "server {pid} outlived xtask");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let before = csv_rows(&out);
+    assert!(
+        (1..6).contains(&before.len()),
+        "{} points done: {before:?}",
+        before.len()
+    );
+    assert!(
+        !before
+            .iter()
+            .any(|r| r["server"] == "sequential" && r["clients"] == "30"),
+        "sequential's 30 × 100 ms cannot be done: {before:?}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(json["complete"], false);
+    assert_eq!(json["rows"].as_array().map(Vec::len), Some(before.len()));
+    let report = fs::read_to_string(out.join("REPORT.md")).unwrap();
+    assert!(
+        report.contains("interrupted (Ctrl-C or SIGTERM)"),
+        "{report}"
+    );
+
+    let resumed = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["bench", "--no-build", "--bin-dir"])
+        .arg(bin_dir())
+        .arg("--resume")
+        .arg(&out)
+        .output()
+        .expect("xtask runs");
+    assert_finished(&resumed);
+    let resumed_stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert!(
+        resumed_stderr.contains(&format!("{} point(s) to run", 6 - before.len())),
+        "{resumed_stderr}"
+    );
+    let after = csv_rows(&out);
+    let points: Vec<(String, String)> = after
+        .iter()
+        .map(|r| (r["server"].clone(), r["clients"].clone()))
+        .collect();
+    let expected: Vec<(String, String)> = ["sequential", "threaded"]
+        .iter()
+        .flat_map(|s| ["1", "2", "30"].map(|n| (s.to_string(), n.to_string())))
+        .collect();
+    assert_eq!(points, expected);
+    for row in &before {
+        let kept = after
+            .iter()
+            .find(|r| r["server"] == row["server"] && r["clients"] == row["clients"])
+            .unwrap();
+        assert_eq!(
+            kept["total_s"], row["total_s"],
+            "a point done was run again"
+        );
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(json["complete"], true);
+    assert_eq!(
+        json["metadata"]["resumed"].as_array().map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(json["metadata"]["delay_s"], 0.1);
+    assert!(
+        !fs::read_to_string(out.join("REPORT.md"))
+            .unwrap()
+            .contains("Incomplete")
+    );
     fs::remove_dir_all(&out).unwrap();
 }
