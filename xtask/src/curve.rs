@@ -141,6 +141,8 @@ pub struct Summary {
     pub p99_at_sustainable_s: Option<f64>,
     /// The first offered rate past the knee; `None` when the server kept up to the end.
     pub knee_per_s: Option<f64>,
+    /// The highest rate achieved at any point, whatever its latency.
+    pub most_achieved_per_s: f64,
     /// Points at which bench's own lag p99 exceeded 1 ms.
     pub lagging_points: usize,
 }
@@ -166,6 +168,7 @@ pub fn summarise(points: &[Point], target_s: f64) -> Vec<Summary> {
                 sustainable_per_s: best.map(|p| p.offered_per_s),
                 p99_at_sustainable_s: best.map(|p| p.p99_s),
                 knee_per_s: own.iter().find(|p| p.past_knee()).map(|p| p.offered_per_s),
+                most_achieved_per_s: own.iter().map(|p| p.achieved_per_s).fold(0.0, f64::max),
                 lagging_points: own
                     .iter()
                     .filter(|p| p.lag_p99_s > bench::report::MAX_TRUSTED_LAG_S)
@@ -383,8 +386,8 @@ fn sweep(
             curve.points.push(point);
             write_outputs(out, curve)?;
             progress.point_done(point_s);
-            if past_knee {
-                let left = rates.len() - i - 1;
+            let left = rates.len() - i - 1;
+            if past_knee && left > 0 {
                 progress.println(&format!(
                     "{} is past its knee (achieved under {:.0} % of offered): {left} higher \
                      rate(s) not run",
@@ -548,7 +551,7 @@ fn colour(server: &str) -> RGBColor {
 /// The smallest latency drawn, seconds: the log axis has no zero.
 const LATENCY_FLOOR_S: f64 = 1e-6;
 
-/// Writes `plot-latency.svg`: p50 (thin), p99 (thick) and p99.9 (crosses) against the
+/// Writes `plot-latency.svg`: p50 (thin), p99 (thick, dotted) and p99.9 (crosses) against the
 /// offered rate, both axes logarithmic, one colour per server, the first point past the
 /// knee ringed, and the p99 target as a grey line.
 fn plot_latency(path: &Path, curve: &Curve) -> anyhow::Result<()> {
@@ -629,6 +632,14 @@ fn plot_latency(path: &Path, curve: &Curve) -> anyhow::Result<()> {
                 .legend(move |(x, y)| {
                     PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(3))
                 });
+            // Dots too: a server past its knee at the first rate has a single point.
+            chart
+                .draw_series(
+                    line(&|p| p.p99_s)
+                        .into_iter()
+                        .map(|p| Circle::new(p, 3, colour.filled())),
+                )
+                .map_err(|e| err(&e))?;
             chart
                 .draw_series(LineSeries::new(line(&|p| p.p50_s), colour.stroke_width(1)))
                 .map_err(|e| err(&e))?;
@@ -672,19 +683,22 @@ fn rate_cell(rate: Option<f64>) -> String {
 /// The sustainable-throughput table, as Markdown.
 fn sustainable_table(curve: &Curve) -> String {
     let mut out = format!(
-        "| server | sustainable throughput | p99 there | knee (first rate achieved < {:.0} %) |\n\
-         | --- | ---: | ---: | ---: |\n",
+        "| server | sustainable throughput | p99 there | knee (first rate achieved < {:.0} %) \
+         | most achieved | points where bench lagged |\n\
+         | --- | ---: | ---: | ---: | ---: | ---: |\n",
         KNEE_SHARE * 100.0
     );
     for s in &curve.summaries {
         out += &format!(
-            "| {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} |\n",
             s.server,
             rate_cell(s.sustainable_per_s),
             s.p99_at_sustainable_s
                 .map_or_else(|| "—".into(), |p| format!("{:.3} ms", p * 1e3)),
             s.knee_per_s
                 .map_or_else(|| "not reached".into(), |r| format!("{r:.0}/s")),
+            rate_cell(Some(s.most_achieved_per_s)),
+            s.lagging_points,
         );
     }
     out
@@ -848,11 +862,11 @@ mod tests {
         assert!(svg.contains("log scale") && svg.contains("evented") && svg.contains("threaded"));
         let md = std::fs::read_to_string(dir.join("CURVE.md")).unwrap();
         assert!(
-            md.contains("| evented | 1000/s | 0.200 ms | 2000/s |"),
+            md.contains("| evented | 1000/s | 0.200 ms | 2000/s | 1500/s | 0 |"),
             "{md}"
         );
         assert!(
-            md.contains("| threaded | 1000/s | 0.500 ms | not reached |"),
+            md.contains("| threaded | 1000/s | 0.500 ms | not reached | 1000/s | 0 |"),
             "{md}"
         );
         assert!(md.contains("redis: skipped"), "{md}");
