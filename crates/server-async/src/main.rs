@@ -11,11 +11,14 @@
 //!
 //! Each task drives the one sans-I/O [`Session`] of server-core, which keeps every rule
 //! of a connection (framing, limits, the delay, the engine, the writing rule, timeouts,
-//! draining); the task only moves bytes and tells it the time. It writes what
-//! [`Session::poll_transmit`] offers, reads at most [`Session::read_size`] bytes when
-//! that is above zero, and otherwise waits — in one `select!` — for the socket to be
-//! ready, for its timer (one `Sleep` per task, reset to the session's next deadline: a
+//! draining); the task only does what [`Session::poll_output`] says and tells it the
+//! time. It writes what [`Output::Transmit`] offers, reads at most what
+//! [`Output::Receive`] allows, and otherwise waits — in one `select!` — for the socket to
+//! be ready, for its timer (one `Sleep` per task, reset to the output's `until`: a
 //! `--delay` is such a deadline, never a blocked thread), or for the shutdown notice.
+//! After server-core's [`TURN`] of computing, once its answers are handed to the socket,
+//! the task yields (`yield_now`), so the other tasks on its runtime thread get their
+//! turn before it computes again.
 //! Reads land in a buffer of [`READ_CHUNK`] bytes per runtime thread, not per task: the
 //! session copies what it keeps, so an idle connection owns no read buffer. What a task
 //! holds across a wait is kept small on purpose — it is most of what a connection costs
@@ -41,11 +44,14 @@
 //! thread, which is not a runtime thread, simply waits on that pipe. On a signal it
 //! wakes the accept loop and every task through one [`Notify`] (`notify_waiters`; each
 //! task's place in its waiting list is taken once, when the task starts, and a task
-//! started later sees the flag itself): the accept loop ends and drops the listener (new
-//! connections are refused), each task calls [`Session::handle_shutdown`] and drains as
-//! every server does. The main thread then waits, up to `--shutdown-timeout` and a moment for
-//! the last answers ([`GRACE`]), for every permit to come back — one per live task — and
-//! the server exits 0; tasks still busy then are dropped with the runtime.
+//! started later sees the flag itself), and stops the listener listening through a
+//! second descriptor of it (new connections are refused at once, even while every
+//! runtime thread is busy computing); each task calls [`Session::handle_shutdown`] and
+//! drains. The deadline is read at the signal, not when a busy runtime first asks. The
+//! main thread then waits, up to the deadline and a moment for the last answers
+//! ([`GRACE`]), for every permit to come back — one per live task — and reports: `Shut
+//! down cleanly` and exit status 0 when nothing was left unanswered, otherwise how many
+//! requests were and exit status 3; tasks still busy then are dropped with the runtime.
 //!
 //! A task that panicked (a bug: the session never panics on what a client sends) is
 //! caught by tokio; its permit is given back as it unwinds and the server goes on.
@@ -64,8 +70,9 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use server_core::listener::{self, ACCEPT_BACKOFF, AcceptLog, Accepted};
+use server_core::session::TURN;
 use server_core::{
-    Architecture, Log, Server, ServerArgs, Service, Session, Shutdown, StartError, Who,
+    Architecture, Log, Output, Server, ServerArgs, Service, Session, Shutdown, StartError, Who,
 };
 use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -146,11 +153,14 @@ fn run(mut args: ServerArgs, workers: usize) -> Result<(), StartError> {
             what: "cannot start the tokio runtime",
             source: Some(e),
         })?;
+    let mut listening = None;
     let listener = server
         .take_listener()
         .ok_or_else(|| io::Error::other("the listener was already taken"))
         .and_then(|l| {
             l.set_nonblocking(true)?;
+            // A second descriptor of the listener, to stop it listening at the signal.
+            listening = Some(l.try_clone()?);
             let _entered = runtime.enter();
             TcpListener::from_std(l)
         })
@@ -178,20 +188,29 @@ fn run(mut args: ServerArgs, workers: usize) -> Result<(), StartError> {
     while !server.shutdown().requested() {
         server.wait_for_signal(SIGNAL_CHECK);
     }
+    // The deadline counts from the signal, read here at once: not from whenever a busy
+    // runtime first gets round to asking.
+    let deadline = server
+        .shutdown()
+        .deadline()
+        .unwrap_or_else(|| Instant::now() + server.config().shutdown_timeout);
+    // New connections are refused from now on, even while every runtime thread is busy
+    // computing and the accept loop cannot run to drop the listener.
+    if let Some(listening) = &listening {
+        listener::stop_listening(listening);
+    }
     // The flag is already set, so a task started after this sees it on its own.
     shared.stop.notify_waiters();
-    // The accept loop ends at once and drops the listener: no new connections.
-    let _ = runtime.block_on(acceptor);
-    let deadline = server.stop_accepting(max_clients - limit.available_permits());
+    server.stop_accepting(max_clients - limit.available_permits());
     // Every permit back means every task has ended.
     let all = u32::try_from(max_clients).unwrap_or(u32::MAX);
-    // Past the deadline too, by GRACE: a session answers a delay cut short *at* the
-    // deadline, so waiting only until then abandoned it just as its answer went out.
+    // Past the deadline too, by GRACE: a session answers what it had received *at* the
+    // deadline, so waiting only until then abandoned it just as its answers went out.
     let drained = runtime.block_on(async {
-        time::timeout_at(
-            time::Instant::from_std(deadline + GRACE),
-            limit.acquire_many(all),
-        )
+        time::timeout_at(time::Instant::from_std(deadline + GRACE), async {
+            let _ = acceptor.await;
+            limit.acquire_many(all).await
+        })
         .await
     });
     let abandoned = match drained {
@@ -289,50 +308,73 @@ async fn serve(
         watching: true,
     };
     let mut told_shutdown = false;
+    let mut now = Instant::now();
+    // When this task's turn began: its last wait, or its last yield.
+    let mut turn_began = now;
+    let mut used_up = false;
     loop {
-        let now = Instant::now();
         if !told_shutdown && let Some(deadline) = shared.shutdown.deadline() {
             told_shutdown = true;
             waits.watching = false;
             session.handle_shutdown(now, deadline);
         }
-        session.handle_timeout(now);
-        if let Some(bytes) = session.poll_transmit() {
-            match stream.try_write(bytes) {
+        match session.poll_output(now) {
+            Output::Computed => used_up |= Instant::now() >= turn_began + TURN,
+            Output::Transmit { bytes, until } => match stream.try_write(bytes) {
                 Ok(0) => session.handle_error(io::ErrorKind::WriteZero.into(), Instant::now()),
-                Ok(n) => session.handle_transmitted(n, Instant::now()),
+                Ok(n) => {
+                    session.handle_transmitted(n, Instant::now());
+                    if std::mem::take(&mut used_up) {
+                        // The turn is used up and its answers are out: the others go.
+                        tokio::task::yield_now().await;
+                        turn_began = Instant::now();
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    waits.arm(&session);
+                    waits.arm(until);
                     // An error here shows again on the next write, which hands it on.
                     let _ = waits.until(|cx| stream.poll_write_ready(cx)).await;
+                    turn_began = Instant::now();
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => session.handle_error(e, Instant::now()),
+            },
+            Output::CloseWrite => {
+                // Shuts the sending side at once (tokio's shutdown of a TcpStream never waits).
+                let _ = stream.shutdown().await;
             }
-            continue;
+            Output::Receive { max, until } => {
+                if std::mem::take(&mut used_up) {
+                    tokio::task::yield_now().await;
+                    turn_began = Instant::now();
+                }
+                waits.arm(until);
+                let mut waited = false;
+                let read = waits
+                    .until(|cx| {
+                        let polled = poll_read(&mut stream, &mut session, max, cx);
+                        waited |= polled.is_pending();
+                        polled
+                    })
+                    .await;
+                if waited {
+                    turn_began = Instant::now();
+                }
+                match read {
+                    Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Some(Err(e)) => session.handle_error(e, Instant::now()),
+                    Some(Ok(())) | None => {}
+                }
+            }
+            Output::Wait(until) => {
+                // A request is held for its delay, or the session waits for a deadline.
+                waits.arm(until);
+                waits.until(|_| Poll::<()>::Pending).await;
+                turn_began = Instant::now();
+            }
+            Output::Finished => break,
         }
-        if session.is_finished() {
-            break;
-        }
-        if session.poll_close_write() {
-            // Shuts the sending side at once (tokio's shutdown of a TcpStream never waits).
-            let _ = stream.shutdown().await;
-        }
-        waits.arm(&session);
-        let want = session.read_size();
-        if want == 0 {
-            // A request is held for its delay, or the session waits for a deadline.
-            waits.until(|_| Poll::<()>::Pending).await;
-            continue;
-        }
-        match waits
-            .until(|cx| poll_read(&mut stream, &mut session, want, cx))
-            .await
-        {
-            Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-            Some(Err(e)) => session.handle_error(e, Instant::now()),
-            Some(Ok(())) | None => {}
-        }
+        now = Instant::now();
     }
 }
 
@@ -378,10 +420,8 @@ struct Waits<'a, F> {
 impl<F: Future<Output = ()>> Waits<'_, F> {
     /// Sets the timer to the session's next deadline, or parks it a day off when there is
     /// none (so a wait always ends on something).
-    fn arm(&mut self, session: &Session) {
-        let deadline = session
-            .next_deadline()
-            .map_or_else(|| time::Instant::now() + PARKED, time::Instant::from_std);
+    fn arm(&mut self, until: Option<Instant>) {
+        let deadline = until.map_or_else(|| time::Instant::now() + PARKED, time::Instant::from_std);
         if deadline != self.sleep.deadline() {
             self.sleep.as_mut().reset(deadline);
         }

@@ -55,7 +55,9 @@ pub struct ServerArgs {
     pub backlog: i32,
 
     /// On SIGINT/SIGTERM/SIGHUP (all three stop the server gracefully), how long in-flight
-    /// requests may take to be answered before exit
+    /// requests may take to be answered before exit; at the deadline what was received is
+    /// answered undelayed. Exit status 0 if every request received was answered, 3 if some
+    /// were left unanswered
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
 

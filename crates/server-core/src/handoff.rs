@@ -17,6 +17,7 @@ use std::thread::JoinHandle;
 use crate::gate::{Gate, Permit};
 use crate::log::{Log, Who};
 use crate::server::{Server, StartError};
+use crate::session::DRIVER_GRACE;
 
 /// The most clients accepted in a row before they are handed out.
 pub const MAX_BATCH: usize = 64;
@@ -110,8 +111,10 @@ pub struct Worker {
 }
 
 /// Accepts until SIGINT/SIGTERM and deals the clients out to `workers` round-robin (over
-/// those still running); then stops accepting, closes every inbox, joins the threads and
-/// reports how the shutdown went.
+/// those still running); then stops accepting, closes every inbox, waits for every client
+/// to be done up to the shutdown deadline and [`DRIVER_GRACE`] (a thread still computing
+/// then is not waited for), joins the threads that ended and reports how the shutdown
+/// went.
 ///
 /// # Errors
 ///
@@ -163,15 +166,21 @@ pub fn accept_and_deal(
             worker.inbox.hand_over(share, log);
         }
     }
-    server.stop_accepting(gate.in_use());
+    let deadline = server.stop_accepting(gate.in_use());
     for worker in &workers {
         worker.inbox.close();
     }
-    // A thread that panicked lost its clients; there is no count to report for it.
+    // Each connection holds its place until it is dropped: every place back means every
+    // session has ended. A thread still computing then is not waited for (the process
+    // exits under it); what its sessions left unanswered is already in the ledger. A
+    // thread that panicked lost its clients; there is no count to report for it.
+    let busy = gate.wait_idle(deadline + DRIVER_GRACE);
     let abandoned = workers
         .into_iter()
+        .filter(|worker| worker.thread.is_finished())
         .map(|worker| worker.thread.join().unwrap_or(0))
-        .sum();
+        .sum::<usize>()
+        .max(busy);
     server.finish(abandoned);
     if lost {
         return Err(StartError::Serving {

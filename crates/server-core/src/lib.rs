@@ -73,20 +73,28 @@
 //! 2. each session answers the request it is working on (a `--delay` that has begun is
 //!    finished), then every request already received — buffered, or arriving within
 //!    20 ms — and closes; an idle connection closes at once;
-//! 3. the binary waits for its sessions up to `--shutdown-timeout` (the threaded server
-//!    on its [`Gate`], the forking parent reaping its children, which it sends SIGTERM
-//!    since a `kill` reaches only the parent), gives up on the rest (the forking parent
-//!    SIGKILLs them), and exits 0.
+//! 3. at the deadline (`--shutdown-timeout` from the signal) each session stops reading,
+//!    cuts the held request's delay short and answers everything it has received, with
+//!    no delay; what is not answered 100 ms later ([`session::LAST_WORDS`]) is abandoned
+//!    and counted in the shared [`Ledger`];
+//! 4. the binary waits for its sessions up to the deadline (the threaded server on its
+//!    [`Gate`], the forking parent reaping its children, which it sends SIGTERM since a
+//!    `kill` reaches only the parent; the event loops and the tokio runtime a grace of
+//!    200 ms past it, [`session::DRIVER_GRACE`]), gives up on the rest (the forking
+//!    parent SIGKILLs them), and says how it went: `Shut down cleanly` and exit status 0
+//!    only when nothing was left unanswered; otherwise `Shut down with N request(s) left
+//!    unanswered at the deadline` and exit status 3 ([`UNANSWERED_STATUS`]).
 //!
-//! How does a blocking session notice? Every read, write or wait of the blocking driver
-//! lasts at most [`blocking::TICK`] (250 ms) or until the session's next deadline, then
-//! the driver looks at the flag and tells the session the time. A client that trickles
-//! bytes cannot hold it past a deadline, since the session checks its deadlines after
-//! every read, not only after a timeout. We chose the tick over shutting the sockets down
-//! from the main thread because it works the same in a forked child, whose socket is out
-//! of the parent's reach, and it serves the idle timeout too; its cost is four wake-ups a
-//! second per idle connection, a few microseconds each. The event loop and the tokio
-//! task need no tick: they wait for readiness or the session's next deadline.
+//! How does a blocking session notice? The blocking driver waits in `poll(2)` on its
+//! socket and on the shutdown [`blocking::Bell`], an `eventfd` the main thread rings in
+//! [`Server::stop_accepting`]; a signal also interrupts the `poll` of the thread it lands
+//! on (the sequential server, a forked child or worker). So every blocking session wakes
+//! at once, and it still looks at the flag at least every [`blocking::TICK`] (250 ms).
+//! Its sessions are told a deadline [`session::DRIVER_GRACE`] early, so that their last
+//! answers are out before a forked child's parent SIGKILLs it at the deadline. A client
+//! that trickles bytes cannot hold a session past a deadline, since the session checks
+//! its deadlines on every step. The event loop and the tokio task wait for readiness or
+//! the session's next deadline, and are woken by the main thread.
 //!
 //! # Decisions the protocol leaves open
 //!
@@ -94,8 +102,8 @@
 //!   a request is held or being answered, and not from the last byte: a client trickling
 //!   one line slower than the timeout is cut off too.
 //! - A `--delay` running into the shutdown deadline is cut short: the request is answered
-//!   at once (the blocking driver aims a tick early, so a forked child's answer is out
-//!   before its parent's SIGKILL).
+//!   at once (the blocking driver aims [`session::DRIVER_GRACE`] early, so a forked
+//!   child's answer is out before its parent's SIGKILL).
 //! - Duration flags beyond a century mean forever ([`config::FOREVER`]); no deadline can
 //!   overflow.
 //! - `--max-request-bytes` counts a line without its `\n` or `\r\n`. With raw framing a
@@ -117,6 +125,7 @@ pub mod blocking;
 pub mod config;
 pub mod gate;
 pub mod handoff;
+pub mod ledger;
 pub mod listener;
 pub mod log;
 mod server;
@@ -129,8 +138,9 @@ pub use banner::Architecture;
 pub use blocking::Service;
 pub use config::{Config, Level, ServerArgs};
 pub use gate::{Gate, Permit};
+pub use ledger::Ledger;
 pub use listener::Client;
 pub use log::{Log, Who};
-pub use server::{Event, Server, StartError, exit_child, exit_status};
-pub use session::{End, Session};
+pub use server::{Event, Server, StartError, UNANSWERED_STATUS, exit_child, exit_status};
+pub use session::{End, Output, Session};
 pub use shutdown::Shutdown;

@@ -176,6 +176,13 @@ pub fn raise_open_file_limit() -> io::Result<(u64, u64)> {
     Ok((soft, hard.max(soft)))
 }
 
+/// Stops `listener` listening for every descriptor of it, at once: from now on
+/// connections are refused, and whoever waits in `accept` on it wakes
+/// (`shutdown(SHUT_RD)` on a listening socket stops it listening, on Linux).
+pub fn stop_listening(listener: &TcpListener) {
+    let _ = socket2::SockRef::from(listener).shutdown(std::net::Shutdown::Read);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,12 +5,14 @@ use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::banner::{self, Architecture};
-use crate::blocking::{Service, TICK};
+use crate::blocking::{Bell, Service, TICK};
 use crate::config::{Config, ServerArgs};
+use crate::ledger::Ledger;
 use crate::listener::{self, ACCEPT_BACKOFF, AcceptLog, Accepted, Client};
 use crate::log::{self, Level, Log, Who};
 use crate::shutdown::{Shutdown, Signals, wait_readable};
@@ -88,6 +90,10 @@ pub struct Server {
     /// Whether a signal (SIGCHLD, in practice) woke the loop since
     /// [`Server::take_signalled`] was last called.
     signalled: bool,
+    /// What shutting-down sessions have left unanswered, in this process and its children.
+    ledger: Ledger,
+    /// Rung when the shutdown begins, to wake every blocking session at once.
+    bell: Bell,
 }
 
 impl Server {
@@ -162,6 +168,14 @@ impl Server {
             error,
         })?;
         let bound = listener.local_addr().unwrap_or(config.addr);
+        let ledger = Ledger::new().map_err(|e| StartError::Serving {
+            what: "cannot map the shutdown ledger",
+            source: Some(e),
+        })?;
+        let bell = Bell::new().map_err(|e| StartError::Serving {
+            what: "cannot make the shutdown bell",
+            source: Some(e),
+        })?;
         Ok(Server {
             bound,
             config: Arc::new(config),
@@ -171,6 +185,8 @@ impl Server {
             accept_log: AcceptLog::default(),
             backlog_busy: false,
             signalled: false,
+            ledger,
+            bell,
         })
     }
 
@@ -191,7 +207,13 @@ impl Server {
 
     /// What serves one client; clone it into a thread, or keep it across a fork.
     pub fn service(&self) -> Service {
-        Service::new(Arc::clone(&self.config), self.log, self.shutdown().clone())
+        Service::new(
+            Arc::clone(&self.config),
+            self.log,
+            self.shutdown().clone(),
+            self.ledger.clone(),
+            self.bell.clone(),
+        )
     }
 
     /// Waits for the next client; `None` once shutdown is requested.
@@ -412,7 +434,7 @@ impl Server {
     /// copies listening.
     pub fn shut_listener(&self) {
         if let Some(listener) = &self.listener {
-            let _ = socket2::SockRef::from(listener).shutdown(std::net::Shutdown::Read);
+            listener::stop_listening(listener);
         }
     }
 
@@ -475,10 +497,12 @@ impl Server {
         self.listener = None;
     }
 
-    /// Begins a graceful shutdown: closes the listener and says so, with how many clients
-    /// are still being served. Returns the deadline by which they must be done.
+    /// Begins a graceful shutdown: closes the listener, wakes every blocking session (the
+    /// bell) and says so, with how many clients are still being served. Returns the
+    /// deadline by which they must be done.
     pub fn stop_accepting(&mut self, busy: usize) -> Instant {
         self.close_listener();
+        self.bell.ring();
         let deadline = self
             .shutdown()
             .deadline()
@@ -495,18 +519,35 @@ impl Server {
     }
 
     /// Ends a graceful shutdown: says how it went. `abandoned` clients were still busy
-    /// at the deadline.
+    /// when the server stopped waiting for them; the ledger holds how many requests
+    /// received were left unanswered. `Shut down cleanly` only when none was; otherwise
+    /// [`exit_status`] makes the exit status [`UNANSWERED_STATUS`].
     pub fn finish(self, abandoned: usize) {
-        if abandoned == 0 {
+        let unanswered = self.ledger.unanswered();
+        if unanswered == 0 && abandoned == 0 {
             self.log.warn(&Who::Main, format_args!("Shut down cleanly"));
-        } else {
-            self.log.warn(
-                &Who::Main,
-                format_args!("Shut down with {abandoned} client(s) still busy at the deadline"),
-            );
+            return;
         }
+        LEFT_UNANSWERED.store(true, Ordering::Relaxed);
+        let busy = if abandoned == 0 {
+            String::new()
+        } else {
+            format!(" ({abandoned} client(s) still busy)")
+        };
+        self.log.warn(
+            &Who::Main,
+            format_args!(
+                "Shut down with {unanswered} request(s) left unanswered at the deadline{busy}"
+            ),
+        );
     }
 }
+
+/// The exit status of a server that shut down with requests left unanswered.
+pub const UNANSWERED_STATUS: u8 = 3;
+
+/// Set by [`Server::finish`] when something was left unanswered.
+static LEFT_UNANSWERED: AtomicBool = AtomicBool::new(false);
 
 /// Ends a forked child: flushes standard output (the logger writes unbuffered, but
 /// anything printed otherwise must not be lost) and leaves with `_exit`, which runs no
@@ -518,10 +559,15 @@ pub fn exit_child(status: i32) -> ! {
     unsafe { libc::_exit(status) }
 }
 
-/// The exit status for a server's result: 0 on success; otherwise the error and its
-/// causes are printed on stderr, `server-name: error: cause`, and the status is 1.
+/// The exit status for a server's result: 0 on success — a shutdown that answered every
+/// request received — and [`UNANSWERED_STATUS`] (3) after one that left some unanswered
+/// at the deadline; otherwise the error and its causes are printed on stderr,
+/// `server-name: error: cause`, and the status is 1.
 pub fn exit_status(name: &str, result: Result<(), StartError>) -> std::process::ExitCode {
     match result {
+        Ok(()) if LEFT_UNANSWERED.load(Ordering::Relaxed) => {
+            std::process::ExitCode::from(UNANSWERED_STATUS)
+        }
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             let mut message = format!("{name}: {e}");

@@ -42,16 +42,16 @@
 //! - **Receiving.** A multishot receive into the ring's provided buffers: the kernel picks
 //!   a buffer only when bytes arrive, so an idle connection holds none, and one
 //!   submission serves many requests. The session may not want the bytes when they come
-//!   ([`Session::read_size`] is 0 while a request is held or answers wait): they are kept
-//!   in the connection's *stash* and given to the session when it wants them, before any
-//!   new receive is armed. That must not break the session's bound on what it buffers
+//!   (it says [`Output::Receive`] only while no request is held and no answer waits):
+//!   they are kept in the connection's *stash* and given to the session when it asks,
+//!   at most what it asks for, before any new receive is armed. That must not break the session's bound on what it buffers
 //!   (the limit plus a line ending), so each receive is armed with a **byte limit**: what
 //!   the session may still take when it is armed ([`Ring::receive`] explains why the
 //!   kernel's count makes the limit exact). The receive ends by itself at the limit and
 //!   is re-armed only when the stash is empty and the session wants more: what the
 //!   session holds and the stash together never exceed what the session alone could.
 //!   A pipelining client's further requests wait in its socket, as with the other servers.
-//! - **Sending.** When the session has answers ([`Session::poll_transmit`]), they go out
+//! - **Sending.** When the session has answers ([`Output::Transmit`]), they go out
 //!   in one send (the writing rule: a pipelined batch is one send); the bytes are copied
 //!   into the ring's send buffer for the slot, since the session's buffer may grow while
 //!   the kernel reads. One send at a time per connection; its completion reports how much
@@ -61,6 +61,8 @@
 //!   the ring has one timeout, armed at the nearest and moved earlier (a timeout update)
 //!   when a nearer one comes. A session's deadline is re-armed only after it has been
 //!   driven, so the clock that judges a client is read after the server's own work.
+//!   After server-core's [`TURN`] of computing, a connection's turn ends: its timer is
+//!   set a millisecond on, and the other connections' completions come first.
 //! - **Closing.** A finished session's receive and send are cancelled; the socket closes
 //!   (and the `--max-clients` place is given back) only when the last of its operations
 //!   has completed, so no operation ever refers to a closed descriptor — or to a new
@@ -97,8 +99,10 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use server_core::handoff::{self, Arrival, Inbox, Worker};
+use server_core::session::TURN;
 use server_core::{
-    Architecture, Log, Permit, Server, ServerArgs, Service, Session, Shutdown, StartError, Who,
+    Architecture, Log, Output, Permit, Server, ServerArgs, Service, Session, Shutdown, StartError,
+    Who,
 };
 
 use crate::ring::{Completion, Op, Ring, Sizes, Token};
@@ -283,44 +287,30 @@ impl Conn {
         }
     }
 
-    fn stashed(&self) -> &[u8] {
-        &self.stash[self.taken..]
+    /// Takes bytes a receive brought, to be handed to the session when it asks for them.
+    fn receive(&mut self, bytes: &[u8]) {
+        self.stash.extend_from_slice(bytes);
     }
 
-    /// Gives the session what it wants of the stash, then the end of the stream if that
-    /// is all that is left.
-    fn feed_stash(&mut self, now: Instant) {
-        while self.taken < self.stash.len() {
-            let want = self.session.read_size();
-            if want == 0 {
-                break;
-            }
-            let end = self.stash.len().min(self.taken + want);
+    /// Hands the session at most `max` stashed bytes, or the end of the stream once the
+    /// stash is empty; returns whether it had anything to hand over.
+    fn feed_stash(&mut self, max: usize, now: Instant) -> bool {
+        if self.taken < self.stash.len() {
+            let end = self.stash.len().min(self.taken + max);
             self.session.handle_input(&self.stash[self.taken..end], now);
             self.taken = end;
-        }
-        if self.taken == self.stash.len() {
-            self.stash.clear();
-            self.taken = 0;
-            if self.ended && !self.eof_told {
-                self.eof_told = true;
-                self.session.handle_eof(now);
+            if self.taken == self.stash.len() {
+                self.stash.clear();
+                self.taken = 0;
             }
+            return true;
         }
-    }
-
-    /// Takes bytes a receive brought: to the session as far as it wants them, the rest to
-    /// the stash.
-    fn receive(&mut self, bytes: &[u8], now: Instant) {
-        let mut rest = bytes;
-        if self.stashed().is_empty() {
-            let want = self.session.read_size().min(rest.len());
-            if want > 0 {
-                self.session.handle_input(&rest[..want], now);
-                rest = &rest[want..];
-            }
+        if self.ended && !self.eof_told {
+            self.eof_told = true;
+            self.session.handle_eof(now);
+            return true;
         }
-        self.stash.extend_from_slice(rest);
+        false
     }
 }
 
@@ -470,7 +460,7 @@ impl RingLoop {
         if conn.closing {
             ring.with_received(completion, |_| ());
         } else if result > 0 {
-            ring.with_received(completion, |bytes| conn.receive(bytes, now));
+            ring.with_received(completion, |bytes| conn.receive(bytes));
         } else if result == 0 {
             conn.ended = true;
         } else if result != -libc::ENOBUFS && result != -libc::ECANCELED {
@@ -642,17 +632,22 @@ impl RingLoop {
         // A panic in one session (a bug: the session never panics on what a client
         // sends) ends that connection, not the ring and its other clients.
         let pumped = panic::catch_unwind(AssertUnwindSafe(|| pump(ring, slot, conn, now)));
-        if pumped.is_err() {
-            log.warn(
-                who,
-                format_args!("a session panicked; closed {}", conn.session.peer()),
-            );
-        }
-        if pumped.is_err() || conn.session.is_finished() {
-            self.begin_close(slot);
-            return;
-        }
-        if let Some(deadline) = conn.session.next_deadline()
+        let until = match pumped {
+            Ok(Some(until)) => until,
+            Ok(None) => {
+                self.begin_close(slot);
+                return;
+            }
+            Err(_) => {
+                log.warn(
+                    who,
+                    format_args!("a session panicked; closed {}", conn.session.peer()),
+                );
+                self.begin_close(slot);
+                return;
+            }
+        };
+        if let Some(deadline) = until
             && conn.armed.is_none_or(|armed| deadline < armed)
         {
             // A deadline already past (it should not be, after a drive) still waits a
@@ -730,30 +725,53 @@ impl RingLoop {
     }
 }
 
-/// Moves what is due between the session and the ring: deadlines, stashed input, answers
-/// to send, the receive to arm.
-fn pump(ring: &mut Ring, slot: usize, conn: &mut Conn, now: Instant) {
-    conn.session.handle_timeout(now);
-    conn.feed_stash(now);
-    if !conn.sending
-        && let Some(bytes) = conn.session.poll_transmit()
-    {
-        conn.sending = ring.send(conn.token(slot, Op::Send), conn.stream.as_raw_fd(), bytes);
-    }
-    if conn.session.poll_close_write() {
-        let _ = conn.stream.shutdown(Direction::Write);
-    }
-    if conn.session.is_finished() || conn.receiving || conn.ended {
-        return;
-    }
-    let want = conn.session.read_size();
-    if want > 0 && conn.stashed().is_empty() {
-        let limit = u32::try_from(want).unwrap_or(u32::MAX);
-        ring.receive(
-            conn.token(slot, Op::Receive),
-            conn.stream.as_raw_fd(),
-            limit,
-        );
-        conn.receiving = true;
+/// Does what the session says — compute, start a send, hand it stashed input, arm a
+/// receive — until it waits on the ring or a timer. Returns when to drive it again at the
+/// latest (`Some(None)`: on a completion only), or `None` once the session is over.
+///
+/// After server-core's [`TURN`] of computing the connection's turn ends: it is driven
+/// again by its timer a millisecond on, after the completions of the others.
+fn pump(ring: &mut Ring, slot: usize, conn: &mut Conn, began: Instant) -> Option<Option<Instant>> {
+    let mut now = began;
+    let send_token = conn.token(slot, Op::Send);
+    let fd = conn.stream.as_raw_fd();
+    loop {
+        match conn.session.poll_output(now) {
+            Output::Computed => {
+                now = Instant::now();
+                if now >= began + TURN {
+                    return Some(Some(now));
+                }
+                continue;
+            }
+            Output::Transmit { bytes, until } => {
+                if !conn.sending {
+                    conn.sending = ring.send(send_token, fd, bytes);
+                }
+                return Some(until);
+            }
+            Output::CloseWrite => {
+                let _ = conn.stream.shutdown(Direction::Write);
+            }
+            Output::Receive { max, until } => {
+                if conn.feed_stash(max, now) {
+                    now = Instant::now();
+                    continue;
+                }
+                if !conn.receiving && !conn.ended {
+                    let limit = u32::try_from(max).unwrap_or(u32::MAX);
+                    ring.receive(
+                        conn.token(slot, Op::Receive),
+                        conn.stream.as_raw_fd(),
+                        limit,
+                    );
+                    conn.receiving = true;
+                }
+                return Some(until);
+            }
+            Output::Wait(until) => return Some(until),
+            Output::Finished => return None,
+        }
+        now = Instant::now();
     }
 }

@@ -30,7 +30,8 @@ pub fn parse_listening_line(line: &str) -> Option<SocketAddr> {
 
 /// The path of a binary built from this workspace into the same target directory as the
 /// running executable: `target/<profile>/<name>`, found from a test
-/// (`target/<profile>/deps/test-…`) or from a binary (`target/<profile>/…`).
+/// (`target/<profile>/deps/test-…`), an example (`target/<profile>/examples/…`) or a
+/// binary (`target/<profile>/…`).
 ///
 /// # Errors
 ///
@@ -38,7 +39,7 @@ pub fn parse_listening_line(line: &str) -> Option<SocketAddr> {
 pub fn workspace_binary(name: &str) -> io::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let mut dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
-    if dir.ends_with("deps") {
+    if dir.ends_with("deps") || dir.ends_with("examples") {
         dir.pop();
     }
     let path = dir.join(name);
