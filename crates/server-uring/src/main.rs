@@ -105,6 +105,8 @@ use server_core::{
     Who,
 };
 
+use protocol::{Framing, codec};
+
 use crate::ring::{Completion, Op, Ring, Sizes, Token};
 
 /// Each ring's size: submission entries, and its provided buffers. 512 buffers of 512
@@ -117,6 +119,19 @@ const SIZES: Sizes = Sizes {
     buffers: 512,
     buffer_size: 512,
 };
+
+/// [`SIZES`] for `framing`: with raw framing one receive is one request of up to
+/// [`codec::RAW_READ_SIZE`] bytes, so a buffer must hold a whole one (a 1000-byte
+/// request in two 512-byte buffers would be two requests).
+fn sizes(framing: Framing) -> Sizes {
+    match framing {
+        Framing::Line => SIZES,
+        Framing::Raw => Sizes {
+            buffer_size: SIZES.buffer_size.max(codec::RAW_READ_SIZE),
+            ..SIZES
+        },
+    }
+}
 
 /// How long past the shutdown deadline the sessions are still driven for their last
 /// answers before they are abandoned: server-core's, the same for every driver.
@@ -195,6 +210,7 @@ fn start_ring(server: &Server, n: usize) -> io::Result<Worker> {
     let (reader, writer) = io::pipe()?;
     let inbox = Inbox::new(move || (&writer).write_all(&[1]));
     let (ready, started) = mpsc::sync_channel(1);
+    let framing = server.config().framing;
     let parts = (
         Arc::clone(&inbox),
         server.service(),
@@ -205,7 +221,7 @@ fn start_ring(server: &Server, n: usize) -> io::Result<Worker> {
         .name(format!("ring-{n}"))
         .spawn(move || {
             let (inbox, service, shutdown, log) = parts;
-            let ring = match Ring::new(SIZES) {
+            let ring = match Ring::new(sizes(framing)) {
                 Ok(ring) => ring,
                 Err(e) => {
                     let _ = ready.send(Err(io::Error::new(
