@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use clap::Parser;
 use protocol::{Framing, Op};
@@ -348,11 +348,12 @@ pub fn run(args: &Args) -> Result<Report, BenchError> {
                     duration,
                     connect_per_request: args.connect_per_request,
                     source_addrs,
+                    hdr_log: hdr_log.is_some(),
                 },
                 warnings,
             );
             if let Some((path, file)) = hdr_log {
-                write_hdr_log(&path, file, &run)?;
+                write_hdr_log(&path, file, run.window_start, run.intervals)?;
             }
             Report::Load(run.report)
         }
@@ -373,9 +374,16 @@ fn create(path: &std::path::Path) -> Result<(String, File), BenchError> {
 }
 
 /// Writes an open-loop run's interval log to `file`.
-fn write_hdr_log(path: &str, file: File, run: &open_loop::RateRun) -> Result<(), BenchError> {
+fn write_hdr_log(
+    path: &str,
+    file: File,
+    window_start: SystemTime,
+    intervals: Option<std::io::Result<Vec<u8>>>,
+) -> Result<(), BenchError> {
     let mut out = BufWriter::new(file);
-    hdr_log::write(&mut out, run.window_start, &run.intervals)
+    intervals
+        .unwrap_or_else(|| Err(std::io::Error::other("no interval was recorded")))
+        .and_then(|lines| hdr_log::write(&mut out, window_start, &lines))
         .and_then(|()| out.flush())
         .map_err(|source| BenchError::HdrLog {
             path: path.to_owned(),

@@ -33,17 +33,39 @@ const FORMAT_VERSION: &str = "1.3";
 /// What `Interval_Max` is divided by: nanoseconds shown as milliseconds.
 const MAX_VALUE_DIVISOR: f64 = 1e6;
 
-/// Writes `intervals` (one histogram of nanoseconds per second, the first starting at
-/// `start`) to `out` as an interval log.
+/// Encodes interval histograms of nanoseconds as the log's interval lines, as `next`
+/// hands them over: `(second, histogram)`, the second counted from the log's start,
+/// until `None`. Only the encoded lines are kept, so a long run's log costs memory in
+/// proportion to its compressed size.
 ///
 /// # Errors
 ///
-/// When writing fails, or a histogram cannot be encoded.
-pub fn write(
-    out: &mut impl Write,
-    start: SystemTime,
-    intervals: &[Histogram<u64>],
-) -> io::Result<()> {
+/// When a histogram cannot be encoded.
+pub fn encode(mut next: impl FnMut() -> Option<(u64, Histogram<u64>)>) -> io::Result<Vec<u8>> {
+    let mut lines = Vec::new();
+    let mut serializer = V2DeflateSerializer::new();
+    let mut log = IntervalLogWriterBuilder::new()
+        .with_max_value_divisor(MAX_VALUE_DIVISOR)
+        .begin_log_with(&mut lines, &mut serializer)?;
+    while let Some((second, hist)) = next() {
+        log.write_histogram(
+            &hist,
+            Duration::from_secs(second),
+            Duration::from_secs(1),
+            None,
+        )
+        .map_err(|e| io::Error::other(e.to_string()))?;
+    }
+    Ok(lines)
+}
+
+/// Writes the log to `out`: the header lines for a run whose first interval starts at
+/// `start`, the legend, then `intervals` from [`encode`].
+///
+/// # Errors
+///
+/// When writing fails.
+pub fn write(out: &mut impl Write, start: SystemTime, intervals: &[u8]) -> io::Result<()> {
     let epoch_s = start
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default()
@@ -63,20 +85,7 @@ pub fn write(
         out,
         "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\""
     )?;
-    let mut serializer = V2DeflateSerializer::new();
-    let mut log = IntervalLogWriterBuilder::new()
-        .with_max_value_divisor(MAX_VALUE_DIVISOR)
-        .begin_log_with(out, &mut serializer)?;
-    for (second, hist) in (0u64..).zip(intervals) {
-        log.write_histogram(
-            hist,
-            Duration::from_secs(second),
-            Duration::from_secs(1),
-            None,
-        )
-        .map_err(|e| io::Error::other(e.to_string()))?;
-    }
-    Ok(())
+    out.write_all(intervals)
 }
 
 #[cfg(test)]
@@ -99,8 +108,10 @@ mod tests {
         }
         intervals.push(Histogram::<u64>::new(3).unwrap());
         let start = SystemTime::UNIX_EPOCH + Duration::from_millis(1_733_334_444_123);
+        let mut handed = (0u64..).zip(intervals.clone());
+        let lines = encode(|| handed.next()).unwrap();
         let mut out = Vec::new();
-        write(&mut out, start, &intervals).unwrap();
+        write(&mut out, start, &lines).unwrap();
         let text = String::from_utf8(out.clone()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[1], "#[Histogram log format version 1.3]");

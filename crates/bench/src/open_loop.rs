@@ -24,6 +24,7 @@
 //! One thread per connection, as in timed load: sleeping until a due time is what a
 //! thread does well, and a thread's lateness is measured, not assumed away.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -33,6 +34,7 @@ use std::time::{Duration, Instant, SystemTime};
 use hdrhistogram::Histogram;
 
 use crate::Target;
+use crate::hdr_log;
 use crate::load::{Gate, WORKER_STACK_BYTES, histogram};
 use crate::report::{ErrorCounts, ErrorKind, Failure, Lag, LoadReport, RateReport};
 use crate::source;
@@ -57,6 +59,8 @@ pub struct RateConfig {
     /// Connection per request: loopback source addresses to spread the connections over
     /// (0: the kernel's choice), as in [`crate::source`].
     pub source_addrs: u32,
+    /// Whether to encode the corrected latencies as an interval log (`--hdr-log`).
+    pub hdr_log: bool,
 }
 
 /// When each request of one connection is due.
@@ -123,30 +127,29 @@ struct Shard {
     from_send: Histogram<u64>,
     /// From ready to send: bench's own lateness.
     lag: Histogram<u64>,
-    /// Corrected latencies by the second of the window their answer came in, for the
-    /// HdrHistogram interval log.
-    intervals: Vec<Histogram<u64>>,
+    /// With `--hdr-log`: corrected latencies by the second of the window their answer
+    /// came in, until the collector takes each second away to encode it (so that a long
+    /// run holds a second or two of them, not all).
+    intervals: Option<BTreeMap<u64, Histogram<u64>>>,
 }
 
 impl Shard {
-    fn new() -> Shard {
+    fn new(log_intervals: bool) -> Shard {
         Shard {
             corrected: histogram(),
             from_send: histogram(),
             lag: histogram(),
-            intervals: Vec::new(),
+            intervals: log_intervals.then(BTreeMap::new),
         }
     }
 
     fn record(&mut self, e: &Exchange, window: &Window) {
-        let second = e.answered.saturating_duration_since(window.start).as_secs();
-        let second = usize::try_from(second).unwrap_or(usize::MAX);
-        if self.intervals.len() <= second {
-            self.intervals.resize_with(second + 1, histogram);
-        }
         let corrected = e.answered.saturating_duration_since(e.due);
         record(&mut self.corrected, corrected);
-        record(&mut self.intervals[second], corrected);
+        if let Some(intervals) = &mut self.intervals {
+            let second = e.answered.saturating_duration_since(window.start).as_secs();
+            record(intervals.entry(second).or_insert_with(histogram), corrected);
+        }
         record(
             &mut self.from_send,
             e.answered.saturating_duration_since(e.sent),
@@ -159,11 +162,56 @@ impl Shard {
         let _ = self.corrected.add(&other.corrected);
         let _ = self.from_send.add(&other.from_send);
         let _ = self.lag.add(&other.lag);
-        if self.intervals.len() < other.intervals.len() {
-            self.intervals.resize_with(other.intervals.len(), histogram);
+    }
+
+    /// Takes the latencies answered in `second` out, adding them to `into`; says whether
+    /// any later second has some.
+    fn take_second(&mut self, second: u64, into: &mut Histogram<u64>) -> bool {
+        let Some(intervals) = &mut self.intervals else {
+            return false;
+        };
+        if let Some(hist) = intervals.remove(&second) {
+            let _ = into.add(&hist);
         }
-        for (mine, theirs) in self.intervals.iter_mut().zip(&other.intervals) {
-            let _ = mine.add(theirs);
+        intervals.range(second..).next().is_some()
+    }
+}
+
+/// How long after a second of the window ends its interval is taken for the log: a
+/// worker that read its answer just before the boundary may take a moment to record it.
+const INTERVAL_GRACE: Duration = Duration::from_millis(100);
+
+/// Hands the interval log one second of corrected latencies at a time, each once it is
+/// over, while the workers run: `None` when they have all finished and every second
+/// recorded has been handed over.
+struct IntervalCollector<'a> {
+    shards: &'a [Arc<Mutex<Shard>>],
+    handles: &'a [thread::JoinHandle<Tally>],
+    window_start: Instant,
+    next: u64,
+}
+
+impl IntervalCollector<'_> {
+    fn next_interval(&mut self) -> Option<(u64, Histogram<u64>)> {
+        loop {
+            let finished = self.handles.iter().all(thread::JoinHandle::is_finished);
+            let over = self.window_start + Duration::from_secs(self.next + 1) + INTERVAL_GRACE;
+            let now = Instant::now();
+            if finished || now >= over {
+                let mut merged = histogram();
+                let mut more = false;
+                for shard in self.shards {
+                    if let Ok(mut shard) = shard.lock() {
+                        more |= shard.take_second(self.next, &mut merged);
+                    }
+                }
+                if finished && merged.is_empty() && !more {
+                    return None;
+                }
+                self.next += 1;
+                return Some((self.next - 1, merged));
+            }
+            thread::sleep((over - now).min(Duration::from_millis(100)));
         }
     }
 }
@@ -309,14 +357,15 @@ impl Worker {
     }
 }
 
-/// An open-loop run's report, and its corrected latencies second by second of the window
-/// (for `--hdr-log`).
+/// An open-loop run's report, and with `--hdr-log` its corrected latencies second by
+/// second of the window, encoded.
 pub struct RateRun {
     /// The report.
     pub report: LoadReport,
-    /// Corrected latencies in nanoseconds, one histogram per second from the window's
-    /// start (answers that came after the window's end are in the seconds after it).
-    pub intervals: Vec<Histogram<u64>>,
+    /// The interval lines of the log ([`hdr_log::encode`]): one per second from the
+    /// window's start (answers that came after the window's end are in the seconds after
+    /// it), or why they could not be encoded.
+    pub intervals: Option<io::Result<Vec<u8>>>,
     /// The wall-clock time at the window's start.
     pub window_start: SystemTime,
 }
@@ -339,7 +388,7 @@ pub fn run(config: &RateConfig, warnings: Vec<String>) -> RateRun {
     let start: Arc<OnceLock<Instant>> = Arc::new(OnceLock::new());
     let target = Arc::new(config.target.clone());
     let shards: Vec<Arc<Mutex<Shard>>> = (0..shard_count())
-        .map(|_| Arc::new(Mutex::new(Shard::new())))
+        .map(|_| Arc::new(Mutex::new(Shard::new(config.hdr_log))))
         .collect();
     let mut errors = ErrorCounts::default();
     let closed = gate.close();
@@ -392,6 +441,15 @@ pub fn run(config: &RateConfig, warnings: Vec<String>) -> RateRun {
     let window_start = SystemTime::now() + config.warmup;
     drop(closed);
 
+    let intervals = config.hdr_log.then(|| {
+        let mut collector = IntervalCollector {
+            shards: &shards,
+            handles: &handles,
+            window_start: started + config.warmup,
+            next: 0,
+        };
+        hdr_log::encode(|| collector.next_interval())
+    });
     let mut tally = Tally::default();
     for handle in handles {
         match handle.join() {
@@ -403,7 +461,7 @@ pub fn run(config: &RateConfig, warnings: Vec<String>) -> RateRun {
             Err(_) => errors.add(Failure::new(ErrorKind::Other, "a worker thread panicked")),
         }
     }
-    let mut all = Shard::new();
+    let mut all = Shard::new(false);
     for shard in &shards {
         if let Ok(shard) = shard.lock() {
             all.merge(&shard);
@@ -411,7 +469,7 @@ pub fn run(config: &RateConfig, warnings: Vec<String>) -> RateRun {
     }
     RateRun {
         report: report(config, &all, tally, errors, warnings),
-        intervals: all.intervals,
+        intervals,
         window_start,
     }
 }
@@ -507,7 +565,7 @@ mod tests {
             start: t0,
             end: t0 + Duration::from_secs(10),
         };
-        let mut shard = Shard::new();
+        let mut shard = Shard::new(true);
         let ms = Duration::from_millis;
         shard.record(
             &Exchange {
@@ -518,9 +576,11 @@ mod tests {
             },
             &window,
         );
-        assert_eq!(shard.intervals.len(), 3);
-        assert_eq!(shard.intervals[2].len(), 1);
-        assert!(shard.intervals[0].is_empty());
+        let mut second = histogram();
+        assert!(shard.take_second(0, &mut second), "a later second has some");
+        assert!(second.is_empty());
+        assert!(!shard.take_second(2, &mut second), "none after the second");
+        assert_eq!(second.len(), 1);
         let within = |h: &Histogram<u64>, ns: u64| h.equivalent(h.max(), ns);
         assert!(within(&shard.corrected, 1_003_000_000));
         assert!(within(&shard.from_send, 2_000_000));
