@@ -41,10 +41,15 @@
 //! - [`listener`]: binding with socket2 (`SO_REUSEADDR`, the backlog), accepting with
 //!   errors sorted into "go on" and "back off", and raising the open-file limit.
 //! - [`session`]: [`Session`], every rule of a connection — framing, the limit, `ERR`
-//!   answers, the delay as a deadline, `--work`, the writing rule, the idle timeout, a
-//!   client that stops reading, draining on shutdown, what is logged — and no I/O.
-//! - [`blocking`]: [`Service`], the blocking driver of a session over a `TcpStream`, and
-//!   the factory the other drivers open sessions from.
+//!   answers, the delay as a deadline, `--work` one request per step, the writing rule,
+//!   the idle timeout, a client that stops reading, a turn of computing, draining and
+//!   the deadline on shutdown, what is logged — and no I/O; its one question,
+//!   [`Session::poll_output`], answers with an [`Output`].
+//! - [`blocking`]: [`Service`], the blocking driver of a session over a `TcpStream` (a
+//!   `poll` on the socket and the shutdown [`blocking::Bell`]), and the factory the other
+//!   drivers open sessions from.
+//! - [`ledger`]: [`Ledger`], the count of requests received and not yet answered, in
+//!   memory shared with forked children: what the last line of a shutdown reports.
 //! - [`log`]: the tutorial's log lines with a time stamp and who served them, one `write(2)`
 //!   per line, untrusted text escaped and cut.
 //! - [`backoff`]: when to try again after a worker could not be started (prefork, pool).

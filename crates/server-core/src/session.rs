@@ -46,7 +46,7 @@
 //!
 //! - **Framing.** Line framing splits at `\n` (one trailing `\r` is dropped); raw framing
 //!   (the tutorial's) takes each read of at most min(1024, `--max-request-bytes`) bytes as
-//!   one request, which is why [`Session::read_size`] bounds the driver's reads.
+//!   one request, which is why [`Output::Receive`] bounds the driver's reads.
 //! - **Size.** A line longer than the limit, not counting its `\n` or `\r\n`, is refused
 //!   with `ERR request too long (limit N bytes)` and the connection is closed: once the
 //!   answer is out the session shuts its sending side and reads and drops the rest for up
