@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
 use protocol::{Framing, Op};
@@ -91,6 +91,12 @@ pub struct Args {
     /// log, one interval per second, for HdrHistogram's own tools.
     #[arg(long, value_name = "FILE", requires = "rate")]
     pub hdr_log: Option<PathBuf>,
+    /// Wait until this wall-clock second (seconds since the Unix epoch, as `date +%s`
+    /// prints) and start then, so that generators on several hosts start together; with
+    /// `--hdr-log` each writes its intervals on absolute time for `cargo xtask merge`. A
+    /// time more than a second past, or more than a day ahead, is refused.
+    #[arg(long, value_name = "UNIX_TIME")]
+    pub start_at: Option<u64>,
     /// Send redis's inline `PING` and expect `+PONG` instead of a taskserver request, to
     /// measure redis-server with the same load generator.
     #[arg(long, conflicts_with_all = ["op", "payload", "framing"])]
@@ -300,8 +306,12 @@ pub fn run(args: &Args) -> Result<Report, BenchError> {
         }
         _ => 0,
     };
+    let start_at = args.start_at.map(start_time).transpose()?;
     let hdr_log = args.hdr_log.as_deref().map(create).transpose()?;
     let mut warnings = limits::prepare(args.clients, args.duration.is_none())?;
+    if let Some(at) = start_at {
+        wait_until(at);
+    }
     let report = match (args.duration, args.rate) {
         (None, _) => Report::Burst(burst::run(
             &BurstConfig {
@@ -364,6 +374,60 @@ pub fn run(args: &Args) -> Result<Report, BenchError> {
     }
 }
 
+/// How far past `--start-at` may be and still be started at once: a generator launched
+/// by a script in the same second as the others (or a little after) joins them.
+const START_AT_GRACE: Duration = Duration::from_secs(1);
+
+/// How far ahead `--start-at` may be: further is a mistake (milliseconds given for
+/// seconds, say), not a wait.
+const START_AT_HORIZON: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// `--start-at`'s second as a wall-clock time, checked against the clock now.
+fn start_time(unix_s: u64) -> Result<SystemTime, BenchError> {
+    let now = SystemTime::now();
+    // A second beyond the clock's range is far more than a day ahead.
+    let at = UNIX_EPOCH
+        .checked_add(Duration::from_secs(unix_s))
+        .unwrap_or(now + START_AT_HORIZON * 2);
+    if let Ok(past) = now.duration_since(at)
+        && past > START_AT_GRACE
+    {
+        return Err(BenchError::Usage(format!(
+            "--start-at {unix_s} passed {:.1} s ago (now {:.1}): give a second still to \
+             come, e.g. --start-at $(( $(date +%s) + 5 ))",
+            past.as_secs_f64(),
+            seconds_since_epoch(now)
+        )));
+    }
+    if let Ok(ahead) = at.duration_since(now)
+        && ahead > START_AT_HORIZON
+    {
+        return Err(BenchError::Usage(format!(
+            "--start-at {unix_s} is {:.0} s ahead (now {:.0}), more than a day: it takes \
+             seconds since the epoch, as `date +%s` prints, not milliseconds",
+            ahead.as_secs_f64(),
+            seconds_since_epoch(now)
+        )));
+    }
+    Ok(at)
+}
+
+/// Seconds since the Unix epoch.
+fn seconds_since_epoch(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}
+
+/// Sleeps until the wall clock reads `at` (at once if it already does).
+fn wait_until(at: SystemTime) {
+    // A sleep never ends early, so one is enough; the clock is read again in case
+    // the checks before took a while.
+    if let Ok(left) = at.duration_since(SystemTime::now()) {
+        std::thread::sleep(left);
+    }
+}
+
 /// Creates `--hdr-log`'s file before the run, so that a path that cannot be written is
 /// said before the load, not after it.
 fn create(path: &std::path::Path) -> Result<(String, File), BenchError> {
@@ -372,6 +436,10 @@ fn create(path: &std::path::Path) -> Result<(String, File), BenchError> {
         .map(|file| (name.clone(), file))
         .map_err(|source| BenchError::HdrLog { path: name, source })
 }
+
+/// What `--hdr-log`'s values are, said in its first line.
+const HDR_LOG_ABOUT: &str =
+    "Latencies in nanoseconds, from when each request was due, written by taskserver's bench";
 
 /// Writes an open-loop run's interval log to `file`.
 fn write_hdr_log(
@@ -383,7 +451,7 @@ fn write_hdr_log(
     let mut out = BufWriter::new(file);
     intervals
         .unwrap_or_else(|| Err(std::io::Error::other("no interval was recorded")))
-        .and_then(|lines| hdr_log::write(&mut out, window_start, &lines))
+        .and_then(|lines| hdr_log::write(&mut out, HDR_LOG_ABOUT, window_start, &lines))
         .and_then(|()| out.flush())
         .map_err(|source| BenchError::HdrLog {
             path: path.to_owned(),
@@ -463,6 +531,31 @@ mod tests {
         let args = parse(&[&per_request[..], &["2", "--host", "::1"]].concat()).unwrap();
         let err = run(&args).unwrap_err().to_string();
         assert!(err.contains("IPv4 loopback"), "{err}");
+    }
+
+    /// --start-at refuses a second more than one past, or more than a day ahead, with
+    /// a usage error that says the time now; the current second is accepted.
+    #[test]
+    fn start_at_rules() {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        assert!(start_time(now).is_ok());
+        assert!(start_time(now + 60).is_ok());
+        let err = start_time(now - 5).unwrap_err();
+        assert!(matches!(err, BenchError::Usage(_)), "{err}");
+        assert!(err.to_string().contains("passed"), "{err}");
+        let err = start_time(now * 1000).unwrap_err().to_string();
+        assert!(err.contains("not milliseconds"), "{err}");
+        assert!(parse(&["--start-at", "soon"]).is_err());
+        let args = parse(&["--start-at", "12", "--clients", "1"]).unwrap();
+        assert!(
+            run(&args)
+                .unwrap_err()
+                .to_string()
+                .contains("--start-at 12 passed")
+        );
     }
 
     /// --addr wins over --host/--port, and IPv6 hosts get brackets.

@@ -164,16 +164,21 @@ impl Shard {
         let _ = self.lag.add(&other.lag);
     }
 
-    /// Takes the latencies answered in `second` out, adding them to `into`; says whether
-    /// any later second has some.
-    fn take_second(&mut self, second: u64, into: &mut Histogram<u64>) -> bool {
-        let Some(intervals) = &mut self.intervals else {
-            return false;
-        };
-        if let Some(hist) = intervals.remove(&second) {
+    /// Takes the latencies answered in `second` out, adding them to `into`.
+    fn take_second(&mut self, second: u64, into: &mut Histogram<u64>) {
+        if let Some(hist) = self.intervals.as_mut().and_then(|i| i.remove(&second)) {
             let _ = into.add(&hist);
         }
-        intervals.range(second..).next().is_some()
+    }
+
+    /// Takes the latencies answered in `second` and every later one out, adding them to
+    /// `into`: the window's last second holds the answers that came after its end.
+    fn take_from(&mut self, second: u64, into: &mut Histogram<u64>) {
+        if let Some(intervals) = &mut self.intervals {
+            for (_, hist) in intervals.split_off(&second) {
+                let _ = into.add(&hist);
+            }
+        }
     }
 }
 
@@ -182,36 +187,65 @@ impl Shard {
 const INTERVAL_GRACE: Duration = Duration::from_millis(100);
 
 /// Hands the interval log one second of corrected latencies at a time, each once it is
-/// over, while the workers run: `None` when they have all finished and every second
-/// recorded has been handed over.
+/// over, while the workers run. The log covers the window exactly: one interval per
+/// second of it, the last cut at its end and handed over once every worker has finished,
+/// with the answers that came after the end (to requests due before it) — so that the
+/// log's count over its length is the run's achieved rate, as `cargo xtask merge`
+/// reads it.
 struct IntervalCollector<'a> {
     shards: &'a [Arc<Mutex<Shard>>],
     handles: &'a [thread::JoinHandle<Tally>],
     window_start: Instant,
+    /// The window's length.
+    window: Duration,
     next: u64,
 }
 
 impl IntervalCollector<'_> {
-    fn next_interval(&mut self) -> Option<(u64, Histogram<u64>)> {
+    /// The window's last second (counted from 0).
+    fn last(&self) -> u64 {
+        self.window
+            .saturating_sub(Duration::from_nanos(1))
+            .as_secs()
+    }
+
+    fn next_interval(&mut self) -> Option<hdr_log::Interval> {
+        let second = self.next;
+        if second > self.last() {
+            return None;
+        }
+        let is_last = second == self.last();
         loop {
             let finished = self.handles.iter().all(thread::JoinHandle::is_finished);
-            let over = self.window_start + Duration::from_secs(self.next + 1) + INTERVAL_GRACE;
+            let over = self.window_start + Duration::from_secs(second + 1) + INTERVAL_GRACE;
             let now = Instant::now();
-            if finished || now >= over {
-                let mut merged = histogram();
-                let mut more = false;
+            if finished || (!is_last && now >= over) {
+                let mut histogram = histogram();
                 for shard in self.shards {
                     if let Ok(mut shard) = shard.lock() {
-                        more |= shard.take_second(self.next, &mut merged);
+                        match is_last {
+                            true => shard.take_from(second, &mut histogram),
+                            false => shard.take_second(second, &mut histogram),
+                        }
                     }
                 }
-                if finished && merged.is_empty() && !more {
-                    return None;
-                }
                 self.next += 1;
-                return Some((self.next - 1, merged));
+                let start = Duration::from_secs(second);
+                return Some(hdr_log::Interval {
+                    start,
+                    length: self
+                        .window
+                        .saturating_sub(start)
+                        .min(Duration::from_secs(1)),
+                    histogram,
+                });
             }
-            thread::sleep((over - now).min(Duration::from_millis(100)));
+            let wait = if now < over {
+                over - now
+            } else {
+                Duration::MAX
+            };
+            thread::sleep(wait.min(Duration::from_millis(100)));
         }
     }
 }
@@ -363,8 +397,8 @@ pub struct RateRun {
     /// The report.
     pub report: LoadReport,
     /// The interval lines of the log ([`hdr_log::encode`]): one per second from the
-    /// window's start (answers that came after the window's end are in the seconds after
-    /// it), or why they could not be encoded.
+    /// window's start (answers that came after the window's end are in its last second),
+    /// or why they could not be encoded.
     pub intervals: Option<io::Result<Vec<u8>>>,
     /// The wall-clock time at the window's start.
     pub window_start: SystemTime,
@@ -446,6 +480,7 @@ pub fn run(config: &RateConfig, warnings: Vec<String>) -> RateRun {
             shards: &shards,
             handles: &handles,
             window_start: started + config.warmup,
+            window: config.duration,
             next: 0,
         };
         hdr_log::encode(|| collector.next_interval())
@@ -556,8 +591,9 @@ mod tests {
         assert!(off < Duration::from_micros(1), "{off:?}");
     }
 
-    /// An exchange is filed under the second of the window its answer came in; lag is
-    /// measured from when the send could have left, not from the due time.
+    /// An exchange is filed under the second of the window its answer came in (the
+    /// last second takes those after the window); lag is measured from when the send
+    /// could have left, not from the due time.
     #[test]
     fn shard_records_by_second() {
         let t0 = Instant::now();
@@ -577,13 +613,29 @@ mod tests {
             &window,
         );
         let mut second = histogram();
-        assert!(shard.take_second(0, &mut second), "a later second has some");
+        shard.take_second(0, &mut second);
         assert!(second.is_empty());
-        assert!(!shard.take_second(2, &mut second), "none after the second");
+        shard.take_second(2, &mut second);
         assert_eq!(second.len(), 1);
         let within = |h: &Histogram<u64>, ns: u64| h.equivalent(h.max(), ns);
         assert!(within(&shard.corrected, 1_003_000_000));
         assert!(within(&shard.from_send, 2_000_000));
         assert!(within(&shard.lag, 1_000_000));
+        shard.record(
+            &Exchange {
+                due: t0 + ms(9999),
+                ready: t0 + ms(9999),
+                sent: t0 + ms(9999),
+                answered: t0 + ms(12_000),
+            },
+            &window,
+        );
+        let mut last = histogram();
+        shard.take_from(9, &mut last);
+        assert_eq!(
+            last.len(),
+            1,
+            "the last second takes the answers after the window"
+        );
     }
 }
