@@ -1,4 +1,4 @@
-//! The command line of every task: `cargo xtask bench`, `report`, `curve` and `stevens`, with
+//! The command line of every task: `cargo xtask bench`, `report`, `curve`, `stevens` and `merge`, with
 //! the parsers of their values. A bad value is a usage error (clap's, exit status 2) that
 //! says what is expected; nothing here runs anything.
 
@@ -41,6 +41,23 @@ pub enum Task {
     /// connection and the spread over workers for every design (each accept strategy);
     /// writes stevens.csv, STEVENS.md and plot-stevens.svg.
     Stevens(StevensArgs),
+    /// Add the HdrHistogram interval logs of several load generators (`bench --rate
+    /// --start-at T --hdr-log FILE` on each host) interval by interval on absolute time;
+    /// writes merged.hlog (the same standard format), merged.json and merged.txt, a
+    /// per-second table it also prints. Bad input (a file missing, not an interval log,
+    /// logs that share no time) exits 2 with the file and line.
+    Merge(MergeArgs),
+}
+
+/// `cargo xtask merge` options.
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// The interval logs, one per generator.
+    #[arg(value_name = "LOG", required = true)]
+    pub logs: Vec<PathBuf>,
+    /// Output directory (default: `target/merge/<UTC timestamp>`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// The `--servers` choice: `all`, or the servers named, in order.

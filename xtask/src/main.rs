@@ -14,6 +14,8 @@
 //!   `plot-latency.svg`, `CURVE.md`.
 //! - [`stevens`]: `cargo xtask stevens`, UNP chapter 30's experiment over every design
 //!   (each accept strategy): `stevens.csv`, `STEVENS.md`, `plot-stevens.svg`.
+//! - [`merge`]: `cargo xtask merge LOG…`, the interval logs of several load generators
+//!   added on absolute time: `merged.hlog`, `merged.json`, `merged.txt`.
 //!
 //! What they share, each importing only the modules listed before it:
 //! - [`util`]: project root, running commands (echoed), UTC time stamps.
@@ -43,6 +45,7 @@ mod curve;
 mod flags;
 mod limits;
 mod markdown;
+mod merge;
 mod model;
 mod plot;
 mod procfs;
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
         Task::Curve(args) => curve::run(&args),
         Task::Report { dir } => report::run(&dir),
         Task::Stevens(args) => stevens::run(&args),
+        Task::Merge(args) => merge::run(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
