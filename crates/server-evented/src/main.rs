@@ -57,8 +57,8 @@
 //! the others on its loop. Measured on `--workers 1` with one client pipelining
 //! `2|3**10333//3**10333` as fast as it is answered and another sending one request at a
 //! time (`cargo run --release -p server-core --example fairness -- server-evented`): the
-//! other client's request is answered in 2.9–4.6 ms median and 79–217 ms at the most
-//! (200 probes a run, two runs, on a shared 2-core machine at load average 16); before
+//! other client's request is answered in 2.9–4.6 ms median and 24–217 ms at the most
+//! (200 probes a run, five runs, on a shared 2-core machine at load average 16–27); before
 //! turns, 1.3–2.8 s median and up to 23 s.
 //!
 //! Timers are a binary heap of (deadline, slot, connection id): after each drive the
