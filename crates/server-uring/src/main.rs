@@ -133,6 +133,10 @@ fn sizes(framing: Framing) -> Sizes {
     }
 }
 
+/// The most a connection's emptied stash keeps allocated for the next time: 10,000
+/// connections that once pipelined a lot must not keep 64 KiB each.
+const KEPT_ROOM: usize = 16 * 1024;
+
 /// How long past the shutdown deadline the sessions are still driven for their last
 /// answers before they are abandoned: server-core's, the same for every driver.
 const GRACE: Duration = server_core::session::DRIVER_GRACE;
@@ -316,6 +320,10 @@ impl Conn {
             self.session.handle_input(&self.stash[self.taken..end], now);
             self.taken = end;
             if self.taken == self.stash.len() {
+                // An emptied stash keeps a little room, not what a flood grew it to.
+                if self.stash.capacity() > KEPT_ROOM {
+                    self.stash = Vec::new();
+                }
                 self.stash.clear();
                 self.taken = 0;
             }

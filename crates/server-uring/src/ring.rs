@@ -56,6 +56,9 @@ const GROUP: u16 = 0;
 /// `splice_fd_in`, `file_index` and `addr_len`; the layout is the kernel's ABI).
 const OPTLEN_OFFSET: usize = 44;
 
+/// The most a slot's send buffer keeps allocated between sends.
+const KEPT_SEND_ROOM: usize = 16 * 1024;
+
 /// Page size for the buffer ring's alignment (the kernel wants the ring page-aligned).
 const PAGE: usize = 4096;
 
@@ -367,6 +370,10 @@ impl Ring {
                 && let Some(buffer) = sends.get_mut(token.slot as usize)
             {
                 buffer.busy = false;
+                // Keep a little room for the next send, not what a big batch grew it to.
+                if buffer.bytes.capacity() > KEPT_SEND_ROOM {
+                    buffer.bytes = Vec::new();
+                }
             }
             into.push(Completion {
                 token,
