@@ -9,7 +9,7 @@ use std::fmt;
 use std::io::Write as _;
 use std::ops::Range;
 
-use crate::message::{Framing, Request, RequestError, RequestRef, Response};
+use crate::message::{Framing, Rejection, Request, RequestError, RequestRef, Response};
 use crate::op::printable_excerpt;
 
 /// The most a raw-framed request may hold: the tutorial reads requests with `recv(1024)`,
@@ -209,15 +209,15 @@ pub fn encode_error(message: &(impl fmt::Display + ?Sized), framing: Framing, ou
     finish_frame(framing, out, start);
 }
 
-/// Appends the answer to a request that could not be read.
-///
-/// The raw framing answers an unknown operation with the tutorial's `Invalid choice`.
-pub fn encode_rejection(error: &RequestError, framing: Framing, out: &mut Vec<u8>) {
-    match (framing, error) {
-        (Framing::Raw, RequestError::UnknownOp(_)) => {
+/// Appends the answer to a frame that is not a request: `ERR <why>\n`, or the raw
+/// framing's `Error: <why>`, except that the raw framing answers an unknown operation
+/// with the tutorial's `Invalid choice`.
+pub fn encode_rejection(rejection: &Rejection, framing: Framing, out: &mut Vec<u8>) {
+    match (framing, rejection) {
+        (Framing::Raw, Rejection::Invalid(RequestError::UnknownOp(_))) => {
             out.extend_from_slice(RAW_INVALID_CHOICE.as_bytes());
         }
-        _ => encode_error(error, framing, out),
+        _ => encode_error(rejection, framing, out),
     }
 }
 
@@ -352,7 +352,7 @@ mod tests {
             b"Error: division by zero"
         );
         let mut out = Vec::new();
-        let unknown = crate::parse_request(b"9|x").unwrap_err();
+        let unknown = Rejection::Invalid(crate::parse_request(b"9|x").unwrap_err());
         encode_rejection(&unknown, Framing::Raw, &mut out);
         assert_eq!(out, b"Invalid choice");
         out.clear();
@@ -361,6 +361,25 @@ mod tests {
             out,
             b"ERR unknown operation '9': expected 1/case, 2/eval, 3/reverse\n"
         );
+    }
+
+    /// Every other rejection is an error answer with its reason, in both framings.
+    #[test]
+    fn rejection_bytes() {
+        let mut out = Vec::new();
+        let too_long = Rejection::TooLong { limit: 10 };
+        encode_rejection(&too_long, Framing::Line, &mut out);
+        assert_eq!(out, b"ERR request too long (limit 10 bytes)\n");
+        out.clear();
+        encode_rejection(&too_long, Framing::Raw, &mut out);
+        assert_eq!(out, b"Error: request too long (limit 10 bytes)");
+        out.clear();
+        encode_rejection(
+            &Rejection::Invalid(RequestError::Malformed),
+            Framing::Raw,
+            &mut out,
+        );
+        assert_eq!(out, b"Error: malformed request: expected <op>|<payload>");
     }
 
     /// Requests go out with the numeric code; raw framing adds no terminator.

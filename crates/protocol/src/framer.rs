@@ -22,11 +22,10 @@ pub enum Frame<'a> {
 
 /// A sans-I/O framer: bytes in, frames out.
 ///
-/// This is the one framer of the workspace's rules: the client's [`crate::Connection`]
-/// frames responses with it and the client's standard-input reader the lines a user
-/// types or pipes in (server-core's session still frames requests with its own copy of
-/// the same rules, until it moves onto this one). It never reads: its owner asks how much
-/// may be read ([`Framer::room`]), reads, hands the bytes over
+/// This is the one framer of the workspace: every server's session frames requests with
+/// it, the client's [`crate::Connection`] frames responses with it, and the client's
+/// standard-input reader the lines a user types or pipes in. It never reads: its owner
+/// asks how much may be read ([`Framer::room`]), reads, hands the bytes over
 /// ([`Framer::receive`], or [`Framer::receive_with`] to read straight into the framer's
 /// buffer), says when the stream ended ([`Framer::receive_eof`]), and takes frames with
 /// [`Framer::next_frame`] until there is none, then reads again. "Need more bytes" is
@@ -78,10 +77,13 @@ pub enum Frame<'a> {
 ///
 /// # Buffer
 ///
-/// One `Vec<u8>`, reused: `buf[start..]` is not yet framed, and `buf[start..scanned]` is
-/// known to hold no `\n`, so each byte is looked at once however the line is split over
-/// reads. Frames are borrowed from the buffer, so taking one allocates nothing; what was
-/// framed is dropped from the front only when more bytes arrive.
+/// One `Vec<u8>`, reused: `buf[start..]` is not yet framed. The `\n`s of each read are
+/// counted as it arrives (one pass the compiler vectorizes), so how many frames wait is
+/// known without a scan ([`Framer::frames_waiting`]) and a partial line is never searched;
+/// a search for the end of a line starts where the last one stopped (`buf[start..scanned]`
+/// holds no `\n`), so no byte is searched twice however a line is split over reads.
+/// Frames are borrowed from the buffer, so taking one allocates nothing; what was framed
+/// is dropped from the front only when more bytes arrive.
 #[derive(Debug)]
 pub struct Framer {
     framing: Framing,
@@ -94,6 +96,10 @@ pub struct Framer {
     scanned: usize,
     /// Raw framing: the lengths of the frames in `buf[start..]`, in order.
     raw_frames: VecDeque<usize>,
+    /// Line framing: how many `\n` `buf[start..]` holds, counted as bytes arrive.
+    lines: usize,
+    /// Line framing: where the bytes after the last `\n` received begin.
+    tail: usize,
     /// Line framing: the rest of an over-long line is being dropped.
     skipping: bool,
     /// The stream has ended; nothing more is received.
@@ -111,6 +117,8 @@ impl Framer {
             start: 0,
             scanned: 0,
             raw_frames: VecDeque::new(),
+            lines: 0,
+            tail: 0,
             skipping: false,
             eof: false,
         }
@@ -158,8 +166,9 @@ impl Framer {
             return;
         }
         self.compact();
+        let from = self.buf.len();
         self.buf.extend_from_slice(bytes);
-        self.count_raw_frames(bytes.len());
+        self.count_frames(from);
     }
 
     /// Reads into the framer's buffer: `read` is given `max` bytes of room (at most
@@ -185,7 +194,7 @@ impl Framer {
         let result = read(&mut self.buf[len..]);
         let filled = result.as_ref().map_or(0, |&n| n.min(max));
         self.buf.truncate(len + filled);
-        self.count_raw_frames(filled);
+        self.count_frames(len);
         result.map(|_| filled)
     }
 
@@ -218,6 +227,27 @@ impl Framer {
         }
     }
 
+    /// How many frames [`Framer::next_frame`] will give from what is held now, without
+    /// more bytes (a line cut off by the end of the stream and a line too long each
+    /// count). Known without a scan: `\n`s are counted as they arrive.
+    pub fn frames_waiting(&self) -> usize {
+        match self.framing {
+            Framing::Raw => self.raw_frames.len(),
+            Framing::Line => {
+                // The first `\n` while skipping ends the over-long line: no frame.
+                let ends_skip = self.skipping && self.lines > 0;
+                // While skipping with no `\n` held, all that is held is of the skipped line.
+                let last = if self.skipping && self.lines == 0 {
+                    &[][..]
+                } else {
+                    &self.buf[self.tail.max(self.start)..]
+                };
+                let last_is_frame = !last.is_empty() && (self.eof || cannot_fit(last, self.limit));
+                self.lines - usize::from(ends_skip) + usize::from(last_is_frame)
+            }
+        }
+    }
+
     /// Lets go of everything held and of its memory (after a refusal, at the end of a
     /// connection).
     pub fn release(&mut self) {
@@ -225,6 +255,8 @@ impl Framer {
         self.start = 0;
         self.scanned = 0;
         self.raw_frames = VecDeque::new();
+        self.lines = 0;
+        self.tail = 0;
     }
 
     /// The line framing's next frame.
@@ -233,6 +265,7 @@ impl Framer {
             return None;
         }
         if let Some(end) = self.find_newline() {
+            self.lines -= 1;
             let line = self.start..end;
             self.start = end + 1;
             self.scanned = self.start;
@@ -273,6 +306,7 @@ impl Framer {
         }
         match self.find_newline() {
             Some(end) => {
+                self.lines -= 1;
                 self.start = end + 1;
                 self.scanned = self.start;
                 self.skipping = false;
@@ -287,9 +321,13 @@ impl Framer {
         }
     }
 
-    /// The position of the next `\n`, looking only past what was scanned before; moves
-    /// `scanned` up to it (or to the end).
+    /// The position of the next `\n`, looking only past what was scanned before, and only
+    /// when one is held; moves `scanned` up to it (or to the end).
     fn find_newline(&mut self) -> Option<usize> {
+        if self.lines == 0 {
+            self.scanned = self.buf.len();
+            return None;
+        }
         match self.buf[self.scanned..].iter().position(|&b| b == b'\n') {
             Some(i) => {
                 self.scanned += i;
@@ -311,6 +349,7 @@ impl Framer {
     fn drop_unframed(&mut self) {
         self.start = self.buf.len();
         self.scanned = self.start;
+        self.lines = 0;
     }
 
     /// Keeps only what is not yet framed, at the front of the buffer, so that a stream of
@@ -319,20 +358,35 @@ impl Framer {
         if self.start > 0 {
             self.buf.drain(..self.start);
             self.scanned -= self.start;
+            self.tail = self.tail.saturating_sub(self.start);
             self.start = 0;
         }
     }
 
-    /// Raw framing: `len` bytes just arrived in one read, which makes frames of at most
-    /// the limit.
-    fn count_raw_frames(&mut self, mut len: usize) {
-        if self.framing != Framing::Raw {
-            return;
-        }
-        while len > 0 {
-            let frame = len.min(self.limit);
-            self.raw_frames.push_back(frame);
-            len -= frame;
+    /// Counts what `buf[from..]`, which just arrived in one read, adds: in raw framing
+    /// frames of at most the limit, in line framing `\n`s.
+    fn count_frames(&mut self, from: usize) {
+        match self.framing {
+            Framing::Raw => {
+                let mut len = self.buf.len() - from;
+                while len > 0 {
+                    let frame = len.min(self.limit);
+                    self.raw_frames.push_back(frame);
+                    len -= frame;
+                }
+            }
+            Framing::Line => {
+                let arrived = &self.buf[from..];
+                let newlines = arrived.iter().filter(|&&b| b == b'\n').count();
+                if newlines > 0 {
+                    self.lines += newlines;
+                    self.tail = from
+                        + arrived
+                            .iter()
+                            .rposition(|&b| b == b'\n')
+                            .map_or(0, |i| i + 1);
+                }
+            }
         }
     }
 }
@@ -458,6 +512,34 @@ mod tests {
         assert_eq!(framer.next_frame(), Some(Frame::Unterminated(b"3|")));
         assert!(!framer.has_frame());
         assert_eq!(framer.next_frame(), None);
+    }
+
+    /// `frames_waiting` counts what `next_frame` will give without more bytes: lines,
+    /// a line that cannot fit, a line cut off by the end, not the end of a skipped line.
+    #[test]
+    fn frames_waiting_counts_what_next_frame_gives() {
+        let mut framer = Framer::new(Framing::Line, 4);
+        framer.receive(b"a\nb\nc");
+        assert_eq!(framer.frames_waiting(), 2);
+        assert!(framer.next_frame().is_some());
+        assert_eq!(framer.frames_waiting(), 1);
+        assert!(framer.next_frame().is_some());
+        assert_eq!(framer.next_frame(), None);
+        framer.receive(b"defgh");
+        assert_eq!(framer.frames_waiting(), 1, "`cdefgh` cannot fit");
+        assert_eq!(framer.next_frame(), Some(Frame::TooLong));
+        framer.receive(b"x\ny\nz");
+        assert_eq!(
+            framer.frames_waiting(),
+            1,
+            "the first `\\n` ends the skipped line"
+        );
+        assert_eq!(framer.next_frame(), Some(Frame::Complete(b"y")));
+        assert_eq!(framer.frames_waiting(), 0);
+        framer.receive_eof();
+        assert_eq!(framer.frames_waiting(), 1, "`z` cut off by the end");
+        assert_eq!(framer.next_frame(), Some(Frame::Unterminated(b"z")));
+        assert_eq!(framer.frames_waiting(), 0);
     }
 
     /// A stream of pipelined lines that never ends on a line boundary keeps the buffer

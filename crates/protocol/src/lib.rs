@@ -64,8 +64,3 @@ pub use message::{
     parse_request_ref,
 };
 pub use op::{Op, UnknownOp};
-
-/// The name server-core's session still gives a [`Rejection`]; it goes when the session
-/// frames with [`Framer`].
-#[doc(hidden)]
-pub type ReadError = Rejection;

@@ -3,7 +3,8 @@
 //! does not have): arbitrary byte streams, split arbitrarily into reads, under any limit.
 //! The framer never panics, never holds more than the limit + 2 bytes in line framing,
 //! and gives the same frames however the stream is split, the same as one read of all of
-//! it, and the same as a plain model of the rules applied to the whole stream. The
+//! it, and the same as a plain model of the rules applied to the whole stream; it counts
+//! the frames it holds ([`protocol::Framer::frames_waiting`]) before they are taken. The
 //! client's [`protocol::Connection`] reads responses through it within the same bound.
 //!
 //! The case count is 4,000 per property, a few seconds in a debug build; set
@@ -70,9 +71,11 @@ enum Got {
 }
 
 /// Takes every frame the framer has now, decoding each as a server would (which must
-/// not panic whatever the bytes).
-fn drain(framer: &mut Framer, out: &mut Vec<Got>) {
+/// not panic whatever the bytes); checks that `frames_waiting` said how many there were.
+fn drain(framer: &mut Framer, out: &mut Vec<Got>) -> Result<(), TestCaseError> {
     let framing = framer.framing();
+    let waiting = framer.frames_waiting();
+    let before = out.len();
     while let Some(frame) = framer.next_frame() {
         let got = match frame {
             Frame::Complete(bytes) => Got::Complete(bytes.to_vec()),
@@ -84,6 +87,8 @@ fn drain(framer: &mut Framer, out: &mut Vec<Got>) {
         }
         out.push(got);
     }
+    prop_assert_eq!(out.len() - before, waiting, "frames_waiting said otherwise");
+    Ok(())
 }
 
 /// The line framing's rules applied to a whole stream: each `\n`-terminated line is a
@@ -148,24 +153,24 @@ fn chopped(
             framer.buffered(),
             bound
         );
-        drain(&mut framer, &mut frames);
+        drain(&mut framer, &mut frames)?;
     }
     framer.receive_eof();
     prop_assert_eq!(framer.room(), 0);
-    drain(&mut framer, &mut frames);
+    drain(&mut framer, &mut frames)?;
     prop_assert!(!framer.has_frame());
     Ok(frames)
 }
 
 /// All of `bytes` handed over in one read, then the end of the stream.
-fn one_read(framing: Framing, limit: usize, bytes: &[u8]) -> Vec<Got> {
+fn one_read(framing: Framing, limit: usize, bytes: &[u8]) -> Result<Vec<Got>, TestCaseError> {
     let mut framer = Framer::new(framing, limit);
     let mut frames = Vec::new();
     framer.receive(bytes);
-    drain(&mut framer, &mut frames);
+    drain(&mut framer, &mut frames)?;
     framer.receive_eof();
-    drain(&mut framer, &mut frames);
-    frames
+    drain(&mut framer, &mut frames)?;
+    Ok(frames)
 }
 
 /// A stream that hands out `bytes` in reads of the scripted sizes (cycling), and checks
@@ -221,7 +226,7 @@ proptest! {
         limit in limit(),
     ) {
         let frames = chopped(Framing::Line, limit, &bytes, &sizes, limit + 2)?;
-        prop_assert_eq!(&frames, &one_read(Framing::Line, limit, &bytes));
+        prop_assert_eq!(&frames, &one_read(Framing::Line, limit, &bytes)?);
         prop_assert_eq!(&frames, &model(&bytes, limit));
     }
 

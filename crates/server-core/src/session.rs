@@ -44,14 +44,15 @@
 //!
 //! # The rules, in the order a request meets them
 //!
-//! - **Framing.** Line framing splits at `\n` (one trailing `\r` is dropped); raw framing
+//! - **Framing.** `protocol`'s [`Framer`], the one framer of the workspace, cuts the
+//!   input: line framing splits at `\n` (one trailing `\r` is dropped); raw framing
 //!   (the tutorial's) takes each read of at most min(1024, `--max-request-bytes`) bytes as
 //!   one request, which is why [`Output::Receive`] bounds the driver's reads.
 //! - **Size.** A line longer than the limit, not counting its `\n` or `\r\n`, is refused
 //!   with `ERR request too long (limit N bytes)` and the connection is closed: once the
 //!   answer is out the session shuts its sending side and reads and drops the rest for up
 //!   to [`LINGER`], so the refusal is not lost to a reset. No more than the limit plus
-//!   the line ending is ever buffered: `read_size` says how much room is left.
+//!   the line ending is ever buffered: the framer's room is what the driver may read.
 //! - **Bad requests** are answered with `ERR` at once (no delay) and the connection goes on.
 //! - **One at a time.** A request is held for `--delay` (a deadline, never a sleep), then
 //!   computed (the engine, then `--work` of CPU), then answered; the next request is not
@@ -90,7 +91,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use protocol::{Framing, ReadError, Request, Response, codec};
+use protocol::{Frame, Framer, Framing, Rejection, Request, Response, codec};
 
 use crate::config::Config;
 use crate::ledger::Ledger;
@@ -221,17 +222,9 @@ pub struct Session {
     who: Who,
     peer: SocketAddr,
     state: State,
-    /// Received bytes; `input[start..]` is not yet consumed.
-    input: Vec<u8>,
-    start: usize,
-    /// `input[start..scanned]` is known to hold no `\n` (line framing).
-    scanned: usize,
-    /// Raw framing: the lengths of the requests in `input[start..]`, in order.
-    raw_frames: VecDeque<usize>,
-    /// Line framing: how many `\n` `input[start..]` holds (complete lines waiting).
-    lines_buffered: usize,
-    /// The client has closed its sending side.
-    eof: bool,
+    /// What the client sent and was not yet taken as requests, and whether it closed its
+    /// sending side.
+    input: Framer,
     held: Option<Held>,
     /// Encoded answers; `output[sent..]` is not yet handed to the socket.
     output: Vec<u8>,
@@ -267,6 +260,7 @@ impl Session {
         now: Instant,
     ) -> Session {
         log.info(&who, format_args!("Connection from {peer}"));
+        let input = Framer::new(config.framing, frame_limit(&config));
         Session {
             config,
             log,
@@ -274,12 +268,7 @@ impl Session {
             who,
             peer,
             state: State::Open,
-            input: Vec::new(),
-            start: 0,
-            scanned: 0,
-            raw_frames: VecDeque::new(),
-            lines_buffered: 0,
-            eof: false,
+            input,
             held: None,
             output: Vec::new(),
             sent: 0,
@@ -358,25 +347,7 @@ impl Session {
             }
             State::Closing(_) | State::Finished(_) => return,
         }
-        if bytes.is_empty() {
-            return;
-        }
-        if self.start > 0 {
-            // Keep only the unconsumed part, so a stream of pipelined requests that never
-            // ends on a line boundary cannot grow the buffer past the limit.
-            self.input.drain(..self.start);
-            self.scanned -= self.start;
-            self.start = 0;
-        }
-        match self.config.framing {
-            Framing::Raw => {
-                for chunk in bytes.chunks(raw_read_size(&self.config)) {
-                    self.raw_frames.push_back(chunk.len());
-                }
-            }
-            Framing::Line => self.lines_buffered += bytes.iter().filter(|&&b| b == b'\n').count(),
-        }
-        self.input.extend_from_slice(bytes);
+        self.input.receive(bytes);
         self.publish();
     }
 
@@ -387,7 +358,7 @@ impl Session {
             self.finish(End::TooLong);
             return;
         }
-        self.eof = true;
+        self.input.receive_eof();
         self.publish();
     }
 
@@ -472,7 +443,7 @@ impl Session {
     /// How many requests were received and not yet answered: the held one, those
     /// buffered, and those whose answers are not wholly handed to the socket.
     pub fn unanswered(&self) -> usize {
-        usize::from(self.held.is_some()) + self.frames_waiting() + self.queued.len()
+        usize::from(self.held.is_some()) + self.input.frames_waiting() + self.queued.len()
     }
 
     fn pending_output(&self) -> usize {
@@ -491,7 +462,7 @@ impl Session {
 
     /// Nothing held, nothing to send, no complete request waiting.
     fn is_quiet(&self) -> bool {
-        self.held.is_none() && self.pending_output() == 0 && !self.has_complete_frame()
+        self.held.is_none() && self.pending_output() == 0 && self.input.frames_waiting() == 0
     }
 
     /// Whether the session is done, with nothing left to send: the client closed and all
@@ -502,26 +473,6 @@ impl Session {
             State::Closing(_) => self.pending_output() == 0,
             State::Open => self.is_past_deadline() && self.is_quiet(),
             State::Lingering { .. } | State::Finished(_) => false,
-        }
-    }
-
-    fn has_complete_frame(&self) -> bool {
-        match self.config.framing {
-            Framing::Line => self.input[self.scanned..].contains(&b'\n'),
-            Framing::Raw => !self.raw_frames.is_empty(),
-        }
-    }
-
-    /// How many complete requests the input holds (a last line cut off by the end of the
-    /// stream is one).
-    fn frames_waiting(&self) -> usize {
-        match self.config.framing {
-            Framing::Raw => self.raw_frames.len(),
-            Framing::Line => {
-                let cut_off =
-                    self.eof && self.input.len() > self.start && self.input.last() != Some(&b'\n');
-                self.lines_buffered + usize::from(cut_off)
-            }
         }
     }
 
@@ -661,36 +612,28 @@ impl Session {
             if !self.may_compute(now) {
                 return false;
             }
-            match self.next_frame() {
-                Frame::Request(range) => {
+            match self.input.next_frame() {
+                // A last line cut off by the end of the stream is still a request.
+                Some(Frame::Complete(bytes) | Frame::Unterminated(bytes)) => {
                     self.drain_until = None;
-                    let bytes = &self.input[range];
-                    let decoded = match self.config.framing {
-                        Framing::Line => codec::decode_line_request(bytes),
-                        Framing::Raw => protocol::parse_request(bytes),
-                    };
-                    match decoded {
+                    match codec::decode_request(bytes, self.config.framing) {
                         Ok(request) => {
                             if self.receive(request, now) {
                                 return true;
                             }
                         }
-                        Err(e) => self.reject(&ReadError::Invalid(e), now),
+                        Err(e) => self.reject(&Rejection::Invalid(e), now),
                     }
                 }
-                Frame::TooLong => {
-                    self.reject(
-                        &ReadError::TooLong {
-                            limit: self.config.max_request_bytes,
-                        },
-                        now,
-                    );
-                    self.drop_input();
+                Some(Frame::TooLong) => {
+                    let limit = self.config.max_request_bytes;
+                    self.reject(&Rejection::TooLong { limit }, now);
+                    self.input.release();
                     self.state = State::Closing(End::TooLong);
                     return false;
                 }
-                Frame::Partial => {
-                    if self.eof {
+                None => {
+                    if self.input.is_eof() {
                         self.state = State::Closing(End::Closed);
                     } else if self.shutdown_at.is_some() && self.is_quiet() {
                         self.drain_until.get_or_insert(now + DRAIN_WAIT);
@@ -699,60 +642,6 @@ impl Session {
                 }
             }
         }
-    }
-
-    /// The next request in the input, as a range of it.
-    fn next_frame(&mut self) -> Frame {
-        let limit = self.config.max_request_bytes;
-        match self.config.framing {
-            Framing::Raw => match self.raw_frames.pop_front() {
-                Some(len) => {
-                    let range = self.start..self.start + len;
-                    self.start += len;
-                    // Raw frames need no scanning; keep `start <= scanned` all the same.
-                    self.scanned = self.start;
-                    Frame::Request(range)
-                }
-                None => Frame::Partial,
-            },
-            Framing::Line => {
-                if let Some(i) = self.input[self.scanned..].iter().position(|&b| b == b'\n') {
-                    let end = self.scanned + i;
-                    self.lines_buffered -= 1;
-                    let line = self.start..end;
-                    self.start = end + 1;
-                    self.scanned = self.start;
-                    if exceeds_limit(&self.input[line.clone()], limit) {
-                        return Frame::TooLong;
-                    }
-                    return Frame::Request(line);
-                }
-                self.scanned = self.input.len();
-                let pending = &self.input[self.start..];
-                // A line that can no longer fit, whatever its ending, is refused now.
-                if pending.len() > limit + 1
-                    || (pending.len() == limit + 1 && pending.last() != Some(&b'\r'))
-                {
-                    return Frame::TooLong;
-                }
-                if self.eof && !pending.is_empty() {
-                    // The last line, cut off by the end of the stream, is still a request.
-                    let line = self.start..self.input.len();
-                    self.start = self.input.len();
-                    self.scanned = self.start;
-                    return Frame::Request(line);
-                }
-                Frame::Partial
-            }
-        }
-    }
-
-    /// Lets go of all input, read or not, and its memory (after a refusal, at the end).
-    fn drop_input(&mut self) {
-        self.input = Vec::new();
-        self.start = 0;
-        self.scanned = 0;
-        self.lines_buffered = 0;
     }
 
     /// A request has arrived: hold it for the delay, or answer it now. Returns whether
@@ -816,7 +705,7 @@ impl Session {
     }
 
     /// Answers a request that could not be read, at once.
-    fn reject(&mut self, rejected: &ReadError, now: Instant) {
+    fn reject(&mut self, rejected: &Rejection, now: Instant) {
         if self.log.enabled(Level::Info) {
             self.log.info(
                 &self.who,
@@ -824,12 +713,7 @@ impl Session {
             );
         }
         let framing = self.config.framing;
-        match rejected {
-            ReadError::Invalid(e) => codec::encode_rejection(e, framing, self.queue(now)),
-            other => {
-                codec::encode_response(&Response::Err(other.to_string()), framing, self.queue(now));
-            }
-        }
+        codec::encode_rejection(rejected, framing, self.queue(now));
         self.queued.push_back(Queued {
             end: self.output.len(),
             shown: None,
@@ -845,22 +729,13 @@ impl Session {
             State::Lingering { dropped, .. } => return LINGER_BYTES - dropped,
             State::Closing(_) | State::Finished(_) => return 0,
         }
-        if self.eof || self.is_past_deadline() || self.held.is_some() || self.pending_output() > 0 {
+        if self.is_past_deadline() || self.held.is_some() || self.pending_output() > 0 {
             return 0;
         }
-        let buffered = self.input.len() - self.start;
-        match self.config.framing {
-            Framing::Line => {
-                if self.scanned < self.input.len() {
-                    // A complete line is waiting (answering paused for a turn).
-                    return 0;
-                }
-                // Room for the rest of a line at the limit and its `\r\n`, no more.
-                (self.config.max_request_bytes + 2).saturating_sub(buffered)
-            }
-            Framing::Raw if buffered == 0 => raw_read_size(&self.config),
-            Framing::Raw => 0,
-        }
+        // The framer's room: none while a request waits (answering paused for a turn) or
+        // after the end of the stream; else room for the rest of a line at the limit and
+        // its `\r\n`, or for one raw read.
+        self.input.room()
     }
 
     /// Ends the session and logs the disconnect (once). What is left unanswered stays
@@ -893,7 +768,7 @@ impl Session {
         self.output = Vec::new();
         self.sent = 0;
         self.queued.clear();
-        self.drop_input();
+        self.input.release();
         self.state = State::Finished(end);
     }
 }
@@ -903,24 +778,13 @@ fn signed(n: usize) -> isize {
     isize::try_from(n).unwrap_or(isize::MAX)
 }
 
-/// What the input holds next.
-enum Frame {
-    /// A whole request, as a range of the input.
-    Request(std::ops::Range<usize>),
-    /// A line longer than the limit.
-    TooLong,
-    /// Not a whole request yet.
-    Partial,
-}
-
-/// Whether a line (without its `\n`) is over `limit`, not counting one trailing `\r`.
-fn exceeds_limit(line: &[u8], limit: usize) -> bool {
-    line.strip_suffix(b"\r").unwrap_or(line).len() > limit
-}
-
-/// Raw framing: the most one request (one read) may hold.
-fn raw_read_size(config: &Config) -> usize {
-    codec::RAW_READ_SIZE.min(config.max_request_bytes)
+/// The most one frame may hold: a line of `--max-request-bytes`, not counting its ending,
+/// or in raw framing one read of at most min(1024, `--max-request-bytes`) bytes.
+fn frame_limit(config: &Config) -> usize {
+    match config.framing {
+        Framing::Line => config.max_request_bytes,
+        Framing::Raw => codec::RAW_READ_SIZE.min(config.max_request_bytes),
+    }
 }
 
 /// Runs one request through the engine.
