@@ -46,6 +46,8 @@ fn a_small_run_writes_its_files() {
         "threaded",
         "pool-each",
         "pool-main",
+        "evented",
+        "evented-reuseport",
     ] {
         assert!(
             designs.contains(&design),
@@ -62,7 +64,10 @@ fn a_small_run_writes_its_files() {
         let rate: f64 = row["conn_per_s"].parse().expect("a number");
         assert!(rate > 0.0, "{design}");
         assert!(!row["process_control_us"].is_empty(), "{design}");
-        if design.starts_with("prefork-") || design.starts_with("pool-") {
+        if ["prefork-", "pool-", "evented"]
+            .iter()
+            .any(|kind| design.starts_with(kind))
+        {
             assert_eq!(row["workers"], "2", "{design}");
             let min: u64 = row["served_min"].parse().expect("a count");
             let max: u64 = row["served_max"].parse().expect("a count");

@@ -166,6 +166,43 @@ pub fn accept_and_deal(
             worker.inbox.hand_over(share, log);
         }
     }
+    finish(server, workers, &gate, lost, all_stopped)
+}
+
+/// For threads that accept for themselves (a `SO_REUSEPORT` listener each, places taken
+/// at `gate`): the main thread only waits for SIGINT/SIGTERM, or for every thread to have
+/// stopped; then the shutdown goes as in [`accept_and_deal`]: each thread closes its
+/// listener when its inbox is closed.
+///
+/// # Errors
+///
+/// As [`accept_and_deal`]'s.
+pub fn serve_until_shutdown(
+    server: Server,
+    workers: Vec<Worker>,
+    gate: &Arc<Gate>,
+    all_stopped: &'static str,
+) -> Result<(), StartError> {
+    let mut lost = false;
+    while !server.shutdown().requested() {
+        if workers.iter().all(|worker| worker.thread.is_finished()) {
+            lost = true;
+            break;
+        }
+        server.wait_for_signal(crate::blocking::TICK);
+    }
+    finish(server, workers, gate, lost, all_stopped)
+}
+
+/// Stops accepting, closes every inbox, waits for every client to be done up to the
+/// shutdown deadline and [`DRIVER_GRACE`], joins the threads and reports how it went.
+fn finish(
+    mut server: Server,
+    workers: Vec<Worker>,
+    gate: &Arc<Gate>,
+    lost: bool,
+    all_stopped: &'static str,
+) -> Result<(), StartError> {
     let deadline = server.stop_accepting(gate.in_use());
     for worker in &workers {
         worker.inbox.close();
@@ -175,9 +212,11 @@ pub fn accept_and_deal(
     // exits under it); what its sessions left unanswered is already in the ledger. A
     // thread that panicked lost its clients; there is no count to report for it.
     let busy = gate.wait_idle(deadline + DRIVER_GRACE);
+    // With every place back no thread has a client left, and each ends as soon as it sees
+    // its inbox closed: all are joined, so their last lines come before the server's.
     let abandoned = workers
         .into_iter()
-        .filter(|worker| worker.thread.is_finished())
+        .filter(|worker| busy == 0 || worker.thread.is_finished())
         .map(|worker| worker.thread.join().unwrap_or(0))
         .sum::<usize>()
         .max(busy);

@@ -33,6 +33,12 @@
 //! share of up to [`handoff::MAX_BATCH`]) and, when the loop was idle, an `eventfd`
 //! write. The thread count is `--workers` + 1, whatever the number of clients.
 //!
+//! `--accept reuseport` is the other choice, to measure it (`cargo xtask stevens`): each
+//! loop has a `SO_REUSEPORT` listener of its own in its `Poll` and accepts for itself,
+//! taking its `--max-clients` place at the same gate first; the main thread only waits
+//! for the signal. No hand-off, and the kernel picks the loop by a hash. Each loop logs
+//! how many clients it served when it stops, whichever the choice.
+//!
 //! # A loop
 //!
 //! Sockets are registered once for readable *and* writable, edge-triggered (mio's only
@@ -92,18 +98,22 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
-use mio::net::TcpStream;
+use clap::{Parser, ValueEnum};
+use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use server_core::handoff::{self, Arrival, Inbox, Worker};
+use server_core::listener::{self, ACCEPT_BACKOFF, AcceptLog, Accepted};
 use server_core::session::TURN;
 use server_core::{
-    Architecture, Log, Output, Permit, Server, ServerArgs, Service, Session, Shutdown, StartError,
-    Who,
+    Architecture, Gate, Log, Output, Permit, Server, ServerArgs, Service, Session, Shutdown,
+    StartError, Who,
 };
 
 /// The token of each loop's waker; connections use their slot number.
 const WAKE: Token = Token(usize::MAX);
+
+/// The token of a loop's own listener (`--accept reuseport`).
+const LISTENER: Token = Token(usize::MAX - 1);
 
 /// The most readiness events taken from one `poll`.
 const EVENTS: usize = 1024;
@@ -146,6 +156,20 @@ struct Cli {
     /// cores]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     workers: Option<u16>,
+
+    /// Who accepts the clients (Stevens, UNIX Network Programming, ch. 30, and Linux since)
+    #[arg(long, value_enum, value_name = "WHO", default_value_t = Accept::Dealer)]
+    accept: Accept,
+}
+
+/// The `--accept` choices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Accept {
+    /// The main thread accepts and deals the clients round-robin to the loops
+    Dealer,
+    /// Each loop accepts on a SO_REUSEPORT listener of its own; the kernel hashes
+    /// connections over them
+    Reuseport,
 }
 
 fn main() -> ExitCode {
@@ -154,23 +178,41 @@ fn main() -> ExitCode {
         || thread::available_parallelism().map_or(1, usize::from),
         usize::from,
     );
-    server_core::exit_status("server-evented", run(cli.server, workers))
+    server_core::exit_status("server-evented", run(cli.server, workers, cli.accept))
 }
 
-/// Starts the loops, accepts and hands clients out until SIGINT/SIGTERM, then drains.
-fn run(args: ServerArgs, workers: usize) -> Result<(), StartError> {
-    let server = Server::start(args, &architecture(workers))?;
+/// Starts the loops, accepts and hands clients out (or, with `reuseport`, lets each loop
+/// accept) until SIGINT/SIGTERM, then drains.
+fn run(args: ServerArgs, workers: usize, accept: Accept) -> Result<(), StartError> {
+    let mut server = match accept {
+        Accept::Dealer => Server::start(args, &architecture(workers))?,
+        Accept::Reuseport => Server::start_reusing_port(args, &architecture(workers))?,
+    };
     let log = server.log();
     server.reserve_descriptors();
+    let gate = Gate::new(server.config().max_clients);
+    let mut listeners = match accept {
+        Accept::Dealer => Vec::new(),
+        Accept::Reuseport => own_listeners(&mut server, workers).map_err(StartError::Share)?,
+    };
     let loops: Vec<Worker> = (1..=workers)
-        .filter_map(|n| match start_loop(&server, n) {
-            Ok(worker) => Some(worker),
-            Err(e) => {
-                log.warn(
-                    &Who::Main,
-                    format_args!("cannot start event loop {n}: {e}; going on without it"),
-                );
-                None
+        .filter_map(|n| {
+            let own = listeners.pop().map(|listener| Listening {
+                listener,
+                gate: Arc::clone(&gate),
+                ready: true,
+                retry_at: None,
+                log: AcceptLog::default(),
+            });
+            match start_loop(&server, n, own) {
+                Ok(worker) => Some(worker),
+                Err(e) => {
+                    log.warn(
+                        &Who::Main,
+                        format_args!("cannot start event loop {n}: {e}; going on without it"),
+                    );
+                    None
+                }
             }
         })
         .collect();
@@ -180,16 +222,55 @@ fn run(args: ServerArgs, workers: usize) -> Result<(), StartError> {
             source: None,
         });
     }
-    handoff::accept_and_deal(server, loops, "every event loop has stopped")
+    let all_stopped = "every event loop has stopped";
+    match accept {
+        Accept::Dealer => handoff::accept_and_deal(server, loops, all_stopped),
+        Accept::Reuseport => handoff::serve_until_shutdown(server, loops, &gate, all_stopped),
+    }
+}
+
+/// A listener for each of `loops` loops, all on the server's address with `SO_REUSEPORT`:
+/// the server's own (bound so) is the first.
+fn own_listeners(server: &mut Server, loops: usize) -> io::Result<Vec<TcpListener>> {
+    let addr = server
+        .local_addr()
+        .ok_or_else(|| io::Error::other("the server has no listener"))?;
+    let backlog = server.config().backlog;
+    let mut listeners = Vec::with_capacity(loops);
+    if let Some(first) = server.take_listener() {
+        listeners.push(TcpListener::from_std(first));
+    }
+    while listeners.len() < loops {
+        listeners.push(TcpListener::from_std(listener::bind_reusing_port(
+            addr, backlog,
+        )?));
+    }
+    Ok(listeners)
+}
+
+/// A loop's own listener (`--accept reuseport`) and what it knows of it.
+struct Listening {
+    listener: TcpListener,
+    /// The `--max-clients` places, shared by every loop.
+    gate: Arc<Gate>,
+    /// The last edge said a connection waits, and no accept has since found none.
+    ready: bool,
+    /// After accept ran out of descriptors: when to try again.
+    retry_at: Option<Instant>,
+    log: AcceptLog,
 }
 
 /// Starts the thread `loop-{n}`, woken through its poll's `Waker` when clients are
 /// handed to it. Everything else about a new socket is done on the loop, to keep the
 /// acceptor fast in a burst: the backlog overflows (and clients wait a second for a SYN
 /// retry) if it falls behind.
-fn start_loop(server: &Server, n: usize) -> io::Result<Worker> {
+fn start_loop(server: &Server, n: usize, mut own: Option<Listening>) -> io::Result<Worker> {
     let poll = Poll::new()?;
     let waker = Waker::new(poll.registry(), WAKE)?;
+    if let Some(own) = &mut own {
+        poll.registry()
+            .register(&mut own.listener, LISTENER, Interest::READABLE)?;
+    }
     let inbox = Inbox::new(move || waker.wake());
     let event_loop = EventLoop {
         who: Who::Loop(n),
@@ -206,6 +287,8 @@ fn start_loop(server: &Server, n: usize) -> io::Result<Worker> {
         ready: Vec::new(),
         buf: vec![0; READ_BUFFER].into_boxed_slice(),
         stopping: None,
+        own,
+        served: 0,
     };
     let thread = thread::Builder::new()
         .name(format!("loop-{n}"))
@@ -236,6 +319,10 @@ struct EventLoop {
     buf: Box<[u8]>,
     /// The shutdown deadline, once the loop has passed the shutdown on to its sessions.
     stopping: Option<Instant>,
+    /// Its own listener, with `--accept reuseport`; closed at the shutdown.
+    own: Option<Listening>,
+    /// Clients it has taken.
+    served: u64,
 }
 
 /// A client: its socket, its session, and what the loop knows of the socket's readiness.
@@ -259,8 +346,19 @@ struct Conn {
 }
 
 impl EventLoop {
-    /// Runs until shutdown; returns how many clients were abandoned at the deadline.
+    /// Runs until shutdown, then says how many clients it served; returns how many were
+    /// abandoned at the deadline.
     fn run(mut self) -> usize {
+        let abandoned = self.turn();
+        self.log.warn(
+            &self.who,
+            format_args!("Stopping: served {} clients", self.served),
+        );
+        abandoned
+    }
+
+    /// The loop itself, until shutdown; returns how many clients were abandoned.
+    fn turn(&mut self) -> usize {
         let mut events = Events::with_capacity(EVENTS);
         loop {
             let timeout = self.poll_timeout(Instant::now());
@@ -284,6 +382,11 @@ impl EventLoop {
             for event in &events {
                 match event.token() {
                     WAKE => woken = true,
+                    LISTENER => {
+                        if let Some(own) = &mut self.own {
+                            own.ready = true;
+                        }
+                    }
                     Token(slot) => {
                         let Some(Some(conn)) = self.conns.get_mut(slot) else {
                             continue;
@@ -308,6 +411,7 @@ impl EventLoop {
             } else {
                 false
             };
+            self.accept_own(now);
             if self.stopping.is_none()
                 && let Some(deadline) = self.shutdown.deadline()
             {
@@ -334,7 +438,18 @@ impl EventLoop {
         if !self.ready.is_empty() {
             return Some(Duration::ZERO);
         }
-        let grace = self.stopping.map(|deadline| deadline + GRACE);
+        // Own listener with connections waiting, held back by the cap or out of
+        // descriptors: look again shortly (a place freed on another loop wakes none here).
+        let retry = self
+            .own
+            .as_ref()
+            .filter(|own| own.ready)
+            .map(|own| own.retry_at.unwrap_or(now + ACCEPT_BACKOFF));
+        let grace = self
+            .stopping
+            .map(|deadline| deadline + GRACE)
+            .into_iter()
+            .chain(retry);
         let next = self
             .timers
             .peek()
@@ -357,6 +472,51 @@ impl EventLoop {
             self.open(arrival, now);
         }
         closed
+    }
+
+    /// Accepts what waits on the loop's own listener (`--accept reuseport`), a place at the
+    /// gate first, until none is left (the next edge will say when more come), the cap
+    /// is reached, or descriptors run out (tried again [`ACCEPT_BACKOFF`] later).
+    fn accept_own(&mut self, now: Instant) {
+        let mut arrivals = Vec::new();
+        if let Some(own) = &mut self.own
+            && own.retry_at.is_none_or(|at| now >= at)
+        {
+            own.retry_at = None;
+            while own.ready
+                && let Some(permit) = own.gate.try_acquire()
+            {
+                match own.listener.accept() {
+                    Ok((stream, peer)) => {
+                        own.log.accepted(&self.log, &self.who);
+                        let stream = std::net::TcpStream::from(stream);
+                        // Without NODELAY the client is served all the same, only slower.
+                        let _ = stream.set_nodelay(true);
+                        arrivals.push(Arrival {
+                            stream,
+                            peer,
+                            permit,
+                        });
+                    }
+                    Err(e) => match listener::classify(e) {
+                        Accepted::Retry(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            own.ready = false;
+                        }
+                        Accepted::Retry(e) => own.log.retried(&e, &self.log, &self.who),
+                        Accepted::Exhausted(e) | Accepted::Failed(e) => {
+                            own.log.failed(&e, &self.log, &self.who);
+                            own.retry_at = Some(now + ACCEPT_BACKOFF);
+                            break;
+                        }
+                        // `classify` sorts errors: it never gives a client.
+                        Accepted::Client(_) => break,
+                    },
+                }
+            }
+        }
+        for arrival in arrivals {
+            self.open(arrival, now);
+        }
     }
 
     /// Takes a new client into a slot, registers it, and drives it once: it may have
@@ -410,12 +570,15 @@ impl EventLoop {
             self.conns[slot] = Some(conn);
         }
         self.live += 1;
+        self.served += 1;
         self.drive(slot);
     }
 
     /// Passes the shutdown on to every session, and drives each once.
     fn begin_shutdown(&mut self, now: Instant, deadline: Instant) {
         self.stopping = Some(deadline);
+        // New connections to this loop's own listener are refused from now on.
+        self.own = None;
         for slot in 0..self.conns.len() {
             if let Some(conn) = &mut self.conns[slot] {
                 conn.session.handle_shutdown(now, deadline);
