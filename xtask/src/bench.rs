@@ -25,7 +25,7 @@ use crate::progress::Progress;
 use crate::results::{Metadata, Results, Row, by_server, off_model_summary};
 use crate::sweep::{self, Binaries, Measured, Plan, Point, Stop, Sweep};
 use crate::util::Exit;
-use crate::{limits, report, util};
+use crate::{cgroup, limits, report, util};
 
 /// The model's parameters for `plan`.
 fn params(plan: &Plan) -> Params {
@@ -36,6 +36,12 @@ fn params(plan: &Plan) -> Params {
         cores: cores(),
     }
 }
+
+/// The servers' CPU clock in the metadata: a cgroup v2 of each server's own.
+const CGROUP_CLOCK: &str = "cgroup v2 cpu.stat usage_usec (1 µs), every process of the server";
+
+/// The fallback where no cgroup v2 can be made.
+const PROC_CLOCK: &str = "/proc/PID/stat (10 ms ticks; no cgroup: no writable cgroup v2 hierarchy)";
 
 /// CPUs available to the sweep.
 fn cores() -> u64 {
@@ -223,6 +229,13 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let binaries = Binaries::find(&bin_dir, &servers)?;
     fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
 
+    let cgroups = cgroup::root();
+    let clock = if cgroups.is_some() {
+        CGROUP_CLOCK
+    } else {
+        eprintln!("note: server CPU from /proc, in 10 ms ticks: no writable cgroup v2");
+        PROC_CLOCK
+    };
     let mut results = results.unwrap_or_else(|| Results {
         metadata: metadata(&plan, &machine, &servers, &skipped, &clients, started),
         complete: false,
@@ -235,6 +248,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         results.stopped_because = None;
     }
     results.complete = false;
+    results.metadata.server_cpu_clock = clock.to_owned();
     report::write_all(&out, &results)?;
     let total_s = sweep::schedule_s(&todo, &params, serial);
     eprintln!(
@@ -271,6 +285,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         binaries: &binaries,
         progress: &progress,
         stop: &stop,
+        cgroups: cgroups.as_deref(),
         record: &record,
     };
     let outcome = sweep::run(&sweep, &todo, serial);
@@ -353,11 +368,31 @@ fn metadata(
         servers: servers.to_vec(),
         repeat: plan.repeat,
         resumed: Vec::new(),
+        server_cpu_clock: String::new(),
         command: std::iter::once("cargo xtask".to_owned())
             .chain(std::env::args().skip(1))
             .collect::<Vec<_>>()
             .join(" "),
     }
+}
+
+/// With repeats, the totals' mean ± σ and range, hyperfine's way, and a warning when a
+/// repeat is an outlier.
+fn spread(row: &Row) -> String {
+    if row.repeats < 2 {
+        return String::new();
+    }
+    let mut text = format!(
+        "\tmean {:.6} s ± {:.6} s (min … max: {:.6} … {:.6} s, {} runs)",
+        row.total_mean_s, row.total_sd_s, row.total_min_s, row.total_max_s, row.repeats
+    );
+    if row.outliers > 0 {
+        text += &format!(
+            "\twarning: {} outlier run(s), likely another program competing for the CPU",
+            row.outliers
+        );
+    }
+    text
 }
 
 /// The tutorial-style `Clients  Execution Time (s)` table per server, for the terminal.
@@ -367,12 +402,13 @@ fn summary_table(rows: &[Row]) -> String {
         out += &format!("\n{server}\nClients\tExecution Time (s)\tp99 (s)\terrors\n");
         for row in rows {
             out += &format!(
-                "{}\t{:.6}\t{:.6}\t{}{}\n",
+                "{}\t{:.6}\t{:.6}\t{}{}{}\n",
                 row.clients,
                 row.total_s,
                 row.p99_s,
                 row.errors,
-                if row.on_model { "" } else { "\toff model" }
+                if row.on_model { "" } else { "\toff model" },
+                spread(row)
             );
         }
     }

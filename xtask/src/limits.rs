@@ -31,6 +31,8 @@ pub struct Machine {
     pub cgroup_pids_max: Option<u64>,
     /// `vm.max_map_count`: a thread's stack and its guard page are two mappings.
     pub max_map_count: Option<u64>,
+    /// `fs.nr_open`: the ceiling of any open-file limit.
+    pub nr_open: Option<u64>,
 }
 
 impl Machine {
@@ -51,8 +53,47 @@ impl Machine {
             pid_max: read_number("/proc/sys/kernel/pid_max"),
             cgroup_pids_max: read_number("/sys/fs/cgroup/pids.max"),
             max_map_count: read_number("/proc/sys/vm/max_map_count"),
+            nr_open: read_number("/proc/sys/fs/nr_open"),
         }
     }
+}
+
+/// The most local ports one client address can use towards one server address: the
+/// widest `ip_local_port_range`, 1024 to 65535 (the ports below are the privileged ones).
+pub const MAX_PORTS: u64 = 65535 - 1024 + 1;
+
+/// The kernel's ceiling on `kernel.pid_max` on 64-bit machines (`PID_MAX_LIMIT`, 2²²):
+/// every thread and process needs an id.
+pub const PID_MAX_LIMIT: u64 = 4_194_304;
+
+/// The kernel's ceiling on `fs.nr_open` (`sysctl_nr_open_max` on 64-bit machines).
+pub const NR_OPEN_MAX: u64 = 2_147_483_584;
+
+/// Why `clients` at once cannot run on any Linux machine set up like this one, whatever
+/// the settings: each would need a limit above the kernel's own ceiling.
+fn impossible(clients: u64, per_task_servers: bool) -> Vec<String> {
+    let mut why = Vec::new();
+    if clients > MAX_PORTS {
+        why.push(format!(
+            "ports: bench connects every client from 127.0.0.1 to one server port, and \
+             one address pair has at most {MAX_PORTS} local ports (1024–65535), below \
+             {clients} clients"
+        ));
+    }
+    if clients + bench::limits::SPARE_FDS > NR_OPEN_MAX {
+        why.push(format!(
+            "open files: {clients} descriptors in one process is above the kernel's \
+             ceiling of {NR_OPEN_MAX} (fs.nr_open)"
+        ));
+    }
+    if per_task_servers && clients + SPARE_TASKS > PID_MAX_LIMIT {
+        why.push(format!(
+            "tasks: a task per client needs {} ids, above the kernel's ceiling of \
+             {PID_MAX_LIMIT} (kernel.pid_max cannot go higher)",
+            clients + SPARE_TASKS
+        ));
+    }
+    why
 }
 
 /// Tasks beyond the clients that the rest of the machine (the build, the shell, bench's
@@ -80,16 +121,33 @@ pub fn check(
     servers: &[Architecture],
     backlog: u64,
 ) -> anyhow::Result<Vec<String>> {
+    let per_task = servers.iter().any(|s| s.model() == Model::PerClient);
+    let ruled_out = impossible(clients, per_task);
+    if !ruled_out.is_empty() {
+        bail!(
+            "{clients} clients at once is impossible on Linux as bench runs it, whatever \
+             the settings:\n  - {}",
+            ruled_out.join("\n  - ")
+        );
+    }
     let mut short = Vec::new();
     let mut warnings = Vec::new();
     let files = clients + bench::limits::SPARE_FDS;
     if let Some(hard) = machine.open_files_hard
         && hard < files
     {
+        let ceiling = match machine.nr_open {
+            Some(nr_open) if nr_open < files => format!(
+                "first lift the kernel's ceiling on it, fs.nr_open ({nr_open}): \
+                 `sysctl -w fs.nr_open={files}`; then "
+            ),
+            _ => String::new(),
+        };
         short.push(format!(
             "open files: {clients} clients need {files} descriptors in bench and in the server, \
-             but the hard limit (ulimit -Hn) is {hard}; raise it, e.g. `ulimit -Hn {files}` \
-             as root or `* hard nofile {files}` in /etc/security/limits.conf, then log in again"
+             but the hard limit (ulimit -Hn) is {hard}; {ceiling}raise it, e.g. \
+             `ulimit -Hn {files}` as root or `* hard nofile {files}` in \
+             /etc/security/limits.conf, then log in again"
         ));
     }
     if let Some((low, high)) = machine.ports {
@@ -204,6 +262,7 @@ mod tests {
             pid_max: Some(32_768),
             cgroup_pids_max: None,
             max_map_count: Some(65_530),
+            nr_open: Some(1_048_576),
         }
     }
 
@@ -252,6 +311,51 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!err.contains("tasks") && !err.contains("mappings"), "{err}");
+    }
+
+    /// Ten million clients is refused as impossible, naming the kernel's ceilings (no
+    /// advice to set kernel.pid_max above its maximum); a million is possible with the
+    /// settings raised, and the advice lifts fs.nr_open before the open-file limit.
+    #[test]
+    fn impossible_runs_are_said_plainly() {
+        let err = check(&roomy(), 10_000_000, 1, &C10K, 4096)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("impossible"), "{err}");
+        assert!(err.contains("at most 64512 local ports"), "{err}");
+        assert!(err.contains("ceiling of 4194304"), "{err}");
+        assert!(!err.contains("pid_max=10001024"), "{err}");
+        let err = check(&roomy(), 60_000, 1, &[Architecture::Evented], 4096)
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("impossible"), "{err}");
+        let err = check(&roomy(), 2_000_000, 1, &[Architecture::Evented], 4096)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("impossible"), "{err}");
+        assert!(
+            !err.contains("tasks"),
+            "evented has no task per client: {err}"
+        );
+        let machine = Machine {
+            ports: Some((1024, 65535)),
+            ..roomy()
+        };
+        let err = check(&machine, 60_000, 1, &[Architecture::Evented], 4096)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ulimit -Hn 60064"), "{err}");
+        let machine = Machine {
+            nr_open: Some(50_000),
+            ..machine
+        };
+        let err = check(&machine, 60_000, 1, &[Architecture::Evented], 4096)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`sysctl -w fs.nr_open=60064`; then raise it"),
+            "{err}"
+        );
     }
 
     /// Many runs against one server without TIME_WAIT reuse get a warning.

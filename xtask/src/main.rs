@@ -25,6 +25,7 @@
 //!   as one row of one table: name, binary, model, plot colour, headings.
 //! - [`flags`]: every task's command line.
 //! - [`procfs`]: a server's CPU time, peak RSS and PSS, threads and children, from `/proc`.
+//! - [`cgroup`]: a server's CPU time to the microsecond from a cgroup v2 of its own.
 //! - [`limits`]: open files, ports, somaxconn and task limits, checked before a sweep.
 //! - [`results`]: one row per (server, clients), run metadata, `results.csv`/`results.json`.
 //! - [`markdown`]: writes `REPORT.md`.
@@ -41,6 +42,7 @@
 
 mod architecture;
 mod bench;
+mod cgroup;
 mod curve;
 mod flags;
 mod limits;

@@ -10,10 +10,19 @@ use crate::model::{
     Model, POOL_DEFAULT_WORKERS, TOLERANCE_FIXED_S, TOLERANCE_FRACTION, TOLERANCE_WORK_FRACTION,
     model_check,
 };
-use crate::results::{Results, Row, by_server};
+use crate::results::{BUSY_PRESSURE_PCT, Results, Row, by_server, off_model_summary};
+
+/// The model check of a row in words, with the CPU pressure when it is off.
+fn verdict(row: &Row) -> String {
+    let verdict = model_verdict(row);
+    match row.cpu_pressure_pct {
+        Some(pressure) if !row.on_model => format!("{verdict} (CPU pressure {pressure:.0} %)"),
+        _ => verdict,
+    }
+}
 
 /// The model check of a row in words.
-fn verdict(row: &Row) -> String {
+fn model_verdict(row: &Row) -> String {
     let check = model_check(row.total_s, row.model_s, row.cpu_bound_s, row.errors);
     if row.errors > 0 {
         format!("**OFF**: {} client(s) failed", row.errors)
@@ -30,6 +39,25 @@ fn verdict(row: &Row) -> String {
             check.overhead_s * 1e3,
             check.tolerance_s * 1e3
         )
+    }
+}
+
+/// How busy the machine was over the points of `rows`: the highest load average and CPU
+/// pressure any point saw, and whether that counts as busy.
+fn how_busy(rows: &[Row]) -> String {
+    let highest = |values: Vec<f64>| values.into_iter().reduce(f64::max);
+    let load = highest(rows.iter().filter_map(|r| r.load_avg).collect());
+    let pressure = highest(rows.iter().filter_map(|r| r.cpu_pressure_pct).collect());
+    let load = load.map_or("load average unread".into(), |l| {
+        format!("load average up to {l:.1}")
+    });
+    match pressure {
+        Some(p) if p >= BUSY_PRESSURE_PCT => format!(
+            "Machine: {load}, CPU pressure up to {p:.0} % (tasks waited for a CPU that share \
+             of the time): **the machine was busy**, and points run then may be late."
+        ),
+        Some(p) => format!("Machine: {load}, CPU pressure up to {p:.0} %: quiet enough."),
+        None => format!("Machine: {load}; CPU pressure unread (no /proc/pressure/cpu)."),
     }
 }
 
@@ -74,6 +102,14 @@ pub fn render(results: &Results) -> String {
         m.backlog
     );
     let _ = writeln!(out, "Command: `{}`\n", m.command);
+    let _ = writeln!(out, "{}\n", how_busy(&results.rows));
+    if !m.resumed.is_empty() {
+        let _ = writeln!(
+            out,
+            "Resumed (`--resume`) at {}: the points missing then were run then.\n",
+            m.resumed.join(", ")
+        );
+    }
     if let Some(reason) = &results.stopped_because {
         let _ = writeln!(
             out,
@@ -160,7 +196,13 @@ pub fn render(results: &Results) -> String {
              overflowed."
         );
     }
-    render_cpu_table(&mut out, &results.rows);
+    if m.repeat > 1 {
+        render_repeats(&mut out, &results.rows);
+    }
+    if let Some(summary) = off_model_summary(&results.rows) {
+        let _ = writeln!(out, "\n**{summary}.**");
+    }
+    render_cpu_table(&mut out, &results.rows, &m.server_cpu_clock);
     if m.work_s > 0.0 {
         render_cpu_bound(&mut out, results);
     }
@@ -178,10 +220,40 @@ pub fn render(results: &Results) -> String {
     out
 }
 
+/// With `--repeat`: each point's totals as mean ± σ and min … max, with the outliers.
+fn render_repeats(out: &mut String, rows: &[Row]) {
+    let _ = writeln!(
+        out,
+        "\n## Repeats\n\nThe tables above give the run with the median total; here are all \
+         of each point's runs. An outlier is a run whose modified Z-score (0.6745 × distance \
+         from the median / median absolute deviation) is above 3.5: usually another program \
+         took the CPU then.\n\n| Server | Clients | Runs | Mean ± σ (s) | Min … max (s) | \
+         Outliers |\n| --- | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for row in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.6} ± {:.6} | {:.6} … {:.6} | {} |",
+            row.server,
+            row.clients,
+            row.repeats,
+            row.total_mean_s,
+            row.total_sd_s,
+            row.total_min_s,
+            row.total_max_s,
+            if row.outliers > 0 {
+                format!("**{}**", row.outliers)
+            } else {
+                "0".into()
+            }
+        );
+    }
+}
+
 /// The server CPU per request of each architecture at each client count: Stevens'
 /// "timing comparisons of the various servers" (UNIX Network Programming vol. 1,
 /// Figure 30.1), which gave the CPU time of each design for the same clients.
-fn render_cpu_table(out: &mut String, rows: &[Row]) {
+fn render_cpu_table(out: &mut String, rows: &[Row], clock: &str) {
     let mut counts: Vec<u64> = rows.iter().map(|r| r.clients).collect();
     counts.sort_unstable();
     counts.dedup();
@@ -189,9 +261,13 @@ fn render_cpu_table(out: &mut String, rows: &[Row]) {
     let _ = writeln!(
         out,
         "User + system CPU time of the server and every process it ran (reaped children \
-         included, from `/proc/PID/stat`), over the point, divided by the requests served; \
-         as in Stevens' comparison of server designs (UNP vol. 1, Figure 30.1). The \
-         kernel counts CPU time in ticks of 10 ms, so small points read coarsely.\n"
+         included), over the point, divided by the requests served; as in Stevens' \
+         comparison of server designs (UNP vol. 1, Figure 30.1). Read with: {clock}.\n",
+        clock = if clock.is_empty() {
+            "/proc/PID/stat (10 ms ticks, so small points read coarsely)"
+        } else {
+            clock
+        }
     );
     let header: String = counts.iter().map(|n| format!(" {n} |")).collect();
     let align: String = counts.iter().map(|_| " ---: |").collect();
@@ -318,6 +394,8 @@ mod tests {
         );
         assert_eq!(md.matches("**OFF**").count(), 1, "{md}");
         assert!(md.contains("500.0 ms over the model"), "{md}");
+        assert!(md.contains("**1 of 5 points off their model; CPU pressure unknown"));
+        assert!(md.contains("Machine: load average unread; CPU pressure unread"));
         assert!(md.contains("| Server | Design | 10 | 20 |"), "{md}");
         assert!(
             md.contains("| threaded | thread per client | 200 | 200 |"),
@@ -335,6 +413,9 @@ mod tests {
             md.contains("every client in one round for forking, threaded, evented"),
             "{md}"
         );
+        assert!(!md.contains("## Repeats"));
+        results.metadata.repeat = 3;
+        assert!(render(&results).contains("| threaded | 20 | 1 | 3.500000 ± 0.000000 |"));
         results.metadata.work_s = 0.02;
         assert!(render(&results).contains("distance from the CPU bound"));
     }

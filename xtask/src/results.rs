@@ -105,6 +105,15 @@ pub struct Row {
     /// in which a runnable task waited for a CPU, the higher of the two readings.
     #[serde(default)]
     pub cpu_pressure_pct: Option<f64>,
+    /// Mean total over the repeats.
+    #[serde(default)]
+    pub total_mean_s: f64,
+    /// Standard deviation of the totals over the repeats (0 with one).
+    #[serde(default)]
+    pub total_sd_s: f64,
+    /// Repeats whose total is an outlier ([`outliers`]).
+    #[serde(default)]
+    pub outliers: u64,
 }
 
 impl Row {
@@ -122,6 +131,7 @@ impl Row {
         by_total.sort_by(|a, b| a.0.total_s.total_cmp(&b.0.total_s));
         let &&(ref median, cpu_s) = by_total.get(by_total.len() / 2)?;
         let errors = runs.iter().map(|r| r.0.errors.total()).sum();
+        let totals: Vec<f64> = runs.iter().map(|r| r.0.total_s).collect();
         let model_s = server.model().time_s(median.clients, params);
         let cpu_bound_s = cpu_bound_s(median.clients, params.work_s, params.cores);
         let model = model_check(median.total_s, model_s, cpu_bound_s, errors);
@@ -160,8 +170,52 @@ impl Row {
             peak_pss_mib: (peaks.pss_kib > 0).then(|| peaks.pss_kib as f64 / 1024.0),
             load_avg: busy.load_avg,
             cpu_pressure_pct: busy.cpu_pressure_pct,
+            total_mean_s: mean(&totals),
+            total_sd_s: sd(&totals),
+            outliers: outliers(&totals),
         })
     }
+}
+
+/// The mean of `values` (0 for none).
+fn mean(values: &[f64]) -> f64 {
+    values.iter().sum::<f64>() / values.len().max(1) as f64
+}
+
+/// The sample standard deviation of `values` (0 for fewer than two).
+fn sd(values: &[f64]) -> f64 {
+    if values.len() < 2 {
+        return 0.0;
+    }
+    let m = mean(values);
+    let square_sum: f64 = values.iter().map(|v| (v - m) * (v - m)).sum();
+    (square_sum / (values.len() - 1) as f64).sqrt()
+}
+
+/// How many of `values` are outliers: a modified Z-score (0.6745 × distance from the
+/// median / median absolute deviation) above 3.5, Iglewicz and Hoaglin's rule, which one
+/// slow repeat cannot hide by inflating the spread as it would a mean ± 3σ rule.
+pub fn outliers(values: &[f64]) -> u64 {
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }
+    };
+    if values.len() < 3 {
+        return 0;
+    }
+    let center = median(&mut values.to_vec());
+    let mad = median(&mut values.iter().map(|v| (v - center).abs()).collect());
+    // All but a few equal: anything apart from them is an outlier, at 1 µs of clock.
+    let scale = mad.max(1e-6);
+    values
+        .iter()
+        .filter(|v| 0.6745 * (*v - center).abs() / scale > 3.5)
+        .count() as u64
 }
 
 /// CPU pressure (percent) from which the machine counts as busy: a runnable task waited
@@ -262,6 +316,9 @@ pub struct Metadata {
     /// When the run was resumed (`--resume`), each time (RFC 3339, UTC).
     #[serde(default)]
     pub resumed: Vec<String>,
+    /// What the servers' CPU times were read with, and its resolution.
+    #[serde(default)]
+    pub server_cpu_clock: String,
 }
 
 /// One bench run: a repeat of a point, with bench's whole report.
@@ -315,7 +372,7 @@ pub fn write_csv(path: &Path, rows: &[Row]) -> anyhow::Result<()> {
 
 /// The CSV columns in order: the required ones first, then the extras (the order of [`Row`]'s
 /// fields, which a test checks).
-pub const COLUMNS: [&str; 33] = [
+pub const COLUMNS: [&str; 36] = [
     "server",
     "clients",
     "delay_s",
@@ -349,6 +406,9 @@ pub const COLUMNS: [&str; 33] = [
     "peak_pss_mib",
     "load_avg",
     "cpu_pressure_pct",
+    "total_mean_s",
+    "total_sd_s",
+    "outliers",
 ];
 
 /// Writes `results` as pretty JSON.
@@ -411,6 +471,8 @@ pub(crate) mod tests {
             repeat: 1,
             command: "cargo xtask bench".into(),
             resumed: Vec::new(),
+            server_cpu_clock:
+                "/proc/PID/stat (10 ms ticks; no cgroup: no writable cgroup v2 hierarchy)".into(),
         }
     }
 
@@ -442,6 +504,9 @@ pub(crate) mod tests {
         assert_eq!((row.total_min_s, row.total_max_s), (3.0, 3.2));
         assert_eq!(row.repeats, 3);
         assert_eq!(row.server_cpu_s, Some(0.2));
+        assert!((row.total_mean_s - 3.1).abs() < 1e-9);
+        assert!((row.total_sd_s - 0.1).abs() < 1e-9, "{}", row.total_sd_s);
+        assert_eq!(row.outliers, 0);
         assert!(
             Row::from_reports(
                 Architecture::Threaded,
@@ -485,6 +550,17 @@ pub(crate) mod tests {
         assert!((row.above_cpu_bound_s - 3.0).abs() < 1e-9);
         // 25 rounds of 4 clients: 3 s of delay and 4 × 20 ms of work on 2 cores each.
         assert!((row.model_s - 25.0 * 3.04).abs() < 1e-9, "{}", row.model_s);
+    }
+
+    /// One slow repeat among steady ones is an outlier; an even spread has none.
+    #[test]
+    fn outlier_rule() {
+        assert_eq!(outliers(&[3.01, 3.02, 3.01, 3.03, 3.9]), 1);
+        assert_eq!(outliers(&[3.0, 3.1, 3.2, 3.3, 3.4]), 0);
+        assert_eq!(outliers(&[3.0, 9.0]), 0, "two runs cannot say which is off");
+        assert_eq!(outliers(&[3.0, 3.0, 3.0, 3.5]), 1);
+        assert!((sd(&[1.0, 2.0, 3.0]) - 1.0).abs() < 1e-12);
+        assert_eq!(sd(&[4.0]), 0.0);
     }
 
     /// Off-model points are counted with the highest CPU pressure and load during them,
@@ -560,13 +636,13 @@ pub(crate) mod tests {
         assert_eq!(header, COLUMNS.join(","));
         assert!(header.ends_with(
             ",work_s,workers,cpu_bound_s,above_cpu_bound_s,server_cpu_s,cpu_us_per_request,\
-             peak_pss_mib,load_avg,cpu_pressure_pct"
+             peak_pss_mib,load_avg,cpu_pressure_pct,total_mean_s,total_sd_s,outliers"
         ));
         let first = lines.next().unwrap();
         assert!(first.starts_with("sequential,10,3.0,30.01,"), "{first}");
         // No work, no workers (an empty field), 50 ms of CPU over 10 requests, 0.5 MiB.
         assert!(
-            first.ends_with(",0.0,,0.0,30.01,0.05,5000.0,0.5,,"),
+            first.ends_with(",0.0,,0.0,30.01,0.05,5000.0,0.5,,,30.01,0.0,0"),
             "{first}"
         );
         assert_eq!(lines.count(), 1);

@@ -16,7 +16,7 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -26,6 +26,7 @@ use bench::BurstReport;
 use testkit::ServerProcess;
 
 use crate::architecture::Architecture;
+use crate::cgroup::Cgroup;
 use crate::model::{Model, Params};
 use crate::procfs::{self, Busy, Peaks, Sampler};
 use crate::progress::Progress;
@@ -206,6 +207,8 @@ pub struct Sweep<'a> {
     pub progress: &'a Progress,
     /// Ctrl-C, or a failure elsewhere.
     pub stop: &'a Stop,
+    /// Where each server gets a cgroup of its own for its CPU time; `None`: `/proc`.
+    pub cgroups: Option<&'a Path>,
     /// Called with each point as soon as it is measured (the files are written there).
     pub record: &'a (dyn Fn(Measured) -> anyhow::Result<()> + Sync),
 }
@@ -329,25 +332,46 @@ fn serve(
     let binary = sweep.binaries.server(server)?;
     let server_args = server_args(server, plan);
     progress.println(&format!("$ {} {}", binary.display(), server_args.join(" ")));
-    let process = ServerProcess::start(binary, &server_args);
+    let cgroup = match sweep.cgroups {
+        Some(root) => Some(Cgroup::create(
+            root,
+            &format!("bench-{}", next_name(server)),
+        )?),
+        None => None,
+    };
+    let process = match &cgroup {
+        Some(cgroup) => ServerProcess::start(
+            Path::new("/bin/sh"),
+            cgroup.shell_args(binary, &server_args),
+        ),
+        None => ServerProcess::start(binary, &server_args),
+    };
     let mut process = match process {
         Ok(process) => process,
         Err(e) => {
             let _ = started.send(());
+            if let Some(cgroup) = cgroup {
+                cgroup.remove();
+            }
             return Err(e).with_context(|| format!("starting {}", server.binary()));
         }
     };
+    let clock = match cgroup {
+        Some(cgroup) => CpuClock::Group(cgroup),
+        None => CpuClock::Proc(process.pid()),
+    };
     let measured = clients
         .iter()
-        .try_for_each(|&n| measure(sweep, server, &mut process, n, started));
+        .try_for_each(|&n| measure(sweep, server, &mut process, &clock, n, started));
     if let Err(e) = measured {
         // Stopped by the drop: SIGKILL, since the point is lost either way.
         drop(process);
+        clock.remove();
         return Err(e);
     }
-    let status = process
-        .stop(STOP_TIMEOUT)
-        .with_context(|| format!("stopping {}", server.binary()))?;
+    let status = process.stop(STOP_TIMEOUT);
+    clock.remove();
+    let status = status.with_context(|| format!("stopping {}", server.binary()))?;
     if !status.success() && !sweep.stop.signalled() {
         bail!(
             "{} did not exit cleanly after SIGTERM: {status}",
@@ -357,11 +381,43 @@ fn serve(
     Ok(())
 }
 
+/// How a server's CPU time is read: from a cgroup of its own, or from `/proc`.
+enum CpuClock {
+    /// Every process of the server, to the microsecond.
+    Group(Cgroup),
+    /// The server, its live children and those it reaped, in 10 ms ticks.
+    Proc(u32),
+}
+
+impl CpuClock {
+    /// CPU seconds so far, or `None` when unreadable.
+    fn read_s(&self) -> Option<f64> {
+        match self {
+            CpuClock::Group(group) => group.usage_us().ok().map(|us| us / 1e6),
+            CpuClock::Proc(pid) => procfs::cpu_s(*pid),
+        }
+    }
+
+    /// Removes the cgroup, once the server has exited.
+    fn remove(self) {
+        if let CpuClock::Group(group) = self {
+            group.remove();
+        }
+    }
+}
+
+/// `server` and a number no other server of this run has: a name for its cgroup.
+fn next_name(server: Architecture) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!("{server}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
 /// One point, every repeat, on the running `process`, handed to `sweep.record`.
 fn measure(
     sweep: &Sweep,
     server: Architecture,
     process: &mut ServerProcess,
+    clock: &CpuClock,
     n: u64,
     started: &mpsc::Sender<()>,
 ) -> anyhow::Result<()> {
@@ -372,7 +428,7 @@ fn measure(
     let expected = expected_s(server, n, params);
     for repeat in 1..=plan.repeat {
         let label = format!("{} {n} clients ({repeat}/{})", server.name(), plan.repeat);
-        let cpu_before = procfs::cpu_s(process.pid());
+        let cpu_before = clock.read_s();
         let sampler = Sampler::start(process.pid());
         let report = run_bench(
             &sweep.binaries.bench,
@@ -387,7 +443,7 @@ fn measure(
             progress,
         );
         peaks = peaks.max(sampler.stop());
-        let cpu_after = procfs::cpu_s(process.pid());
+        let cpu_after = clock.read_s();
         if sweep.stop.now() {
             return Err(Abandoned.into());
         }

@@ -21,11 +21,9 @@
 //! # Layout
 //!
 //! - this file: the designs, the run, and one design's measurement.
-//! - `cgroup`: a cgroup v2 of the server's own, and its CPU counter.
 //! - `report`: `stevens.csv` and `STEVENS.md`, with UNP's conclusions beside the numbers.
 //! - `plot`: `plot-stevens.svg`.
 
-mod cgroup;
 mod plot;
 mod report;
 
@@ -39,10 +37,10 @@ use bench::LoadReport;
 use nix::sys::signal::Signal;
 use testkit::ServerProcess;
 
+use crate::cgroup::{self, Cgroup};
 use crate::flags::StevensArgs;
 use crate::progress::Progress;
 use crate::{procfs, util};
-use cgroup::Cgroup;
 
 /// How long a server may take to exit after SIGTERM.
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -448,22 +446,16 @@ fn measure(
         server_args.extend(["--workers".to_owned(), workers]);
     }
     let cgroup = match cgroups {
-        Some(root) => Some(Cgroup::create(root, design.name)?),
+        Some(root) => Some(Cgroup::create(root, &format!("stevens-{}", design.name))?),
         None => None,
     };
     let mut server = match &cgroup {
         // The shell moves itself into the cgroup, then becomes the server: every process
         // the server ever forks is in it from the start.
-        Some(cgroup) => {
-            let mut all = vec![
-                "-c".to_owned(),
-                "echo $$ > \"$0\" && exec \"$@\"".to_owned(),
-                cgroup.procs().display().to_string(),
-                binary.display().to_string(),
-            ];
-            all.extend(server_args);
-            ServerProcess::start(Path::new("/bin/sh"), &all)
-        }
+        Some(cgroup) => ServerProcess::start(
+            Path::new("/bin/sh"),
+            cgroup.shell_args(&binary, &server_args),
+        ),
         None => ServerProcess::start(&binary, &server_args),
     }
     .with_context(|| format!("starting {}", binary.display()))?;
