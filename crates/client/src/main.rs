@@ -41,9 +41,16 @@ Output: to a terminal, control characters in the server's answers are shown esca
 (\\x1b, \\u{202e}) so that a server cannot retitle, clear or otherwise drive it; to a pipe
 or a file, answers are written byte for byte.";
 
+/// The usage line of every error: the three modes, since clap's own line for a batch
+/// with an operation (`client --batch [OP] <PAYLOAD>...`) reads as if a batch took one.
+const USAGE: &str = "\
+client [OPTIONS]                  the interactive menu
+       client [OPTIONS] OP PAYLOAD...    one request
+       client [OPTIONS] --batch < FILE   one request per line of FILE (no OP: each line has its own)";
+
 /// The taskserver client.
 #[derive(Debug, Parser)]
-#[command(name = "client", version, about, after_help = EXIT_CODES)]
+#[command(name = "client", version, about, after_help = EXIT_CODES, override_usage = USAGE)]
 struct Cli {
     /// Server host name or address, IPv4 or IPv6
     #[arg(long, default_value = "127.0.0.1", conflicts_with = "interface")]

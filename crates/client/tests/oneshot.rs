@@ -173,6 +173,21 @@ fn usage_errors() {
     let run = run_client(["--framing", "tcp"], b"");
     assert_eq!(run.code(), 2);
     assert!(run.stderr.contains("unknown framing 'tcp'"), "{run:?}");
+    // A batch with an operation: the usage shows the three modes, and that a batch takes
+    // its operations from its lines, not a batch taking an OP and a PAYLOAD.
+    let run = run_client(["--batch", "case", "x"], b"");
+    assert_eq!(run.code(), 2);
+    assert!(
+        run.stderr
+            .contains("the argument '--batch' cannot be used with '[OP]'"),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr
+            .contains("client [OPTIONS] --batch < FILE   one request per line of FILE"),
+        "{run:?}"
+    );
+    assert!(!run.stderr.contains("--batch [OP]"), "{run:?}");
 }
 
 /// `--help` documents every flag, its default and the exit codes.
