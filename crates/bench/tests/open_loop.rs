@@ -3,7 +3,7 @@
 //! `--hdr-log` file read back by a reader that is not ours (Python's `hdrhistogram`).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::thread;
 use std::time::Duration;
@@ -134,32 +134,18 @@ fn a_stalled_server_shows_in_the_corrected_latency_only() {
     server.stop(Duration::from_secs(10)).unwrap();
 }
 
-/// The Python interpreter with the `hdrhistogram` package: `$BENCH_TEST_PYTHON`, else the
-/// virtual environment `.ci/run` makes under target/, else `python3`. Fails, saying how
-/// to install it, when none has the package: this check must not pass by being skipped.
+/// The Python interpreter with the `hdrhistogram` package: `$BENCH_TEST_PYTHON`, else a
+/// virtual environment under target/ that is made on first use. Fails when Python is
+/// missing: this check must not pass by being skipped.
 fn python_with_hdrh() -> PathBuf {
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/hdr-venv/bin/python3");
-    let python = std::env::var_os("BENCH_TEST_PYTHON")
-        .map(PathBuf::from)
-        .or_else(|| venv.exists().then_some(venv))
-        .unwrap_or_else(|| PathBuf::from("python3"));
-    let probe = Command::new(&python)
-        .args(["-c", "import hdrh.log"])
-        .output();
-    match probe {
-        Ok(out) if out.status.success() => python,
-        Ok(out) => panic!(
-            "{} has no `hdrhistogram` package ({}); install it as .ci/run does: \
-             python3 -m venv target/hdr-venv && target/hdr-venv/bin/pip install hdrhistogram",
-            python.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ),
-        Err(e) => panic!(
-            "cannot run {} ({e}): Python 3 with the `hdrhistogram` package is needed to read \
-             bench's --hdr-log back; .ci/run installs both",
-            python.display()
-        ),
+    if let Some(python) = std::env::var_os("BENCH_TEST_PYTHON") {
+        return PathBuf::from(python);
     }
+    testkit::python_venv("hdr-venv", &["hdrhistogram==0.10.8"]).unwrap_or_else(|e| {
+        panic!(
+            "Python 3 with the `hdrhistogram` package is needed to read bench's --hdr-log back: {e}"
+        )
+    })
 }
 
 /// Reads an interval log with Python's `hdrhistogram` reader, adds every interval, and

@@ -1,7 +1,8 @@
 //! `testkit`: a server binary run as a child process, as the tests and `cargo xtask
 //! bench` run it. [`ServerProcess`] starts it with arguments, reads its address from the
 //! `Listening on HOST:PORT` line of its banner, keeps its output, and stops it with
-//! SIGTERM; [`workspace_binary`] finds a binary built from this workspace.
+//! SIGTERM; [`workspace_binary`] finds a binary built from this workspace;
+//! [`python_venv`] makes the Python virtual environment a test reads its output with.
 //!
 //! It lives apart from `server-core` so that the servers carry no code that only starts
 //! and watches them: the servers write the banner ([`server_core::banner`]), this crate
@@ -53,6 +54,91 @@ pub fn workspace_binary(name: &str) -> io::Result<PathBuf> {
                 path.display()
             ),
         ))
+    }
+}
+
+/// The target directory the running test was built into (`target/`): the parent of
+/// `target/<profile>/deps/test-…`.
+fn target_dir() -> io::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let mut dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    if dir.ends_with("deps") || dir.ends_with("examples") {
+        dir.pop();
+    }
+    dir.parent()
+        .map(Path::to_path_buf)
+        .ok_or_else(|| io::Error::other(format!("no target directory above {}", exe.display())))
+}
+
+/// The Python interpreter of the virtual environment `target/<name>` with `packages`
+/// installed (pinned, e.g. `hdrhistogram==0.10.8`), made on first use with
+/// `python3 -m venv` and pip. A lock file beside it (`target/<name>.lock`) makes tests
+/// that run at once wait for one maker; a marker written last, listing the packages,
+/// says the environment is complete, so an interrupted or outdated one is made again.
+///
+/// # Errors
+///
+/// When `python3` is missing or cannot make a virtual environment, or pip fails: the
+/// test that needs Python must fail saying so, not pass by skipping its check.
+pub fn python_venv(name: &str, packages: &[&str]) -> io::Result<PathBuf> {
+    let target = target_dir()?;
+    let venv = target.join(name);
+    let python = venv.join("bin").join("python3");
+    let marker = venv.join("testkit-packages.txt");
+    let wanted = packages.join("\n");
+    let complete = || std::fs::read_to_string(&marker).is_ok_and(|have| have == wanted);
+    if complete() {
+        return Ok(python);
+    }
+    std::fs::create_dir_all(&target)?;
+    let lock_file = std::fs::File::create(target.join(format!("{name}.lock")))?;
+    let _lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, errno)| io::Error::from(errno))?;
+    if complete() {
+        return Ok(python);
+    }
+    if venv.exists() {
+        std::fs::remove_dir_all(&venv)?;
+    }
+    run_setup(
+        Command::new("python3").arg("-m").arg("venv").arg(&venv),
+        "python3 -m venv",
+    )?;
+    run_setup(
+        Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(packages),
+        "pip install",
+    )?;
+    std::fs::write(&marker, wanted)?;
+    Ok(python)
+}
+
+/// Runs one step of making a virtual environment; its failure carries what it printed.
+fn run_setup(command: &mut Command, what: &str) -> io::Result<()> {
+    let out = command.output().map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "{what}: cannot run {:?} ({e}); install Python 3 with venv and pip",
+                command.get_program()
+            ),
+        )
+    })?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "{what} failed ({}): {}; install Python 3 with venv and pip (Debian: apt-get install python3-venv)",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
     }
 }
 
