@@ -150,10 +150,7 @@ fn the_deadline_answers_every_request_received() {
             "{binary}: {:?}",
             server.output()
         );
-        let status = wait_for_exit(binary, &mut server);
-        let last = assert_logged(&server, "[MAIN] - Shut down");
-        assert!(last.contains("Shut down cleanly"), "{binary}: {last}");
-        assert_eq!(status.code(), Some(0), "{binary}");
+        assert_shuts_down_cleanly(binary, &mut server);
     });
 }
 
@@ -190,11 +187,17 @@ fn a_short_shutdown_timeout_still_answers_what_is_in_flight() {
                 server.output()
             );
         }
-        let status = wait_for_exit(binary, &mut server);
-        let last = assert_logged(&server, "[MAIN] - Shut down");
-        assert!(last.contains("Shut down cleanly"), "{binary}: {last}");
-        assert_eq!(status.code(), Some(0), "{binary}");
+        assert_shuts_down_cleanly(binary, &mut server);
     });
+}
+
+/// Waits for the server to exit after its SIGTERM and checks that it said `Shut down
+/// cleanly` and exited 0.
+fn assert_shuts_down_cleanly(binary: &str, server: &mut ServerProcess) {
+    let status = wait_for_exit(binary, server);
+    let last = assert_logged(server, "[MAIN] - Shut down");
+    assert!(last.contains("Shut down cleanly"), "{binary}: {last}");
+    assert_eq!(status.code(), Some(0), "{binary}");
 }
 
 /// Item 7: `Sending response` is logged when the answer is handed to the socket, not
