@@ -602,16 +602,14 @@ mod tests {
             end: t0 + Duration::from_secs(10),
         };
         let mut shard = Shard::new(true);
-        let ms = Duration::from_millis;
-        shard.record(
-            &Exchange {
-                due: t0 + ms(1000),
-                ready: t0 + ms(2000),
-                sent: t0 + ms(2001),
-                answered: t0 + ms(2003),
-            },
-            &window,
-        );
+        // An exchange whose times are milliseconds after t0.
+        let exchange = |due, ready, sent, answered| Exchange {
+            due: t0 + Duration::from_millis(due),
+            ready: t0 + Duration::from_millis(ready),
+            sent: t0 + Duration::from_millis(sent),
+            answered: t0 + Duration::from_millis(answered),
+        };
+        shard.record(&exchange(1000, 2000, 2001, 2003), &window);
         let mut second = histogram();
         shard.take_second(0, &mut second);
         assert!(second.is_empty());
@@ -621,15 +619,7 @@ mod tests {
         assert!(within(&shard.corrected, 1_003_000_000));
         assert!(within(&shard.from_send, 2_000_000));
         assert!(within(&shard.lag, 1_000_000));
-        shard.record(
-            &Exchange {
-                due: t0 + ms(9999),
-                ready: t0 + ms(9999),
-                sent: t0 + ms(9999),
-                answered: t0 + ms(12_000),
-            },
-            &window,
-        );
+        shard.record(&exchange(9999, 9999, 9999, 12_000), &window);
         let mut last = histogram();
         shard.take_from(9, &mut last);
         assert_eq!(
