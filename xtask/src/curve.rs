@@ -219,10 +219,7 @@ pub struct Curve {
 pub fn run(args: &CurveArgs) -> anyhow::Result<()> {
     let rates = &args.rates.0;
     let started = SystemTime::now();
-    let bin_dir = args
-        .bin_dir
-        .clone()
-        .unwrap_or_else(|| util::target_dir().join("release"));
+    let bin_dir = args.files.bin_dir();
     let (subjects, skipped) = available(&args.servers.0);
     for note in &skipped {
         eprintln!("note: {note}");
@@ -230,7 +227,7 @@ pub fn run(args: &CurveArgs) -> anyhow::Result<()> {
     if subjects.is_empty() {
         bail!("--servers: nothing to run");
     }
-    if !args.no_build {
+    if !args.files.no_build {
         let mut build = util::cargo();
         build.args(["build", "--release", "-p", "bench"]);
         for subject in &subjects {
@@ -246,10 +243,7 @@ pub fn run(args: &CurveArgs) -> anyhow::Result<()> {
             find(&bin_dir, &server.binary())?;
         }
     }
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| util::target_dir().join("curve").join(util::stamp(started)));
+    let out = args.files.out("curve", started);
     fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let mut curve = Curve {
         command: std::iter::once("cargo xtask".to_owned())

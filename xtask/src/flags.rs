@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::bail;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -349,15 +349,8 @@ pub struct StevensArgs {
     /// round with the median CPU per connection
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100))]
     pub rounds: u64,
-    /// Output directory (default: `target/stevens/<UTC timestamp>`)
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Directory holding the server and bench binaries [default: target/release]
-    #[arg(long)]
-    pub bin_dir: Option<PathBuf>,
-    /// Do not build: use the binaries already in --bin-dir
-    #[arg(long)]
-    pub no_build: bool,
+    #[command(flatten)]
+    pub files: RunFiles,
 }
 
 /// `cargo xtask curve` options.
@@ -390,7 +383,15 @@ pub struct CurveArgs {
     /// The p99 a rate must stay under to count as sustainable.
     #[arg(long, default_value = "1ms", value_parser = parse_duration)]
     pub target_p99: Duration,
-    /// Output directory (default: `target/curve/<UTC timestamp>`).
+    #[command(flatten)]
+    pub files: RunFiles,
+}
+
+/// Where a measuring command (`curve`, `stevens`) finds its binaries and writes its
+/// results: the options they share.
+#[derive(Debug, Clone, Args)]
+pub struct RunFiles {
+    /// Output directory (default: `target/<command>/<UTC timestamp>`).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Directory holding the server and bench binaries [default: target/release].
@@ -399,6 +400,22 @@ pub struct CurveArgs {
     /// Do not build: use the binaries already in --bin-dir.
     #[arg(long)]
     pub no_build: bool,
+}
+
+impl RunFiles {
+    /// `--bin-dir`, else `target/release`.
+    pub fn bin_dir(&self) -> PathBuf {
+        self.bin_dir
+            .clone()
+            .unwrap_or_else(|| util::target_dir().join("release"))
+    }
+
+    /// `--out`, else `target/<command>/<the start's UTC timestamp>`.
+    pub fn out(&self, command: &str, started: SystemTime) -> PathBuf {
+        self.out
+            .clone()
+            .unwrap_or_else(|| util::target_dir().join(command).join(util::stamp(started)))
+    }
 }
 
 /// `--rates`, rising offered rates per second.

@@ -222,11 +222,8 @@ pub enum CpuSource {
 pub fn run(args: &StevensArgs) -> anyhow::Result<()> {
     let started = SystemTime::now();
     check_limits(args)?;
-    let bin_dir = args
-        .bin_dir
-        .clone()
-        .unwrap_or_else(|| util::target_dir().join("release"));
-    if !args.no_build {
+    let bin_dir = args.files.bin_dir();
+    if !args.files.no_build {
         let mut build = util::cargo();
         build.args(["build", "--release", "-p", "bench"]);
         for binary in binaries_in_tree() {
@@ -245,11 +242,7 @@ pub fn run(args: &StevensArgs) -> anyhow::Result<()> {
     for (design, why) in &skipped {
         eprintln!("note: {} is left out: {why}", design.name);
     }
-    let out = args.out.clone().unwrap_or_else(|| {
-        util::target_dir()
-            .join("stevens")
-            .join(util::stamp(started))
-    });
+    let out = args.files.out("stevens", started);
     fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let cgroups = cgroup::root();
     let source = if cgroups.is_some() {
