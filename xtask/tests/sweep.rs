@@ -3,8 +3,11 @@
 //! while cargo holds the build lock), a few clients and delays of 200 ms at most.
 
 use std::fs;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 mod common;
 
@@ -358,16 +361,68 @@ fn child_named(parent: u32, name: &str) -> Option<u32> {
         })
 }
 
+/// `cargo xtask bench` running in the background, its stderr read line by line as it
+/// comes, so that a test can act at a given point of the sweep.
+struct WatchedSweep {
+    xtask: Child,
+    received: mpsc::Receiver<String>,
+    /// The stderr lines read so far.
+    seen: Vec<String>,
+}
+
+impl WatchedSweep {
+    fn start(out: &Path, args: &[&str]) -> Self {
+        let mut xtask = xtask_bench_command(&bin_dir(), out, args)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("xtask runs");
+        let stderr = xtask.stderr.take().expect("stderr is piped");
+        let (lines, received) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            xtask,
+            received,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Reads stderr up to a line starting with `prefix`; kills xtask and fails, naming
+    /// `what`, when none comes within 60 s.
+    fn wait_for_line(&mut self, prefix: &str, what: &str) {
+        loop {
+            let Ok(line) = self.received.recv_timeout(Duration::from_secs(60)) else {
+                let _ = self.xtask.kill();
+                panic!("no {what} in 60 s: {:#?}", self.seen)
+            };
+            let done = line.starts_with(prefix);
+            self.seen.push(line);
+            if done {
+                return;
+            }
+        }
+    }
+
+    /// Reads the rest of stderr and waits for xtask: its status and its whole stderr.
+    fn finish(mut self) -> (ExitStatus, String) {
+        while let Ok(line) = self.received.recv_timeout(Duration::from_secs(60)) {
+            self.seen.push(line);
+        }
+        let status = self.xtask.wait().expect("xtask is waited for");
+        (status, self.seen.join("\n"))
+    }
+}
+
 /// A server killed mid-sweep (after its 1-client point, during its 40-client point) stops
 /// the sweep with a message naming it, and every point gathered before is on disk: in
 /// results.csv, results.json (marked incomplete, with the reason) and REPORT.md.
 #[test]
 fn server_dying_mid_sweep_keeps_the_points_gathered() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-    use std::sync::mpsc;
-    use std::time::Duration;
-
     let out = out_dir("dying");
     // One server for both points, as --serial runs them.
     let args = [
@@ -379,45 +434,16 @@ fn server_dying_mid_sweep_keeps_the_points_gathered() {
         "100ms",
         "--serial",
     ];
-    let mut xtask = xtask_bench_command(&bin_dir(), &out, &args)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("xtask runs");
-    let stderr = xtask.stderr.take().expect("stderr is piped");
-    let (lines, received) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
+    let mut sweep = WatchedSweep::start(&out, &args);
     // The 1-client point is done: kill the server while the 40-client point (4 s) runs.
-    loop {
-        let line = received
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| {
-                let _ = xtask.kill();
-                panic!("no 1-client point in 60 s: {seen:#?}")
-            });
-        let done = line.starts_with("sequential 1 clients (1/1): total");
-        seen.push(line);
-        if done {
-            break;
-        }
-    }
-    let server = child_named(xtask.id(), "server-sequenti").expect("the server runs");
+    sweep.wait_for_line("sequential 1 clients (1/1): total", "1-client point");
+    let server = child_named(sweep.xtask.id(), "server-sequenti").expect("the server runs");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(server as i32),
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    while let Ok(line) = received.recv_timeout(Duration::from_secs(60)) {
-        seen.push(line);
-    }
-    let status = xtask.wait().unwrap();
-    let stderr = seen.join("\n");
+    let (status, stderr) = sweep.finish();
     assert!(!status.success(), "{stderr}");
     assert!(
         stderr.contains("server-sequential exited (signal: 9") && stderr.contains("40-client"),
@@ -514,10 +540,7 @@ fn servers_of(parent: u32) -> Vec<u32> {
 /// and completes the run.
 #[test]
 fn ctrl_c_keeps_the_points_done_and_resume_completes_them() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-    use std::sync::mpsc;
-    use std::time::{Duration, Instant};
+    use std::time::Instant;
 
     let out = out_dir("interrupted");
     let args = [
@@ -528,45 +551,16 @@ fn ctrl_c_keeps_the_points_done_and_resume_completes_them() {
         "--delay",
         "100ms",
     ];
-    let mut xtask = xtask_bench_command(&bin_dir(), &out, &args)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("xtask runs");
-    let stderr = xtask.stderr.take().expect("stderr is piped");
-    let (lines, received) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    loop {
-        let line = received
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| {
-                let _ = xtask.kill();
-                panic!("no threaded point in 60 s: {seen:#?}")
-            });
-        let done = line.starts_with("threaded 1 clients (1/1): total");
-        seen.push(line);
-        if done {
-            break;
-        }
-    }
-    let servers = servers_of(xtask.id());
-    assert!(!servers.is_empty(), "{seen:#?}");
+    let mut sweep = WatchedSweep::start(&out, &args);
+    sweep.wait_for_line("threaded 1 clients (1/1): total", "threaded point");
+    let servers = servers_of(sweep.xtask.id());
+    assert!(!servers.is_empty(), "{:#?}", sweep.seen);
     nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(xtask.id() as i32),
+        nix::unistd::Pid::from_raw(sweep.xtask.id() as i32),
         nix::sys::signal::Signal::SIGINT,
     )
     .unwrap();
-    while let Ok(line) = received.recv_timeout(Duration::from_secs(60)) {
-        seen.push(line);
-    }
-    let status = xtask.wait().unwrap();
-    let stderr = seen.join("\n");
+    let (status, stderr) = sweep.finish();
     assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(
         stderr.contains("interrupted: the servers are stopped"),
