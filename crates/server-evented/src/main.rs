@@ -1,13 +1,23 @@
 //! `server-evented`: the taskserver on a few event loops over non-blocking sockets.
 //!
 //! `--workers N` threads (default: the number of cores) each run one `mio::Poll` (epoll)
-//! over the connections they own. A connection is a [`Session`] (server-core's sans-I/O
+//! over the connections they own. A connection is a [`Session`](server_core::Session) (server-core's sans-I/O
 //! machine: every rule of the protocol) and a non-blocking socket; the loop only moves
 //! bytes between the two when the socket is ready, and wakes the session when its next
 //! deadline comes. A request's `--delay` is an entry in the loop's timer heap, never a
 //! sleep, so one thread holds thousands of delayed requests at once and a connection
 //! costs only its buffers and a descriptor. This is redis's `ae` loop and an nginx worker;
 //! mio's `examples/tcp_server.rs` is the shape of the code.
+//!
+//! # Where things are
+//!
+//! - `main.rs` (this file): the architecture — start-up, who accepts, and the loop
+//!   ([`EventLoop::run`], the `poll` turn, and `drive`, which pumps one connection and
+//!   closes, arms or re-queues it).
+//! - [`conn`]: a connection ([`conn::Conn`]: socket, session, readiness) and its pump.
+//! - [`timers`]: the timer heap with lazy deletion.
+//! - server-core: the session (every rule of the protocol), the acceptor and the
+//!   hand-off to the loops ([`handoff`]).
 //!
 //! # Who accepts: one acceptor, round-robin
 //!
@@ -46,7 +56,7 @@
 //! readable or writable until a read or write returns `WouldBlock` or comes back short
 //! (the socket was emptied or filled, so the next change brings a new edge; a hang-up is
 //! remembered for good, since no edge follows it). The session, not the socket, decides
-//! when to read: [`Session::poll_output`] says [`Output::Receive`] only when no request
+//! when to read: [`Session::poll_output`](server_core::Session::poll_output) says [`Output::Receive`](server_core::Output::Receive) only when no request
 //! is held or waiting and no answer is queued, and the socket stays marked readable
 //! meanwhile, so when a delay ends or the output drains the loop reads again without
 //! waiting for an edge that will not come (a pipelining client's next requests are
@@ -56,8 +66,8 @@
 //!
 //! # Fairness
 //!
-//! One connection's turn ends after server-core's [`TURN`] (5 ms) of computing, once its
-//! answers are handed to the socket, or after [`READ_BUDGET`] reads: it then goes to the
+//! One connection's turn ends after server-core's [`TURN`](server_core::session::TURN) (5 ms) of computing, once its
+//! answers are handed to the socket, or after [`conn::READ_BUDGET`] reads: it then goes to the
 //! back of a ready list, and every other connection with something to do is driven
 //! before it comes round again. So one client pipelining costly requests cannot starve
 //! the others on its loop. Measured on `--workers 1` with one client pipelining
@@ -67,7 +77,7 @@
 //! (200 probes a run, five runs, on a shared 2-core machine at load average 16–27); before
 //! turns, 1.3–2.8 s median and up to 23 s.
 //!
-//! Timers are a binary heap of (deadline, slot, connection id): after each drive the
+//! Timers ([`timers`]) are a binary heap of (deadline, slot, connection id): after each drive the
 //! connection's next deadline (the `until` of its last output) is pushed if earlier than
 //! the one already armed; an entry that no longer matches (the connection is gone, or a newer
 //! one replaced it) is dropped when it comes up, and the heap is rebuilt when stale
@@ -77,7 +87,7 @@
 //!
 //! SIGINT/SIGTERM wake the main thread (server-core's self-pipe), which stops accepting
 //! (the listener closes: new clients are refused), marks every loop's queue closed and
-//! wakes each loop. A loop tells every session [`Session::handle_shutdown`], keeps
+//! wakes each loop. A loop tells every session [`Session::handle_shutdown`](server_core::Session::handle_shutdown), keeps
 //! driving them — each answers what it has received and ends — and exits when none is
 //! left, or [`GRACE`] after the deadline, abandoning the rest. The main thread waits for
 //! every connection's place to come back, up to the deadline and [`GRACE`] (not for a
@@ -85,13 +95,13 @@
 //! and exit status 0 when nothing was left unanswered, otherwise how many requests were
 //! and exit status 3 (server-core's ledger counts them, whoever abandoned them).
 //!
-//! Architecture invariant: this file is the event loop and the hand-off to it; every rule
-//! of a connection is the session's, in server-core.
+//! Architecture invariant: this crate is the event loop and its connections' I/O; every
+//! rule of a connection is the session's, in server-core.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-use std::io::{self, Read, Write};
-use std::net::Shutdown as Direction;
+mod conn;
+mod timers;
+
+use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -103,11 +113,12 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use server_core::handoff::{self, Arrival, Inbox, Worker};
 use server_core::listener::{self, ACCEPT_BACKOFF, AcceptLog, Accepted};
-use server_core::session::TURN;
 use server_core::{
-    Architecture, Gate, Log, Output, Permit, Server, ServerArgs, Service, Session, Shutdown,
-    StartError, Who,
+    Architecture, Gate, Log, Server, ServerArgs, Service, Shutdown, StartError, Who,
 };
+
+use crate::conn::{Conn, Pumped};
+use crate::timers::{Timer, Timers};
 
 /// The token of each loop's waker; connections use their slot number.
 const WAKE: Token = Token(usize::MAX);
@@ -121,9 +132,6 @@ const EVENTS: usize = 1024;
 /// Each loop's read buffer: one, shared by its connections, since a read's bytes go
 /// straight into the session.
 const READ_BUFFER: usize = 64 * 1024;
-
-/// Reads in a row for one connection before the others get a turn.
-const READ_BUDGET: usize = 16;
 
 /// How long past the shutdown deadline the sessions are still driven for their last
 /// answers before they are abandoned: server-core's, the same for every driver.
@@ -283,7 +291,7 @@ fn start_loop(server: &Server, n: usize, mut own: Option<Listening>) -> io::Resu
         free: Vec::new(),
         live: 0,
         next_id: 0,
-        timers: BinaryHeap::new(),
+        timers: Timers::default(),
         ready: Vec::new(),
         buf: vec![0; READ_BUFFER].into_boxed_slice(),
         stopping: None,
@@ -312,8 +320,8 @@ struct EventLoop {
     live: usize,
     /// Numbers connections, so a timer entry never fires for a slot's next occupant.
     next_id: u64,
-    /// (deadline, slot, connection id), earliest first.
-    timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
+    /// Each connection's next deadline, earliest first.
+    timers: Timers,
     /// Connections that used their read budget and still have input to read.
     ready: Vec<usize>,
     buf: Box<[u8]>,
@@ -323,26 +331,6 @@ struct EventLoop {
     own: Option<Listening>,
     /// Clients it has taken.
     served: u64,
-}
-
-/// A client: its socket, its session, and what the loop knows of the socket's readiness.
-struct Conn {
-    id: u64,
-    stream: TcpStream,
-    session: Session,
-    /// The last edge said readable and no read has since found the socket empty.
-    readable: bool,
-    /// An edge said the peer closed or the connection failed: final, so reads go on until
-    /// they say so (0 bytes or the error), however short the reads before.
-    hung_up: bool,
-    /// The same for writing.
-    writable: bool,
-    /// The earliest deadline this connection has in the timer heap.
-    armed: Option<Instant>,
-    /// Whether it is in the ready list.
-    queued: bool,
-    /// Its place under `--max-clients`, given back when the connection is dropped.
-    _permit: Permit,
 }
 
 impl EventLoop {
@@ -391,16 +379,7 @@ impl EventLoop {
                         let Some(Some(conn)) = self.conns.get_mut(slot) else {
                             continue;
                         };
-                        // An error or a hang-up is seen by the next read or write.
-                        if event.is_read_closed() || event.is_error() {
-                            conn.hung_up = true;
-                        }
-                        if event.is_readable() || conn.hung_up {
-                            conn.readable = true;
-                        }
-                        if event.is_writable() || event.is_write_closed() || event.is_error() {
-                            conn.writable = true;
-                        }
+                        conn.note(event);
                         self.drive(slot);
                     }
                 }
@@ -450,13 +429,7 @@ impl EventLoop {
             .map(|deadline| deadline + GRACE)
             .into_iter()
             .chain(retry);
-        let next = self
-            .timers
-            .peek()
-            .map(|Reverse((deadline, _, _))| *deadline)
-            .into_iter()
-            .chain(grace)
-            .min()?;
+        let next = self.timers.next_deadline().into_iter().chain(grace).min()?;
         let wait = next.saturating_duration_since(now);
         let millis = wait.as_nanos().div_ceil(1_000_000);
         Some(Duration::from_millis(
@@ -553,17 +526,7 @@ impl EventLoop {
             session.handle_shutdown(now, deadline);
         }
         self.next_id += 1;
-        let conn = Conn {
-            id: self.next_id,
-            stream,
-            session,
-            readable: true,
-            hung_up: false,
-            writable: true,
-            armed: None,
-            queued: false,
-            _permit: permit,
-        };
+        let conn = Conn::new(self.next_id, stream, session, permit);
         if slot == self.conns.len() {
             self.conns.push(Some(conn));
         } else {
@@ -591,10 +554,7 @@ impl EventLoop {
     fn fire_timers(&mut self, now: Instant) {
         // Driven as they come off the heap, with no list of the due ones to allocate: a
         // drive re-arms at least a millisecond past `now`, so this ends.
-        while let Some(&Reverse((deadline, slot, id))) = self.timers.peek()
-            && deadline <= now
-        {
-            self.timers.pop();
+        while let Some(Timer { deadline, slot, id }) = self.timers.pop_due(now) {
             let Some(Some(conn)) = self.conns.get_mut(slot) else {
                 continue;
             };
@@ -606,12 +566,10 @@ impl EventLoop {
             self.drive(slot);
         }
         // Stale entries outnumbering the live ones: keep only the live.
-        if self.timers.len() > 2 * self.live + 1024 {
-            let conns = &self.conns;
-            self.timers.retain(|Reverse((deadline, slot, id))| {
-                matches!(conns.get(*slot), Some(Some(c)) if c.id == *id && c.armed == Some(*deadline))
-            });
-        }
+        let conns = &self.conns;
+        self.timers.compact(self.live, |Timer { deadline, slot, id }| {
+            matches!(conns.get(slot), Some(Some(c)) if c.id == id && c.armed == Some(deadline))
+        });
     }
 
     /// Gives the connections that used up their read budget another turn.
@@ -665,7 +623,11 @@ impl EventLoop {
             // millisecond, so a session that kept one could never make the loop spin.
             let deadline = deadline.max(now + Duration::from_millis(1));
             conn.armed = Some(deadline);
-            self.timers.push(Reverse((deadline, slot, conn.id)));
+            self.timers.arm(Timer {
+                deadline,
+                slot,
+                id: conn.id,
+            });
         }
     }
 
@@ -675,93 +637,6 @@ impl EventLoop {
         if self.conns[slot].take().is_some() {
             self.free.push(slot);
             self.live -= 1;
-        }
-    }
-}
-
-/// How a [`Conn::pump`] ended.
-enum Pumped {
-    /// The session waits on the socket or a timer, until the moment given at the latest.
-    Waiting(Option<Instant>),
-    /// The connection used its turn (its [`TURN`] of computing or its [`READ_BUDGET`]) and
-    /// has more to do: the others go first.
-    Yielded,
-    /// The session is over.
-    Finished,
-}
-
-impl Conn {
-    /// Does what the session says — compute, write until the socket is full, read what it
-    /// allows until the socket is empty — until it waits on the socket or a timer, or its
-    /// turn is used up. A turn that ran out while answers were queued ends once they are
-    /// handed to the socket, so they are not held back while the others have their turns.
-    fn pump(&mut self, buf: &mut [u8], began: Instant) -> Pumped {
-        let mut now = began;
-        let mut reads = 0;
-        let mut used_up = false;
-        loop {
-            match self.session.poll_output(now) {
-                Output::Computed => {
-                    now = Instant::now();
-                    used_up |= now >= began + TURN;
-                    continue;
-                }
-                Output::Transmit { bytes, until } => {
-                    if !self.writable {
-                        return Pumped::Waiting(until);
-                    }
-                    match (&self.stream).write(bytes) {
-                        Ok(0) => self
-                            .session
-                            .handle_error(io::ErrorKind::WriteZero.into(), Instant::now()),
-                        Ok(n) => {
-                            // A short write filled the socket: wait for the next edge.
-                            if n < bytes.len() {
-                                self.writable = false;
-                            }
-                            self.session.handle_transmitted(n, Instant::now());
-                            if used_up {
-                                return Pumped::Yielded;
-                            }
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => self.session.handle_error(e, Instant::now()),
-                    }
-                }
-                Output::CloseWrite => {
-                    let _ = self.stream.shutdown(Direction::Write);
-                }
-                Output::Receive { max, until } => {
-                    if !self.readable {
-                        return Pumped::Waiting(until);
-                    }
-                    if used_up || reads == READ_BUDGET {
-                        return Pumped::Yielded;
-                    }
-                    reads += 1;
-                    let want = max.min(buf.len());
-                    match (&self.stream).read(&mut buf[..want]) {
-                        Ok(0) => self.session.handle_eof(Instant::now()),
-                        Ok(n) => {
-                            // A read shorter than asked emptied the socket: the next byte
-                            // to arrive brings a new edge, so the read that would only say
-                            // `WouldBlock` is saved (one syscall per request; tokio does
-                            // the same).
-                            if n < want && !self.hung_up {
-                                self.readable = false;
-                            }
-                            self.session.handle_input(&buf[..n], Instant::now());
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => self.session.handle_error(e, Instant::now()),
-                    }
-                }
-                Output::Wait(until) => return Pumped::Waiting(until),
-                Output::Finished => return Pumped::Finished,
-            }
-            now = Instant::now();
         }
     }
 }
