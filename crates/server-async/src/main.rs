@@ -7,19 +7,22 @@
 //! This is how a Rust network service is written today; mini-redis's `src/server.rs` is
 //! the model.
 //!
+//! `main.rs` (this file) starts the runtime, runs the accept loop and waits for the
+//! signal; [`task`] is the per-connection task that drives a session over its socket.
+//!
 //! # The task
 //!
-//! Each task drives the one sans-I/O [`Session`] of server-core, which keeps every rule
+//! Each task drives the one sans-I/O [`Session`](server_core::Session) of server-core, which keeps every rule
 //! of a connection (framing, limits, the delay, the engine, the writing rule, timeouts,
-//! draining); the task only does what [`Session::poll_output`] says and tells it the
-//! time. It writes what [`Output::Transmit`] offers, reads at most what
-//! [`Output::Receive`] allows, and otherwise waits — in one `select!` — for the socket to
+//! draining); the task only does what [`Session::poll_output`](server_core::Session::poll_output) says and tells it the
+//! time. It writes what [`Output::Transmit`](server_core::Output::Transmit) offers, reads at most what
+//! [`Output::Receive`](server_core::Output::Receive) allows, and otherwise waits — in one `select!` — for the socket to
 //! be ready, for its timer (one `Sleep` per task, reset to the output's `until`: a
 //! `--delay` is such a deadline, never a blocked thread), or for the shutdown notice.
-//! After server-core's [`TURN`] of computing, once its answers are handed to the socket,
+//! After server-core's [`TURN`](server_core::session::TURN) of computing, once its answers are handed to the socket,
 //! the task yields (`yield_now`), so the other tasks on its runtime thread get their
 //! turn before it computes again.
-//! Reads land in a buffer of [`READ_CHUNK`] bytes per runtime thread, not per task: the
+//! Reads land in a buffer of [`task::READ_CHUNK`] bytes per runtime thread, not per task: the
 //! session copies what it keeps, so an idle connection owns no read buffer. What a task
 //! holds across a wait is kept small on purpose — it is most of what a connection costs
 //! (about 1.6 KiB with the session and the socket's registration: 10,000 connections
@@ -46,7 +49,7 @@
 //! task's place in its waiting list is taken once, when the task starts, and a task
 //! started later sees the flag itself), and stops the listener listening through a
 //! second descriptor of it (new connections are refused at once, even while every
-//! runtime thread is busy computing); each task calls [`Session::handle_shutdown`] and
+//! runtime thread is busy computing); each task calls [`Session::handle_shutdown`](server_core::Session::handle_shutdown) and
 //! drains. The deadline is read at the signal, not when a busy runtime first asks. The
 //! main thread then waits, up to the deadline and a moment for the last answers
 //! ([`GRACE`]), for every permit to come back — one per live task — and reports: `Shut
@@ -56,35 +59,26 @@
 //! A task that panicked (a bug: the session never panics on what a client sends) is
 //! caught by tokio; its permit is given back as it unwinds and the server goes on.
 //!
-//! Architecture invariant: this file is the tokio accept loop and the task, nothing else;
+//! Architecture invariant: this crate is the tokio accept loop and the task, nothing else;
 //! everything the servers share is in `server-core`.
 
-use std::cell::RefCell;
+mod task;
+
 use std::io;
-use std::net::SocketAddr;
-use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use server_core::listener::{self, ACCEPT_BACKOFF, AcceptLog, Accepted};
-use server_core::session::TURN;
-use server_core::{
-    Architecture, Log, Output, Server, ServerArgs, Service, Session, Shutdown, StartError, Who,
-};
-use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
-use tokio::time::{self, Sleep, sleep, sleep_until};
+use server_core::{Architecture, Log, Server, ServerArgs, Service, Shutdown, StartError, Who};
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, Semaphore};
+use tokio::time::{self, sleep};
 
 /// How long past the shutdown deadline the sessions are still driven for their last
 /// answers before they are abandoned: server-core's, the same for every driver.
 const GRACE: Duration = server_core::session::DRIVER_GRACE;
-
-/// The most one read asks for; one such buffer per runtime thread.
-const READ_CHUNK: usize = 16 * 1024;
 
 /// How long the main thread waits on the signal pipe before it looks at the shutdown flag
 /// anyway (the pipe wakes it at once; this only bounds a missed wake-up).
@@ -253,7 +247,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, limit: Arc<Sema
                 // Without NODELAY the server still works, only slower: not worth a failure.
                 let _ = stream.set_nodelay(true);
                 tasks += 1;
-                tokio::spawn(serve(
+                tokio::spawn(task::serve(
                     stream,
                     peer,
                     Who::Task(tasks),
@@ -274,171 +268,6 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, limit: Arc<Sema
                 // `classify` sorts errors; it never makes a client.
                 Accepted::Client(_) => {}
             },
-        }
-    }
-}
-
-thread_local! {
-    /// The read buffer of the runtime thread a task happens to run on: filled and handed
-    /// to the session between two awaits, never held across one.
-    static READ_BUF: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
-}
-
-/// One client's task: drives its session until the session is finished.
-async fn serve(
-    mut stream: TcpStream,
-    peer: SocketAddr,
-    who: Who,
-    shared: Arc<Shared>,
-    // Given back when the task ends, however it ends.
-    _permit: OwnedSemaphorePermit,
-) {
-    let now = Instant::now();
-    let mut session = shared.service.open(peer, who, now);
-    // The task's timer and its place among the shutdown channel's waiters are made once and
-    // kept for every wait: a timer moved to a later deadline is updated in place, and the
-    // channel (shared by every task) is not locked twice per request to join and leave.
-    let sleep = sleep_until(time::Instant::from_std(now + PARKED));
-    tokio::pin!(sleep);
-    let stopped = shared.stop.notified();
-    tokio::pin!(stopped);
-    let mut waits = Waits {
-        sleep,
-        stopped,
-        watching: true,
-    };
-    let mut told_shutdown = false;
-    let mut now = Instant::now();
-    // When this task's turn began: its last wait, or its last yield.
-    let mut turn_began = now;
-    let mut used_up = false;
-    loop {
-        if !told_shutdown && let Some(deadline) = shared.shutdown.deadline() {
-            told_shutdown = true;
-            waits.watching = false;
-            session.handle_shutdown(now, deadline);
-        }
-        match session.poll_output(now) {
-            Output::Computed => used_up |= Instant::now() >= turn_began + TURN,
-            Output::Transmit { bytes, until } => match stream.try_write(bytes) {
-                Ok(0) => session.handle_error(io::ErrorKind::WriteZero.into(), Instant::now()),
-                Ok(n) => {
-                    session.handle_transmitted(n, Instant::now());
-                    if std::mem::take(&mut used_up) {
-                        // The turn is used up and its answers are out: the others go.
-                        tokio::task::yield_now().await;
-                        turn_began = Instant::now();
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    waits.arm(until);
-                    // An error here shows again on the next write, which hands it on.
-                    let _ = waits.until(|cx| stream.poll_write_ready(cx)).await;
-                    turn_began = Instant::now();
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => session.handle_error(e, Instant::now()),
-            },
-            Output::CloseWrite => {
-                // Shuts the sending side at once (tokio's shutdown of a TcpStream never waits).
-                let _ = stream.shutdown().await;
-            }
-            Output::Receive { max, until } => {
-                if std::mem::take(&mut used_up) {
-                    tokio::task::yield_now().await;
-                    turn_began = Instant::now();
-                }
-                waits.arm(until);
-                let mut waited = false;
-                let read = waits
-                    .until(|cx| {
-                        let polled = poll_read(&mut stream, &mut session, max, cx);
-                        waited |= polled.is_pending();
-                        polled
-                    })
-                    .await;
-                if waited {
-                    turn_began = Instant::now();
-                }
-                match read {
-                    Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Some(Err(e)) => session.handle_error(e, Instant::now()),
-                    Some(Ok(())) | None => {}
-                }
-            }
-            Output::Wait(until) => {
-                // A request is held for its delay, or the session waits for a deadline.
-                waits.arm(until);
-                waits.until(|_| Poll::<()>::Pending).await;
-                turn_began = Instant::now();
-            }
-            Output::Finished => break,
-        }
-        now = Instant::now();
-    }
-}
-
-/// Reads at most `want` bytes, when the socket has some, into the thread's buffer and hands
-/// them to the session (none: the client closed its side).
-///
-/// Through `poll_read`, not `try_read`: a read that comes back short tells tokio the socket
-/// is drained, so the next wait needs no `read` that fails with `EAGAIN` first (a system
-/// call saved per request).
-fn poll_read(
-    stream: &mut TcpStream,
-    session: &mut Session,
-    want: usize,
-    cx: &mut Context<'_>,
-) -> Poll<io::Result<()>> {
-    READ_BUF.with_borrow_mut(|buf| {
-        let mut filled = ReadBuf::new(&mut buf[..want.min(READ_CHUNK)]);
-        match Pin::new(stream).poll_read(cx, &mut filled) {
-            Poll::Ready(Ok(())) => {
-                match filled.filled() {
-                    [] => session.handle_eof(Instant::now()),
-                    bytes => session.handle_input(bytes, Instant::now()),
-                }
-                Poll::Ready(Ok(()))
-            }
-            other => other,
-        }
-    })
-}
-
-/// Where a session without deadlines parks its timer: far enough never to fire.
-const PARKED: Duration = Duration::from_secs(24 * 60 * 60);
-
-/// What a task waits on besides its socket: its timer, and the shutdown notice.
-struct Waits<'a, F> {
-    sleep: Pin<&'a mut Sleep>,
-    stopped: Pin<&'a mut F>,
-    /// Whether the notice is still awaited: not once it came (a finished future must not
-    /// be polled again) or the session was told some other way.
-    watching: bool,
-}
-
-impl<F: Future<Output = ()>> Waits<'_, F> {
-    /// Sets the timer to the session's next deadline, or parks it a day off when there is
-    /// none (so a wait always ends on something).
-    fn arm(&mut self, until: Option<Instant>) {
-        let deadline = until.map_or_else(|| time::Instant::now() + PARKED, time::Instant::from_std);
-        if deadline != self.sleep.deadline() {
-            self.sleep.as_mut().reset(deadline);
-        }
-    }
-
-    /// Polls `io` until it is done (its output), the timer fires or shutdown is announced
-    /// (`None`: the caller looks at the session again). A poll function rather than a
-    /// future: the socket's own reader and writer wakers are used, and the task's state
-    /// stays small (it is most of what a connection costs).
-    async fn until<T>(&mut self, io: impl FnMut(&mut Context<'_>) -> Poll<T>) -> Option<T> {
-        tokio::select! {
-            done = std::future::poll_fn(io) => Some(done),
-            () = self.sleep.as_mut() => None,
-            () = self.stopped.as_mut(), if self.watching => {
-                self.watching = false;
-                None
-            }
         }
     }
 }
