@@ -17,7 +17,7 @@
 
 use std::fs;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
@@ -237,10 +237,10 @@ pub fn run(args: &CurveArgs) -> anyhow::Result<()> {
         }
         util::run(build)?;
     }
-    let bench = find(&bin_dir, "bench")?;
+    let bench = util::built_binary(&bin_dir, "bench")?;
     for subject in &subjects {
         if let Subject::Architecture(server) = subject {
-            find(&bin_dir, &server.binary())?;
+            util::built_binary(&bin_dir, &server.binary())?;
         }
     }
     let out = args.files.out("curve", started);
@@ -317,19 +317,6 @@ fn available(asked: &[Subject]) -> (Vec<Subject>, Vec<String>) {
         }
     }
     (run, skipped)
-}
-
-/// `dir/name`, or an error saying how to build it.
-fn find(dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
-    let path = dir.join(name);
-    if path.is_file() {
-        Ok(path)
-    } else {
-        Err(anyhow!(
-            "{} not found; build it with `cargo build --release -p {name}` or drop --no-build",
-            path.display()
-        ))
-    }
 }
 
 /// Every server at rising rates, a fresh server per point, up to its knee.

@@ -53,17 +53,7 @@ pub struct Binaries {
 impl Binaries {
     /// Finds every binary in `dir`, or says which one is missing and how to build it.
     pub fn find(dir: &Path, servers: &[Architecture]) -> anyhow::Result<Binaries> {
-        let find = |name: &str| {
-            let path = dir.join(name);
-            if path.is_file() {
-                Ok(path)
-            } else {
-                Err(anyhow!(
-                    "{} not found; build it with `cargo build --release -p {name}` or drop --no-build",
-                    path.display()
-                ))
-            }
-        };
+        let find = |name: &str| util::built_binary(dir, name);
         Ok(Binaries {
             bench: find("bench")?,
             servers: servers

@@ -61,6 +61,20 @@ pub fn target_dir() -> PathBuf {
     }
 }
 
+/// `dir/name`, a binary built with `cargo build --release`, or an error saying how to
+/// build it.
+pub fn built_binary(dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
+    let path = dir.join(name);
+    if path.is_file() {
+        Ok(path)
+    } else {
+        bail!(
+            "{} not found; build it with `cargo build --release -p {name}` or drop --no-build",
+            path.display()
+        )
+    }
+}
+
 /// `cargo`, as the running cargo names itself in `$CARGO`, so the same toolchain builds.
 pub fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
