@@ -70,7 +70,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use server_core::listener::{self, ACCEPT_BACKOFF, AcceptLog, Accepted};
+use server_core::listener::{self, ACCEPT_BACKOFF, AcceptFailure, AcceptLog};
 use server_core::{Architecture, Log, Server, ServerArgs, Service, Shutdown, StartError, Who};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore};
@@ -256,8 +256,8 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, limit: Arc<Sema
                 ));
             }
             Err(e) => match listener::classify(e) {
-                Accepted::Retry(e) => accept_log.retried(&e, &shared.log, &Who::Main),
-                Accepted::Exhausted(e) | Accepted::Failed(e) => {
+                AcceptFailure::Retry(e) => accept_log.retried(&e, &shared.log, &Who::Main),
+                AcceptFailure::Exhausted(e) | AcceptFailure::Failed(e) => {
                     accept_log.failed(&e, &shared.log, &Who::Main);
                     drop(permit);
                     tokio::select! {
@@ -265,8 +265,6 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, limit: Arc<Sema
                         () = &mut stopped => return,
                     }
                 }
-                // `classify` sorts errors; it never makes a client.
-                Accepted::Client(_) => {}
             },
         }
     }

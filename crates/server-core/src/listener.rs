@@ -80,6 +80,28 @@ pub enum Accepted {
     Failed(io::Error),
 }
 
+/// A failed `accept`, sorted by what the accept loop should do about it ([`classify`]):
+/// [`Accepted`] without the client, for the loops that accept for themselves.
+#[derive(Debug)]
+pub enum AcceptFailure {
+    /// As [`Accepted::Retry`]: accept again.
+    Retry(io::Error),
+    /// As [`Accepted::Exhausted`]: back off before the next try.
+    Exhausted(io::Error),
+    /// As [`Accepted::Failed`]: back off rather than spin.
+    Failed(io::Error),
+}
+
+impl From<AcceptFailure> for Accepted {
+    fn from(failure: AcceptFailure) -> Accepted {
+        match failure {
+            AcceptFailure::Retry(e) => Accepted::Retry(e),
+            AcceptFailure::Exhausted(e) => Accepted::Exhausted(e),
+            AcceptFailure::Failed(e) => Accepted::Failed(e),
+        }
+    }
+}
+
 /// Binds a listening TCP socket on `addr` (IPv4 or IPv6) with `SO_REUSEADDR`, so a
 /// restarted server can bind while old connections sit in TIME_WAIT, and a listen
 /// backlog of `backlog` (the kernel caps it at `net.core.somaxconn`).
@@ -131,15 +153,15 @@ pub fn accept(listener: &TcpListener) -> Accepted {
             let _ = stream.set_nodelay(true);
             Accepted::Client(Client { stream, peer })
         }
-        Err(e) => classify(e),
+        Err(e) => classify(e).into(),
     }
 }
 
 /// Sorts an `accept` error by what the accept loop should do about it (public for the
 /// accept loops that call `accept` themselves, as server-async's tokio listener does).
-pub fn classify(e: io::Error) -> Accepted {
+pub fn classify(e: io::Error) -> AcceptFailure {
     let Some(code) = e.raw_os_error() else {
-        return Accepted::Failed(e);
+        return AcceptFailure::Failed(e);
     };
     match Errno::from_raw(code) {
         // The peer gave up before we accepted, a signal arrived, or (as accept(2) on
@@ -156,9 +178,11 @@ pub fn classify(e: io::Error) -> Accepted {
         | Errno::ENONET
         | Errno::EHOSTUNREACH
         | Errno::EOPNOTSUPP
-        | Errno::ENETUNREACH => Accepted::Retry(e),
-        Errno::EMFILE | Errno::ENFILE | Errno::ENOBUFS | Errno::ENOMEM => Accepted::Exhausted(e),
-        _ => Accepted::Failed(e),
+        | Errno::ENETUNREACH => AcceptFailure::Retry(e),
+        Errno::EMFILE | Errno::ENFILE | Errno::ENOBUFS | Errno::ENOMEM => {
+            AcceptFailure::Exhausted(e)
+        }
+        _ => AcceptFailure::Failed(e),
     }
 }
 
@@ -200,16 +224,15 @@ mod tests {
             (Errno::EBADF, "Failed"),
         ] {
             let got = match classify(io::Error::from_raw_os_error(errno as i32)) {
-                Accepted::Exhausted(_) => "Exhausted",
-                Accepted::Retry(_) => "Retry",
-                Accepted::Failed(_) => "Failed",
-                Accepted::Client(_) => "Client",
+                AcceptFailure::Exhausted(_) => "Exhausted",
+                AcceptFailure::Retry(_) => "Retry",
+                AcceptFailure::Failed(_) => "Failed",
             };
             assert_eq!(got, want, "{errno:?}");
         }
         assert!(matches!(
             classify(io::Error::other("no code")),
-            Accepted::Failed(_)
+            AcceptFailure::Failed(_)
         ));
     }
 

@@ -112,7 +112,7 @@ use clap::{Parser, ValueEnum};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use server_core::handoff::{self, Arrival, Inbox, Worker};
-use server_core::listener::{self, ACCEPT_BACKOFF, AcceptLog, Accepted};
+use server_core::listener::{self, ACCEPT_BACKOFF, AcceptFailure, AcceptLog};
 use server_core::{
     Architecture, Gate, Log, Server, ServerArgs, Service, Shutdown, StartError, Who,
 };
@@ -472,17 +472,15 @@ impl EventLoop {
                         });
                     }
                     Err(e) => match listener::classify(e) {
-                        Accepted::Retry(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        AcceptFailure::Retry(e) if e.kind() == io::ErrorKind::WouldBlock => {
                             own.ready = false;
                         }
-                        Accepted::Retry(e) => own.log.retried(&e, &self.log, &self.who),
-                        Accepted::Exhausted(e) | Accepted::Failed(e) => {
+                        AcceptFailure::Retry(e) => own.log.retried(&e, &self.log, &self.who),
+                        AcceptFailure::Exhausted(e) | AcceptFailure::Failed(e) => {
                             own.log.failed(&e, &self.log, &self.who);
                             own.retry_at = Some(now + ACCEPT_BACKOFF);
                             break;
                         }
-                        // `classify` sorts errors: it never gives a client.
-                        Accepted::Client(_) => break,
                     },
                 }
             }
