@@ -115,10 +115,7 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let workers = cli.workers.map_or_else(
-        || std::thread::available_parallelism().map_or(1, usize::from),
-        usize::from,
-    );
+    let workers = server_core::config::workers_or_cores(cli.workers);
     server_core::exit_status("server-async", run(cli.server, workers))
 }
 

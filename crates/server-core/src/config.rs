@@ -216,6 +216,15 @@ pub(crate) fn parse(args: &[&str]) -> Result<Config, clap::Error> {
     Cli::try_parse_from(argv).map(|cli| Config::from(cli.server))
 }
 
+/// `--workers` as given, or one per core: the default of the servers whose workers are
+/// loops, runtime threads or rings (evented, async, uring).
+pub fn workers_or_cores(workers: Option<u16>) -> usize {
+    workers.map_or_else(
+        || std::thread::available_parallelism().map_or(1, usize::from),
+        usize::from,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -182,10 +182,7 @@ enum Accept {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let workers = cli.workers.map_or_else(
-        || thread::available_parallelism().map_or(1, usize::from),
-        usize::from,
-    );
+    let workers = server_core::config::workers_or_cores(cli.workers);
     server_core::exit_status("server-evented", run(cli.server, workers, cli.accept))
 }
 
